@@ -1,0 +1,125 @@
+// Package store is the storage contract: one interface, implemented by the
+// embedded SQLite engine (store/sqlite) and the MongoDB engine (store/mongo),
+// and checked by one conformance suite (store/storetest) run on both.
+//
+// The store keeps every version of every resource as the JSON that was
+// accepted, the current version's search index, and nothing it cannot
+// give back. FHIR semantics (versions, conditionals, bundles) live above it
+// in the service; the store guarantees atomicity and version ordering.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+)
+
+// Errors an engine returns; the service maps them to HTTP statuses.
+var (
+	// ErrNotFound: no version of that resource (or that version) exists.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a Put whose Version is not the current version + 1; a
+	// concurrent writer got there first.
+	ErrConflict = errors.New("version conflict")
+	// ErrNoTransactions: the deployment cannot run multi-document transactions.
+	ErrNoTransactions = errors.New("storage does not support multi-document transactions")
+)
+
+// Resource is one stored version of a resource.
+type Resource struct {
+	Type        string
+	ID          string
+	Version     int64
+	LastUpdated time.Time // UTC, stored with microsecond precision
+	Deleted     bool      // a deletion tombstone; JSON is nil
+	Method      string    // the HTTP verb that made this version: POST, PUT, PATCH or DELETE
+	JSON        []byte    // the resource, meta stamped by the service
+}
+
+// Write is a new version to store, with the search values of that version
+// (nil for a deletion).
+type Write struct {
+	Resource
+	Index *search.Index
+}
+
+// Features says what a deployment can do.
+type Features struct {
+	// Transactions: Update runs fn atomically (all writes or none).
+	Transactions bool
+}
+
+// Reader is what a read-only caller, or a transaction, can ask.
+type Reader interface {
+	// Read returns the current version (a tombstone if deleted) or ErrNotFound.
+	Read(ctx context.Context, typ, id string) (*Resource, error)
+	// Search returns current, non-deleted resources matching q.
+	Search(ctx context.Context, q *search.Query) (*SearchResult, error)
+}
+
+// Tx is a storage transaction: what it writes is visible to its own reads
+// and searches at once, and to others when Update returns.
+type Tx interface {
+	Reader
+	// Put stores a new version. w.Version must be the current version + 1
+	// (1 for a new resource), else ErrConflict and nothing is written.
+	Put(ctx context.Context, w *Write) error
+	// Lock serialises callers that use the same key until the end of their
+	// transactions; conditional create/update take it on their query so two
+	// concurrent identical requests cannot both create.
+	Lock(ctx context.Context, key string) error
+}
+
+// Store is a storage engine.
+type Store interface {
+	Reader
+	// VRead returns one version, or ErrNotFound.
+	VRead(ctx context.Context, typ, id string, version int64) (*Resource, error)
+	// History lists versions newest first.
+	History(ctx context.Context, q *HistoryQuery) (*HistoryPage, error)
+	// Update runs fn in one storage transaction and commits when fn returns
+	// nil. Engines may run fn again on a transient conflict, so fn must not
+	// keep state across runs. Without Features().Transactions the writes of
+	// fn are not atomic together (each Put is).
+	Update(ctx context.Context, fn func(Tx) error) error
+	Features() Features
+	// Ping reports whether the storage answers (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// HistoryQuery selects versions: of one resource (Type and ID), of a type
+// (Type only) or of everything (neither).
+type HistoryQuery struct {
+	Type, ID string
+	// Since keeps versions with LastUpdated >= Since (zero: no bound).
+	Since time.Time
+	// At keeps, per resource, the version that was current at At (zero: no bound).
+	At time.Time
+	// Count is the page size (> 0).
+	Count int
+	// Page is an opaque cursor from a previous HistoryPage.Next.
+	Page string
+	// Total asks for HistoryPage.Total.
+	Total bool
+}
+
+// HistoryPage is one page of history, newest first (LastUpdated descending,
+// then a fixed engine order), stable while others write.
+type HistoryPage struct {
+	Versions []*Resource
+	Next     string // cursor of the next page, "" at the end
+	Total    int    // when asked, else -1
+}
+
+// SearchResult is one page of matches.
+type SearchResult struct {
+	Resources []*Resource
+	// Included are the resources _include/_revinclude brought in.
+	Included []*Resource
+	Next     string // cursor of the next page, "" at the end
+	Prev     string // cursor of the previous page, "" on the first
+	Total    int    // when Query.Total, else -1
+}
