@@ -47,6 +47,20 @@ type Index struct {
 	Numbers    []NumberEntry
 	Quantities []QuantityEntry
 	URIs       []URIEntry
+	// Composites holds composite parameter values (e.g. Observation
+	// code-value-quantity): one entry per element the composite expression
+	// selects, so components are matched against values of the same element.
+	Composites []CompositeEntry
+}
+
+// CompositeEntry is one element's value of a composite parameter. Parts[i]
+// holds the values of component i (entries carry the component's code as
+// Param, e.g. "code" and "value-quantity"); a composite search value
+// matches when each of its component clauses (Clause.Components) matches
+// the corresponding part.
+type CompositeEntry struct {
+	Param string
+	Parts []Index
 }
 
 // StringEntry is a string value. Norm is lower-cased with accents removed
@@ -147,6 +161,11 @@ type Query struct {
 	// Include and RevInclude list the _include / _revinclude directives.
 	Include    []Include
 	RevInclude []Include
+	// Summary is the _summary mode ("true", "text", "data", "count",
+	// "false"), "" when absent; shaping the result is the service's job.
+	Summary string
+	// Elements lists the _elements names, nil when absent.
+	Elements []string
 }
 
 // Clause is one search parameter occurrence: a resource matches when it
@@ -180,7 +199,11 @@ type Has struct {
 
 // Value is one OR'ed value of a clause, already parsed for its type.
 type Value struct {
+	// Prefix is set (EQ when none was written) for date, number and quantity.
 	Prefix Prefix
+	// Raw is the value as written, unescaped and without prefix (for a
+	// quantity, the number only); the canonical query string uses it.
+	Raw string
 	// Str is the string value (normalised for TypeString unless :exact) or uri.
 	Str string
 	// Token: System is meaningful when HasSystem ("system|code" or "|code");
@@ -188,13 +211,19 @@ type Value struct {
 	System    string
 	HasSystem bool
 	Code      string
-	// Reference: Type/ID for relative, URL for absolute or canonical.
-	RefType, RefID, RefURL string
+	// Reference: Type/ID for relative, URL for absolute or canonical
+	// (RefVersion from "url|version"). A bare id leaves RefType empty unless
+	// the parameter or a :[Type] modifier allows a single type.
+	RefType, RefID, RefURL, RefVersion string
 	// Date: the range the given precision implies, microseconds since epoch.
 	DateLow, DateHigh int64
 	// Number / Quantity: the value and the range its precision implies.
 	Num, NumLow, NumHigh float64
 	Unit                 string // quantity unit code or unit
+	// For token :of-type, System|Code is the identifier type and Str the
+	// identifier value; for :text, Str is the normalised text; for :in and
+	// :not-in, Str is the ValueSet URL; for reference :identifier,
+	// System/HasSystem/Code are the identifier's system and value.
 }
 
 // SortKey is one _sort key.

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/handlers"
+	"github.com/dccfhir/dccfhir/store"
+	"github.com/dccfhir/dccfhir/store/mongo"
+	"github.com/dccfhir/dccfhir/store/sqlite"
+)
+
+// env returns the environment value of key, or def.
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+// serveConfig is the server's configuration: each flag also reads an
+// environment variable (the flag wins).
+type serveConfig struct {
+	listen, baseURL, storage, logLevel string
+	maxBody                            int64
+	condDeleteMultiple                 bool
+	shutdownTimeout                    time.Duration
+}
+
+func parseServe(args []string) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.listen, "listen", env("DCC_LISTEN", "127.0.0.1:8080"), "address to listen on (DCC_LISTEN)")
+	fs.StringVar(&c.baseURL, "base-url", env("DCC_BASE_URL", ""), "public FHIR base URL (DCC_BASE_URL; default http://<listen>/fhir)")
+	fs.StringVar(&c.storage, "storage", env("DCC_STORAGE", "sqlite:./data/dccfhir.db"), "sqlite:PATH or a mongodb:// / mongodb+srv:// URI (DCC_STORAGE)")
+	fs.StringVar(&c.logLevel, "log-level", env("DCC_LOG_LEVEL", "info"), "debug, info, warn or error (DCC_LOG_LEVEL)")
+	maxBody, _ := strconv.ParseInt(env("DCC_MAX_BODY_BYTES", strconv.Itoa(32<<20)), 10, 64)
+	fs.Int64Var(&c.maxBody, "max-body-bytes", maxBody, "request size limit in bytes (DCC_MAX_BODY_BYTES)")
+	fs.BoolVar(&c.condDeleteMultiple, "conditional-delete-multiple", env("DCC_CONDITIONAL_DELETE_MULTIPLE", "true") == "true",
+		"a conditional delete removes every match; false: more than one match is a 412 (DCC_CONDITIONAL_DELETE_MULTIPLE)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if c.baseURL == "" {
+		c.baseURL = "http://" + c.listen + "/fhir"
+	}
+	return c, nil
+}
+
+// openStore opens the storage engine a URI names.
+func openStore(ctx context.Context, uri string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(uri, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(uri, "sqlite:"), "//")
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		return sqlite.Open(path)
+	case strings.HasPrefix(uri, "mongodb://"), strings.HasPrefix(uri, "mongodb+srv://"):
+		return mongo.Open(ctx, uri)
+	}
+	return nil, fmt.Errorf("storage %q: use sqlite:PATH or a mongodb:// URI", uri)
+}
+
+func serve(args []string) error {
+	cfg, err := parseServe(args)
+	if err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	st, err := openStore(ctx, cfg.storage)
+	if err != nil {
+		return fmt.Errorf("open storage: %w", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing storage", "err", err)
+		}
+	}()
+	svc := service.New(st, search.Default())
+	h := handlers.New(svc, handlers.Config{
+		BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple,
+		Logger: log, Ready: st.Ping,
+	})
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("dccfhir listening", "addr", ln.Addr().String(), "base", cfg.baseURL, "storage", redact(cfg.storage))
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// redact hides a password in a storage URI for logs.
+func redact(uri string) string {
+	if i := strings.Index(uri, "://"); i >= 0 {
+		if j := strings.Index(uri[i+3:], "@"); j >= 0 {
+			return uri[:i+3] + "***" + uri[i+3+j:]
+		}
+	}
+	return uri
+}

@@ -1,0 +1,3 @@
+package search
+
+//go:generate go run ./internal/spgen -out .

@@ -1,0 +1,673 @@
+package search
+
+import (
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dccfhir/dccfhir/fhir"
+)
+
+// Unknown is a query parameter the parser did not use: not defined for the
+// type, or defined but not supported by this server. The service ignores
+// these, or rejects the search under Prefer: handling=strict.
+type Unknown struct {
+	Name   string // the parameter as written, with modifiers and chain
+	Values []string
+	Reason string
+}
+
+// Parser turns query strings into Queries; its zero value (with Registry
+// set) uses DefaultCount and MaxCount.
+type Parser struct {
+	Registry *Registry
+	// DefaultCount is the page size without _count (0: 20).
+	DefaultCount int
+	// MaxCount caps _count (0: 1000); larger requests are served in pages of MaxCount.
+	MaxCount int
+}
+
+// Defaults of Parser.
+const (
+	DefaultCount = 20
+	MaxCount     = 1000
+)
+
+// Parse parses the search parameters of a search on typ ("" for a
+// system-wide search) with the default page sizes. See Parser.Parse.
+func Parse(reg *Registry, typ string, params url.Values) (*Query, []Unknown, error) {
+	return (&Parser{Registry: reg}).Parse(typ, params)
+}
+
+// ignoredParams are handled by the HTTP layer, not by search.
+var ignoredParams = map[string]bool{"_format": true, "_pretty": true}
+
+// Parse parses params for a search on typ ("" for a system search, which
+// takes _type). Parameters are processed in name order so the Query, and
+// its canonical string, do not depend on map order; repetitions keep their
+// order. Malformed values return a *fhir.Error with status 400; parameters
+// the server does not know or support are returned as Unknown.
+func (ps *Parser) Parse(typ string, params url.Values) (*Query, []Unknown, error) {
+	p := &parser{reg: ps.Registry}
+	q := &Query{Count: ps.DefaultCount}
+	if q.Count <= 0 {
+		q.Count = DefaultCount
+	}
+	maxCount := ps.MaxCount
+	if maxCount <= 0 {
+		maxCount = MaxCount
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	// _type first: it decides where the other parameters are looked up.
+	if typ != "" {
+		q.Types = []string{typ}
+	} else if vs, ok := params["_type"]; ok {
+		for _, v := range vs {
+			for _, t := range splitEscaped(v, ',') {
+				t = strings.TrimSpace(unescape(t))
+				if t == "" {
+					continue
+				}
+				if !fhir.KnownType(t) {
+					return nil, nil, errInvalid("_type", "unknown resource type %q", t)
+				}
+				if !contains(q.Types, t) {
+					q.Types = append(q.Types, t)
+				}
+			}
+		}
+	}
+	ctx := q.Types
+	if len(ctx) == 0 {
+		ctx = []string{"Resource"}
+	}
+
+	var unknown []Unknown
+	for _, key := range keys {
+		vals := params[key]
+		name, mod, _ := strings.Cut(key, ":")
+		switch {
+		case ignoredParams[key]:
+		case key == "_type":
+			if typ != "" {
+				unknown = append(unknown, Unknown{key, vals, "_type is only for system-wide searches"})
+			}
+		case key == "_count":
+			n, err := lastInt(key, vals)
+			if err != nil {
+				return nil, nil, err
+			}
+			if n > maxCount {
+				n = maxCount
+			}
+			q.Count = n
+		case key == "_page":
+			q.Page = vals[len(vals)-1]
+		case key == "_total":
+			switch v := vals[len(vals)-1]; v {
+			case "none", "":
+				q.Total = false
+			case "estimate", "accurate":
+				q.Total = true
+			default:
+				return nil, nil, errInvalid(key, "_total must be none, estimate or accurate, not %q", v)
+			}
+		case key == "_summary":
+			switch v := vals[len(vals)-1]; v {
+			case "true", "text", "data", "false":
+				q.Summary = v
+			case "count":
+				q.Summary = v
+			case "":
+			default:
+				return nil, nil, errInvalid(key, "_summary must be true, text, data, count or false, not %q", v)
+			}
+		case key == "_elements":
+			for _, v := range vals {
+				for _, e := range strings.Split(v, ",") {
+					if e = strings.TrimSpace(e); e != "" && !contains(q.Elements, e) {
+						q.Elements = append(q.Elements, e)
+					}
+				}
+			}
+		case key == "_sort":
+			for _, v := range vals {
+				for _, s := range strings.Split(v, ",") {
+					if s = strings.TrimSpace(s); s == "" {
+						continue
+					}
+					k := SortKey{Param: s}
+					if strings.HasPrefix(s, "-") {
+						k.Desc, k.Param = true, s[1:]
+					}
+					sp, err := p.lookup(ctx, k.Param)
+					if err != nil {
+						return nil, nil, err
+					}
+					if sp == nil || sp.Unsupported != "" || sp.Type == TypeComposite {
+						unknown = append(unknown, Unknown{key, []string{s}, "cannot sort by " + k.Param})
+						continue
+					}
+					k.Type = sp.Type
+					q.Sort = append(q.Sort, k)
+				}
+			}
+		case name == "_include" || name == "_revinclude":
+			iterate := false
+			switch mod {
+			case "":
+			case "iterate", "recurse":
+				iterate = true
+			default:
+				return nil, nil, errProcessing(key, "unknown modifier %q on %s", mod, name)
+			}
+			for _, v := range vals {
+				inc, err := p.include(name, v, iterate, ctx)
+				if err != nil {
+					return nil, nil, err
+				}
+				if inc == nil {
+					continue
+				}
+				if name == "_include" {
+					q.Include = append(q.Include, *inc)
+				} else {
+					q.RevInclude = append(q.RevInclude, *inc)
+				}
+			}
+		default:
+			for _, v := range vals {
+				if v == "" {
+					continue // an empty parameter is ignored (R4 3.1.1.5)
+				}
+				c, reason, err := p.clause(ctx, key, v)
+				if err != nil {
+					return nil, nil, err
+				}
+				if reason != "" {
+					unknown = append(unknown, Unknown{key, vals, reason})
+					break
+				}
+				if c != nil {
+					q.Where = append(q.Where, *c)
+				}
+			}
+		}
+	}
+	if q.Summary == "count" {
+		q.Count, q.Total = 0, true
+	}
+	return q, unknown, nil
+}
+
+type parser struct {
+	reg *Registry
+}
+
+// lookup finds code on every type of ctx. It returns nil when no type
+// defines it; when several do, their definitions must agree on the type.
+func (p *parser) lookup(ctx []string, code string) (*Param, error) {
+	var found *Param
+	for _, t := range ctx {
+		sp := p.reg.Lookup(t, code)
+		if sp == nil {
+			if len(ctx) > 1 {
+				// A multi-type search uses only parameters common to all types.
+				return nil, nil
+			}
+			continue
+		}
+		if found != nil && found.Type != sp.Type {
+			return nil, errProcessing(code, "parameter %s has different types on %s and %s", code, found.Base, sp.Base)
+		}
+		if found == nil {
+			found = sp
+		}
+	}
+	return found, nil
+}
+
+// clause parses one "key=value" occurrence. A non-empty reason means the
+// parameter is unknown or unsupported.
+func (p *parser) clause(ctx []string, key, value string) (*Clause, string, error) {
+	c, leaf, reason, err := p.key(ctx, key)
+	if err != nil || reason != "" {
+		return nil, reason, err
+	}
+	if err := p.values(leaf, key, value); err != nil {
+		return nil, "", err
+	}
+	return c, "", nil
+}
+
+// key parses a parameter name with its modifier, chain and _has parts. It
+// returns the root clause and the leaf clause that receives the values,
+// along with its definition.
+func (p *parser) key(ctx []string, key string) (root *Clause, leaf *leafClause, reason string, err error) {
+	if rest, ok := strings.CutPrefix(key, "_has:"); ok {
+		parts := strings.SplitN(rest, ":", 3)
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return nil, nil, "", errProcessing(key, "_has must be _has:Type:reference:parameter")
+		}
+		typ, ref := parts[0], parts[1]
+		if p.reg.Params(typ) == nil {
+			return nil, nil, "", errProcessing(key, "unknown resource type %q in _has", typ)
+		}
+		rp := p.reg.Lookup(typ, ref)
+		if rp == nil || rp.Unsupported != "" {
+			return nil, nil, "unknown parameter " + typ + "." + ref + " in _has", nil
+		}
+		if rp.Type != TypeReference {
+			return nil, nil, "", errProcessing(key, "%s.%s is not a reference parameter", typ, ref)
+		}
+		if len(rp.Targets) > 0 && ctx[0] != "Resource" && !anyTarget(rp, ctx) {
+			return nil, nil, "", errProcessing(key, "%s.%s does not refer to %s", typ, ref, strings.Join(ctx, ","))
+		}
+		inner, leaf, reason, err := p.key([]string{typ}, parts[2])
+		if err != nil || reason != "" {
+			return nil, nil, reason, err
+		}
+		c := &Clause{Param: "_has", Type: TypeSpecial, Has: &Has{Type: typ, RefParam: ref, Where: *inner}}
+		if leaf.c == inner {
+			leaf.c = &c.Has.Where // the values go into the copy
+		}
+		return c, leaf, "", nil
+	}
+	head, tail, chained := strings.Cut(key, ".")
+	code, mod, hasMod := strings.Cut(head, ":")
+	sp, err := p.lookup(ctx, code)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if sp == nil {
+		return nil, nil, "unknown parameter " + code, nil
+	}
+	if sp.Unsupported != "" {
+		return nil, nil, "unsupported parameter " + code + " (" + sp.Unsupported + ")", nil
+	}
+	c := &Clause{Param: code, Type: sp.Type}
+	if hasMod && strings.Contains(mod, ":") {
+		return nil, nil, "", errProcessing(key, "more than one modifier on %s", code)
+	}
+	if chained {
+		if sp.Type != TypeReference {
+			return nil, nil, "", errProcessing(key, "cannot chain from %s: not a reference parameter", code)
+		}
+		if hasMod {
+			if !isTypeName(mod) || !fhir.KnownType(mod) {
+				return nil, nil, "", errProcessing(key, "only a resource type modifier may precede a chain, not %q", mod)
+			}
+			if len(sp.Targets) > 0 && !sp.HasTarget(mod) && !sp.HasTarget("Resource") {
+				return nil, nil, "", errProcessing(key, "%s cannot refer to %s", code, mod)
+			}
+			c.TargetTypes = []string{mod}
+		} else {
+			// Keep the targets on which the next link is defined.
+			next, _, _ := strings.Cut(tail, ".")
+			next, _, _ = strings.Cut(next, ":")
+			targets := sp.Targets
+			if len(targets) == 0 || contains(targets, "Resource") {
+				targets = p.reg.Types()
+			}
+			for _, t := range targets {
+				if t == "Resource" || t == "DomainResource" {
+					continue
+				}
+				if strings.HasPrefix(tail, "_has:") || p.reg.Lookup(t, next) != nil {
+					c.TargetTypes = append(c.TargetTypes, t)
+				}
+			}
+			if len(c.TargetTypes) == 0 {
+				return nil, nil, "unknown chained parameter " + next + " for " + code, nil
+			}
+		}
+		inner, leaf, reason, err := p.key(c.TargetTypes, tail)
+		if err != nil || reason != "" {
+			return nil, nil, reason, err
+		}
+		c.Chain = inner
+		return c, leaf, "", nil
+	}
+	if hasMod {
+		switch {
+		case mod == "missing":
+		case sp.Type == TypeReference && isTypeName(mod):
+			if !fhir.KnownType(mod) {
+				return nil, nil, "", errProcessing(key, "unknown resource type %q", mod)
+			}
+			if len(sp.Targets) > 0 && !sp.HasTarget(mod) && !sp.HasTarget("Resource") {
+				return nil, nil, "", errProcessing(key, "%s cannot refer to %s", code, mod)
+			}
+			c.TargetTypes = []string{mod}
+			mod = ""
+		case mod != "type" && sp.HasModifier(mod):
+			c.Modifier = mod
+		default:
+			return nil, nil, "", errProcessing(key, "modifier :%s is not supported on %s parameter %s", mod, sp.Type, code)
+		}
+	}
+	return c, &leafClause{c: c, p: sp, missing: hasMod && mod == "missing"}, "", nil
+}
+
+type leafClause struct {
+	c       *Clause
+	p       *Param
+	missing bool
+}
+
+// values parses the comma-separated values of one occurrence into the leaf.
+func (p *parser) values(l *leafClause, key, value string) error {
+	c := l.c
+	if l.missing {
+		switch value {
+		case "true":
+			b := true
+			c.Missing = &b
+		case "false":
+			b := false
+			c.Missing = &b
+		default:
+			return errInvalid(key, ":missing takes true or false, not %q", value)
+		}
+		return nil
+	}
+	for _, raw := range splitEscaped(value, ',') {
+		if raw == "" {
+			continue
+		}
+		if c.Type == TypeComposite {
+			parts := splitEscaped(raw, '$')
+			if len(parts) != len(l.p.Components) {
+				return errInvalid(key, "composite %s needs %d components separated by $, got %d", c.Param, len(l.p.Components), len(parts))
+			}
+			comps := make([]Clause, len(parts))
+			for i, comp := range l.p.Components {
+				cc := Clause{Param: comp.Code, Type: comp.Type}
+				v, err := parseValue(&cc, nil, key, parts[i])
+				if err != nil {
+					return err
+				}
+				cc.Values = []Value{v}
+				comps[i] = cc
+			}
+			c.Components = append(c.Components, comps)
+			continue
+		}
+		v, err := parseValue(c, l.p, key, raw)
+		if err != nil {
+			return err
+		}
+		c.Values = append(c.Values, v)
+	}
+	return nil
+}
+
+// parseValue parses one escaped value for clause c (sp may be nil for
+// composite components).
+func parseValue(c *Clause, sp *Param, key, raw string) (Value, error) {
+	var v Value
+	switch c.Type {
+	case TypeString:
+		v.Raw = unescape(raw)
+		if c.Modifier == "exact" {
+			v.Str = v.Raw
+		} else {
+			v.Str = NormString(v.Raw)
+		}
+	case TypeURI:
+		v.Raw = unescape(raw)
+		v.Str = v.Raw
+	case TypeToken:
+		v.Raw = unescape(raw)
+		switch c.Modifier {
+		case "text":
+			v.Str = NormString(v.Raw)
+		case "in", "not-in":
+			v.Str = v.Raw
+		case "of-type":
+			parts := splitEscaped(raw, '|')
+			if len(parts) != 3 {
+				return v, errInvalid(key, ":of-type takes system|code|value, not %q", v.Raw)
+			}
+			v.System, v.Code, v.Str, v.HasSystem = unescape(parts[0]), unescape(parts[1]), unescape(parts[2]), true
+		default:
+			v.System, v.HasSystem, v.Code = splitToken(raw)
+		}
+	case TypeReference:
+		v.Raw = unescape(raw)
+		switch c.Modifier {
+		case "identifier":
+			v.System, v.HasSystem, v.Code = splitToken(raw)
+		case "above", "below":
+			v.RefURL, v.RefVersion = splitCanonical(v.Raw)
+		default:
+			s := v.Raw
+			switch {
+			case isAbsolute(s):
+				v.RefURL, v.RefVersion = splitCanonical(s)
+			case strings.Contains(s, "/"):
+				parts := strings.Split(s, "/")
+				if (len(parts) != 2 && !(len(parts) == 4 && parts[2] == "_history")) || parts[0] == "" || !fhir.ValidID(parts[1]) {
+					return v, errInvalid(key, "reference %q is not Type/id", s)
+				}
+				if !fhir.KnownType(parts[0]) {
+					return v, errInvalid(key, "unknown resource type %q in reference", parts[0])
+				}
+				v.RefType, v.RefID = parts[0], parts[1]
+			default:
+				if !fhir.ValidID(s) {
+					return v, errInvalid(key, "%q is not a valid id", s)
+				}
+				v.RefID = s
+				if len(c.TargetTypes) == 1 {
+					v.RefType = c.TargetTypes[0]
+				} else if sp != nil && len(sp.Targets) == 1 && sp.Targets[0] != "Resource" {
+					v.RefType = sp.Targets[0]
+				}
+			}
+		}
+	case TypeDate:
+		pre, rest, err := prefix(key, raw)
+		if err != nil {
+			return v, err
+		}
+		v.Prefix, v.Raw = pre, unescape(rest)
+		if v.DateLow, v.DateHigh, err = DateRange(v.Raw); err != nil {
+			return v, errInvalid(key, "%q: %v", v.Raw, err)
+		}
+	case TypeNumber:
+		pre, rest, err := prefix(key, raw)
+		if err != nil {
+			return v, err
+		}
+		v.Prefix, v.Raw = pre, unescape(rest)
+		if v.Num, v.NumLow, v.NumHigh, err = NumberRange(v.Raw); err != nil {
+			return v, errInvalid(key, "%q: %v", v.Raw, err)
+		}
+	case TypeQuantity:
+		pre, rest, err := prefix(key, raw)
+		if err != nil {
+			return v, err
+		}
+		v.Prefix = pre
+		parts := splitEscaped(rest, '|')
+		if len(parts) != 1 && len(parts) != 3 {
+			return v, errInvalid(key, "quantity %q is not number|system|code", unescape(rest))
+		}
+		v.Raw = unescape(parts[0])
+		if v.Num, v.NumLow, v.NumHigh, err = NumberRange(v.Raw); err != nil {
+			return v, errInvalid(key, "%q: %v", v.Raw, err)
+		}
+		if len(parts) == 3 {
+			v.System, v.Unit = unescape(parts[1]), unescape(parts[2])
+			v.HasSystem = v.System != ""
+		}
+	default:
+		return v, errProcessing(key, "cannot search on %s parameter %s", c.Type, c.Param)
+	}
+	return v, nil
+}
+
+// prefix strips a comparator prefix; EQ when there is none.
+func prefix(key, raw string) (Prefix, string, error) {
+	if len(raw) >= 2 && isLower(raw[0]) && isLower(raw[1]) {
+		switch pr := Prefix(raw[:2]); pr {
+		case EQ, NE, GT, LT, GE, LE, SA, EB, AP:
+			return pr, raw[2:], nil
+		default:
+			return "", "", errInvalid(key, "unknown prefix %q", raw[:2])
+		}
+	}
+	return EQ, raw, nil
+}
+
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+
+// splitToken splits an escaped "system|code", "|code", "system|" or "code".
+func splitToken(raw string) (system string, hasSystem bool, code string) {
+	parts := splitEscaped(raw, '|')
+	if len(parts) == 1 {
+		return "", false, unescape(raw)
+	}
+	// A code may itself contain unescaped bars after the first: keep them.
+	return unescape(parts[0]), true, unescape(strings.Join(parts[1:], "|"))
+}
+
+// splitCanonical splits "url|version".
+func splitCanonical(s string) (url, version string) {
+	if i := strings.LastIndexByte(s, '|'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
+}
+
+func isAbsolute(s string) bool {
+	return strings.Contains(s, "://") || strings.HasPrefix(s, "urn:")
+}
+
+// isTypeName reports whether s looks like a resource type (":Patient"), as
+// opposed to a lower-case modifier.
+func isTypeName(s string) bool { return s != "" && s[0] >= 'A' && s[0] <= 'Z' }
+
+// include parses one _include/_revinclude value: Type:param[:target] or "*".
+func (p *parser) include(name, v string, iterate bool, ctx []string) (*Include, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	if v == "*" {
+		t := ""
+		if len(ctx) == 1 && ctx[0] != "Resource" {
+			t = ctx[0]
+		}
+		return &Include{Type: t, Param: "*", Iterate: iterate}, nil
+	}
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return nil, errInvalid(name, "%q is not Type:parameter[:targetType]", v)
+	}
+	inc := &Include{Type: parts[0], Param: parts[1], Iterate: iterate}
+	if !fhir.KnownType(inc.Type) {
+		return nil, errInvalid(name, "unknown resource type %q", inc.Type)
+	}
+	if len(parts) == 3 {
+		inc.TargetType = parts[2]
+		if !fhir.KnownType(inc.TargetType) {
+			return nil, errInvalid(name, "unknown resource type %q", inc.TargetType)
+		}
+	}
+	if inc.Param != "*" {
+		sp := p.reg.Lookup(inc.Type, inc.Param)
+		if sp == nil || sp.Type != TypeReference {
+			return nil, errInvalid(name, "%s:%s is not a reference parameter", inc.Type, inc.Param)
+		}
+		if inc.TargetType != "" && len(sp.Targets) > 0 && !sp.HasTarget(inc.TargetType) && !sp.HasTarget("Resource") {
+			return nil, errInvalid(name, "%s:%s cannot refer to %s", inc.Type, inc.Param, inc.TargetType)
+		}
+	}
+	return inc, nil
+}
+
+func anyTarget(sp *Param, types []string) bool {
+	if sp.HasTarget("Resource") {
+		return true
+	}
+	for _, t := range types {
+		if sp.HasTarget(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func lastInt(key string, vals []string) (int, error) {
+	v := vals[len(vals)-1]
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errInvalid(key, "%s must be a non-negative integer, not %q", key, v)
+	}
+	return n, nil
+}
+
+// splitEscaped splits s on sep where sep is not escaped by a backslash;
+// the parts keep their escapes.
+func splitEscaped(s string, sep byte) []string {
+	if strings.IndexByte(s, sep) < 0 {
+		return []string{s}
+	}
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case sep:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// unescape removes the search escapes \, \| \$ and \\; other backslashes stay.
+func unescape(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			switch s[i+1] {
+			case ',', '|', '$', '\\':
+				b.WriteByte(s[i+1])
+				i++
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func errInvalid(param, format string, args ...any) *fhir.Error {
+	return fhir.Errorf(400, "invalid", "", "search parameter "+param+": "+format, args...)
+}
+
+func errProcessing(param, format string, args ...any) *fhir.Error {
+	return fhir.Errorf(400, "processing", "", "search parameter "+param+": "+format, args...)
+}

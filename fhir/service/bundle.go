@@ -1,0 +1,479 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/store"
+)
+
+// EntryRequest is Bundle.entry.request.
+type EntryRequest struct {
+	Method          string `json:"method"`
+	URL             string `json:"url"`
+	IfNoneMatch     string `json:"ifNoneMatch"`
+	IfModifiedSince string `json:"ifModifiedSince"`
+	IfMatch         string `json:"ifMatch"`
+	IfNoneExist     string `json:"ifNoneExist"`
+}
+
+type entryIn struct {
+	FullURL  string          `json:"fullUrl"`
+	Resource json.RawMessage `json:"resource"`
+	Request  *EntryRequest   `json:"request"`
+}
+
+// EntryResult is what one entry came to; for a GET the handler's Getter
+// fills Body.
+type EntryResult struct {
+	Request  EntryRequest
+	Status   int
+	Resource *store.Resource
+	Outcome  []fhir.Issue
+	// Body is a GET entry's response resource (already rendered JSON).
+	Body []byte
+	// Headers are a GET entry's ETag / Last-Modified when it has them.
+	ETag, LastModified string
+}
+
+// Getter answers a GET entry (read, vread, search, history) the way the
+// HTTP layer would, returning the status, the body and its ETag/Last-Modified.
+type Getter func(ctx context.Context, rawURL string) (status int, body []byte, etag, lastModified string, err error)
+
+// entry is one parsed Bundle entry ready to run.
+type entry struct {
+	index    int
+	fullURL  string
+	req      EntryRequest
+	method   string
+	typ, id  string // from the request URL
+	query    string // conditional criteria after '?'
+	raw      []byte // the resource, compacted
+	res      map[string]any
+	resType  string // POST/PUT resource type
+	patchFn  applyFunc
+	finalRef string // Type/id this entry's resource ends up as
+}
+
+// processing order of the specification: DELETE, POST, PUT/PATCH, GET.
+var methodRank = map[string]int{"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+
+// Bundle runs a batch or transaction Bundle and returns the results in the
+// order of the request entries. A transaction is one storage transaction:
+// any failing entry fails the whole (the error names the entry) and nothing
+// is stored. A batch answers each entry on its own.
+func (s *Service) Bundle(ctx context.Context, body []byte, get Getter) (string, []EntryResult, error) {
+	var b struct {
+		ResourceType string    `json:"resourceType"`
+		Type         string    `json:"type"`
+		Entry        []entryIn `json:"entry"`
+	}
+	if _, ferr := fhir.Decode(body); ferr != nil {
+		return "", nil, ferr
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return "", nil, fhir.Errorf(400, "structure", "Bundle", "not a Bundle: %v", err)
+	}
+	if b.ResourceType != "Bundle" {
+		return "", nil, fhir.Errorf(400, "invalid", "resourceType", "POST to the base takes a Bundle, not %q", b.ResourceType)
+	}
+	if b.Type != "batch" && b.Type != "transaction" {
+		return "", nil, fhir.Errorf(400, "invalid", "Bundle.type", "POST to the base takes a batch or transaction Bundle, not %q", b.Type)
+	}
+	entries := make([]*entry, len(b.Entry))
+	results := make([]EntryResult, len(b.Entry))
+	for i := range b.Entry {
+		e, err := s.parseEntry(i, &b.Entry[i])
+		if err != nil {
+			if b.Type == "transaction" {
+				return "", nil, entryErr(i, err)
+			}
+			results[i] = failed(b.Entry[i].Request, err)
+			continue
+		}
+		entries[i] = e
+		results[i].Request = e.req
+	}
+	order := make([]*entry, 0, len(entries))
+	for _, e := range entries {
+		if e != nil {
+			order = append(order, e)
+		}
+	}
+	sortStable(order)
+
+	if b.Type == "transaction" {
+		if !s.Store.Features().Transactions {
+			return "", nil, fhir.Errorf(400, "not-supported", "Bundle.type", "transaction Bundles need a storage engine with multi-document transactions (MongoDB as a replica set or sharded cluster); this deployment has none — send a batch instead")
+		}
+		if err := checkDuplicates(order); err != nil {
+			return "", nil, err
+		}
+		err := s.transaction(ctx, order, results)
+		if err != nil {
+			return "", nil, err
+		}
+	} else {
+		for _, e := range order {
+			if e.method == "GET" || e.method == "HEAD" {
+				continue
+			}
+			if err := s.transaction(ctx, []*entry{e}, results); err != nil {
+				results[e.index] = failed(&e.req, err)
+			}
+		}
+	}
+	for _, e := range order {
+		if e.method != "GET" && e.method != "HEAD" {
+			continue
+		}
+		st, body, etag, lm, err := get(ctx, e.req.URL)
+		if err != nil { // reads run after the writes committed; a failure stays in its entry
+			results[e.index] = failed(&e.req, err)
+			continue
+		}
+		results[e.index] = EntryResult{Request: e.req, Status: st, Body: body, ETag: etag, LastModified: lm}
+	}
+	return b.Type, results, nil
+}
+
+func sortStable(es []*entry) {
+	// insertion sort: bundles are already mostly in order and the sort must be stable
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && methodRank[es[j].method] < methodRank[es[j-1].method]; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
+
+func failed(req *EntryRequest, err error) EntryResult {
+	r := EntryResult{Status: 500}
+	if req != nil {
+		r.Request = *req
+	}
+	if fe, ok := isClientErr(err); ok {
+		r.Status, r.Outcome = fe.Status, fe.Issues
+	} else {
+		r.Outcome = []fhir.Issue{{Severity: "error", Code: "exception", Diagnostics: err.Error()}}
+	}
+	return r
+}
+
+// entryErr names the failing entry in every issue of err: the diagnostics
+// say which entry, and expressions rooted at the resource are re-rooted at
+// Bundle.entry[i].resource.
+func entryErr(i int, err error) error {
+	fe, ok := isClientErr(err)
+	if !ok {
+		return fmt.Errorf("Bundle.entry[%d]: %w", i, err)
+	}
+	out := &fhir.Error{Status: fe.Status}
+	prefix := fmt.Sprintf("Bundle.entry[%d]", i)
+	for _, is := range fe.Issues {
+		is.Diagnostics = prefix + ": " + is.Diagnostics
+		exprs := make([]string, 0, len(is.Expression)+1)
+		for _, x := range is.Expression {
+			if !strings.HasPrefix(x, "Bundle.") {
+				if dot := strings.IndexByte(x, '.'); dot > 0 && fhir.KnownType(x[:dot]) {
+					x = prefix + ".resource" + x[dot:]
+				} else if x == "resourceType" || fhir.KnownType(x) {
+					x = prefix + ".resource"
+				} else {
+					x = prefix + "." + x
+				}
+			}
+			exprs = append(exprs, x)
+		}
+		if len(exprs) == 0 {
+			exprs = append(exprs, prefix)
+		}
+		is.Expression = exprs
+		out.Issues = append(out.Issues, is)
+	}
+	return out
+}
+
+// parseEntry checks one entry and decodes what it carries.
+func (s *Service) parseEntry(i int, in *entryIn) (*entry, error) {
+	at := fmt.Sprintf("Bundle.entry[%d]", i)
+	if in.Request == nil || in.Request.Method == "" || in.Request.URL == "" {
+		return nil, fhir.Errorf(400, "required", at+".request", "every entry needs request.method and request.url")
+	}
+	e := &entry{index: i, fullURL: in.FullURL, req: *in.Request, method: strings.ToUpper(in.Request.Method)}
+	if _, ok := methodRank[e.method]; !ok {
+		return nil, fhir.Errorf(400, "not-supported", at+".request.method", "unknown method %q", in.Request.Method)
+	}
+	if e.method == "GET" || e.method == "HEAD" {
+		return e, nil
+	}
+	u := strings.TrimPrefix(e.req.URL, "/")
+	if p, q, ok := strings.Cut(u, "?"); ok {
+		u, e.query = p, q
+	}
+	parts := strings.Split(u, "/")
+	e.typ = parts[0]
+	if !fhir.KnownType(e.typ) {
+		return nil, fhir.Errorf(404, "not-supported", at+".request.url", "unknown resource type in %q", e.req.URL)
+	}
+	switch {
+	case len(parts) == 2 && e.query == "":
+		e.id = parts[1]
+		if !fhir.ValidID(e.id) {
+			return nil, fhir.Errorf(400, "value", at+".request.url", "invalid id in %q", e.req.URL)
+		}
+	case len(parts) == 1:
+	default:
+		return nil, fhir.Errorf(400, "invalid", at+".request.url", "cannot %s %q", e.method, e.req.URL)
+	}
+	switch e.method {
+	case "POST":
+		if e.id != "" || e.query != "" {
+			return nil, fhir.Errorf(400, "invalid", at+".request.url", "POST takes a type URL, not %q", e.req.URL)
+		}
+	case "PUT", "DELETE", "PATCH":
+		if e.id == "" && e.query == "" {
+			return nil, fhir.Errorf(400, "invalid", at+".request.url", "%s needs Type/id or Type?criteria, not %q", e.method, e.req.URL)
+		}
+	}
+	if e.method == "DELETE" {
+		return e, nil
+	}
+	if len(in.Resource) == 0 {
+		return nil, fhir.Errorf(400, "required", at+".resource", "a %s entry needs a resource", e.method)
+	}
+	var c bytes.Buffer
+	c.Grow(len(in.Resource))
+	if err := json.Compact(&c, in.Resource); err != nil {
+		return nil, fhir.Errorf(400, "structure", at+".resource", "%v", err)
+	}
+	e.raw = c.Bytes()
+	if e.method == "PATCH" {
+		fn, err := bundlePatcher(e.typ, e.raw)
+		if err != nil {
+			return nil, err
+		}
+		e.patchFn = fn
+		return e, nil
+	}
+	res, err := decodeFor(e.typ, e.raw)
+	if err != nil {
+		return nil, err
+	}
+	if e.method == "PUT" && e.id != "" {
+		bid, _ := res["id"].(string)
+		if bid != e.id {
+			return nil, fhir.Errorf(400, "invalid", at+".resource.id", "the resource id (%q) does not match request.url %q", bid, e.req.URL)
+		}
+	}
+	e.res = res
+	return e, nil
+}
+
+// bundlePatcher reads a PATCH entry's resource: a Parameters (FHIRPath
+// Patch) or a Binary holding a JSON Patch.
+func bundlePatcher(typ string, raw []byte) (applyFunc, error) {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		ContentType  string `json:"contentType"`
+		Data         string `json:"data"`
+	}
+	_ = json.Unmarshal(raw, &head)
+	if head.ResourceType == "Binary" {
+		data, err := base64.StdEncoding.DecodeString(head.Data)
+		if err != nil {
+			return nil, fhir.Errorf(400, "value", "Binary.data", "not base64: %v", err)
+		}
+		return patcher(typ, head.ContentType, data)
+	}
+	return patcher(typ, FHIRJSON, raw)
+}
+
+func checkDuplicates(es []*entry) error {
+	seen := map[string]int{}
+	for _, e := range es {
+		if e.id == "" || e.method == "GET" || e.method == "HEAD" {
+			continue
+		}
+		k := e.typ + "/" + e.id
+		if j, dup := seen[k]; dup {
+			return fhir.Errorf(400, "invalid", fmt.Sprintf("Bundle.entry[%d]", e.index), "%s appears in entries %d and %d: a transaction may touch a resource once", k, j, e.index)
+		}
+		seen[k] = e.index
+	}
+	return nil
+}
+
+// transaction runs write entries (already in processing order) in one
+// storage transaction, filling results; it retries as a whole when it lost
+// a version race.
+func (s *Service) transaction(ctx context.Context, es []*entry, results []EntryResult) error {
+	now := s.now()
+	var err error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		err = s.Store.Update(ctx, func(tx store.Tx) error { return s.runEntries(ctx, tx, es, results, now) })
+		if !errors.Is(err, store.ErrConflict) {
+			break
+		}
+	}
+	if err != nil {
+		if fe, ok := isClientErr(err); ok {
+			return fe
+		}
+		return storeErr(err, "", "")
+	}
+	return nil
+}
+
+func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, results []EntryResult, now time.Time) error {
+	refs := map[string]string{} // fullUrl → Type/id
+	// 1. DELETEs.
+	for _, e := range es {
+		if e.method != "DELETE" {
+			continue
+		}
+		var r *Result
+		var err error
+		if e.query != "" {
+			r, err = s.conditionalDelete(ctx, tx, e.typ, e.query, false, now)
+		} else {
+			r, err = s.delete(ctx, tx, e.typ, e.id, Preconditions{IfMatch: e.req.IfMatch}, now)
+		}
+		if err != nil {
+			return entryErr(e.index, err)
+		}
+		results[e.index] = EntryResult{Request: e.req, Status: r.Status, Resource: r.Resource, Outcome: r.Outcome}
+	}
+	// 2. Decide where every POST and PUT lands, so references can be resolved
+	// in any direction before anything is written.
+	pending := map[int]*Result{}
+	for _, e := range es {
+		switch e.method {
+		case "POST":
+			e.id = ""
+			if e.req.IfNoneExist != "" {
+				m, err := s.match(ctx, tx, e.typ, e.req.IfNoneExist, true)
+				if err != nil {
+					return entryErr(e.index, err)
+				}
+				if len(m) > 1 {
+					return entryErr(e.index, fhir.Errorf(412, "multiple-matches", "", "ifNoneExist %q matches more than one %s", e.req.IfNoneExist, e.typ))
+				}
+				if len(m) == 1 {
+					pending[e.index] = &Result{Resource: m[0], Status: 200}
+					e.id = m[0].ID
+				}
+			}
+			if e.id == "" {
+				e.id = newID()
+			}
+		case "PUT":
+			if e.query != "" {
+				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.res)
+				if err != nil {
+					return entryErr(e.index, err)
+				}
+				e.id = id
+			}
+		default:
+			continue
+		}
+		e.finalRef = e.typ + "/" + e.id
+		if e.fullURL != "" {
+			refs[e.fullURL] = e.finalRef
+		}
+	}
+	// 3. Resolve references: fullUrls of other entries, and conditional
+	// references (Type?criteria), which must match exactly one resource.
+	cond := map[string]string{}
+	resolve := func(e *entry) func(string) (string, bool, error) {
+		return func(ref string) (string, bool, error) {
+			if to, ok := refs[ref]; ok {
+				return to, true, nil
+			}
+			if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
+				return "", false, fhir.Errorf(400, "not-found", "", "reference %q is not the fullUrl of any entry", ref)
+			}
+			typ, query, ok := strings.Cut(ref, "?")
+			if !ok || !fhir.KnownType(typ) {
+				return "", false, nil
+			}
+			if to, ok := cond[ref]; ok {
+				return to, true, nil
+			}
+			m, err := s.match(ctx, tx, typ, query, false)
+			if err != nil {
+				return "", false, err
+			}
+			if len(m) != 1 {
+				return "", false, fhir.Errorf(412, "not-found", "", "conditional reference %q matches %d resources; it must match exactly one", ref, len(m))
+			}
+			to := typ + "/" + m[0].ID
+			cond[ref] = to
+			return to, true, nil
+		}
+	}
+	for _, e := range es {
+		if e.res == nil || pending[e.index] != nil {
+			continue
+		}
+		fn := resolve(e)
+		raw, err := fhir.RewriteReferences(e.raw, fn)
+		if err != nil {
+			return entryErr(e.index, err)
+		}
+		if err := fhir.WalkReferences(e.res, fn); err != nil {
+			return entryErr(e.index, err)
+		}
+		e.raw = raw
+	}
+	// 4. Writes: POST, then PUT and PATCH.
+	for _, e := range es {
+		var r *Result
+		var err error
+		switch e.method {
+		case "POST":
+			if r = pending[e.index]; r == nil {
+				r, err = s.create(ctx, tx, e.typ, e.res, e.raw, "", now, e.id)
+			}
+		case "PUT":
+			r, err = s.update(ctx, tx, e.typ, e.id, e.res, e.raw, Preconditions{IfMatch: e.req.IfMatch, IfNoneMatchAny: e.req.IfNoneMatch == "*"}, now)
+		case "PATCH":
+			if e.query != "" {
+				m, merr := s.match(ctx, tx, e.typ, e.query, true)
+				switch {
+				case merr != nil:
+					err = merr
+				case len(m) != 1:
+					err = fhir.Errorf(412, "multiple-matches", "", "%s?%s matches %d resources; PATCH needs exactly one", e.typ, e.query, len(m))
+				default:
+					e.id = m[0].ID
+				}
+			}
+			if err == nil {
+				r, err = s.patch(ctx, tx, e.typ, e.id, e.patchFn, Preconditions{IfMatch: e.req.IfMatch}, now)
+			}
+		default:
+			continue
+		}
+		if err != nil {
+			return entryErr(e.index, err)
+		}
+		results[e.index] = EntryResult{Request: e.req, Status: r.Status, Resource: r.Resource, Outcome: r.Outcome}
+	}
+	return nil
+}
+
+// EntryQuery splits a GET entry URL into path and parameters.
+func EntryQuery(raw string) (string, url.Values, error) {
+	p, q, _ := strings.Cut(strings.TrimPrefix(raw, "/"), "?")
+	v, err := url.ParseQuery(q)
+	return p, v, err
+}

@@ -1,0 +1,89 @@
+package service
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/store"
+)
+
+// PageParam is the query parameter carrying an engine's paging cursor.
+const PageParam = "_page"
+
+// History lists versions of one resource (typ and id), of a type (typ) or
+// of the whole server (neither), newest first, honouring _since, _at,
+// _count and the paging cursor.
+func (s *Service) History(ctx context.Context, typ, id string, params url.Values) (*store.HistoryPage, error) {
+	if typ != "" {
+		if err := checkTypeID(typ, id); err != nil {
+			return nil, err
+		}
+	}
+	q := &store.HistoryQuery{Type: typ, ID: id, Page: params.Get(PageParam)}
+	var err error
+	if q.Count, err = s.count(params); err != nil {
+		return nil, err
+	}
+	if v := params.Get("_since"); v != "" {
+		if q.Since, err = parseInstantParam("_since", v, false); err != nil {
+			return nil, err
+		}
+	}
+	if v := params.Get("_at"); v != "" {
+		if q.At, err = parseInstantParam("_at", v, true); err != nil {
+			return nil, err
+		}
+	}
+	q.Total = params.Get("_total") == "accurate"
+	if id != "" {
+		if _, err := s.Store.VRead(ctx, typ, id, 1); err != nil {
+			return nil, fhir.Errorf(404, "not-found", "", "%s/%s is not known", typ, id)
+		}
+	}
+	return s.Store.History(ctx, q)
+}
+
+// count reads _count, defaulting and capping it.
+func (s *Service) count(params url.Values) (int, error) {
+	v := params.Get("_count")
+	if v == "" {
+		return s.DefaultCount, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fhir.Errorf(400, "invalid", "", "_count must be a non-negative integer, not %q", v)
+	}
+	if n > s.MaxCount {
+		n = s.MaxCount
+	}
+	return n, nil
+}
+
+var instantLayouts = []struct {
+	layout string
+	step   func(time.Time) time.Time
+}{
+	{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
+	{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
+	{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+	{"2006-01-02T15:04Z07:00", func(t time.Time) time.Time { return t.Add(time.Minute) }},
+	{time.RFC3339Nano, func(t time.Time) time.Time { return t.Add(time.Microsecond) }},
+}
+
+// parseInstantParam reads a FHIR date/dateTime/instant. A partial date is
+// the period it names (in UTC); end picks the last instant of it rather than
+// the first.
+func parseInstantParam(name, v string, end bool) (time.Time, error) {
+	for _, l := range instantLayouts {
+		if t, err := time.Parse(l.layout, v); err == nil {
+			if end {
+				return l.step(t).Add(-time.Microsecond), nil
+			}
+			return t, nil
+		}
+	}
+	return time.Time{}, fhir.Errorf(400, "invalid", "", "%s: %q is not a FHIR date, dateTime or instant", name, v)
+}

@@ -1,0 +1,108 @@
+package handlers
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dccfhir/dccfhir/fhir"
+)
+
+// Version is the server version reported in the CapabilityStatement.
+var Version = "0.1.0"
+
+// capabilities answers GET /metadata with a CapabilityStatement derived from
+// the route table, the search parameter registry and the storage features,
+// so it states what this deployment does, not what someone wrote down.
+func (s *Server) capabilities(c echo.Context) error {
+	s.capOnce.Do(func() { s.capBody = s.buildCapabilities() })
+	return s.writeJSON(c, 200, s.capBody)
+}
+
+type code struct {
+	Code string `json:"code"`
+}
+
+func (s *Server) buildCapabilities() []byte {
+	var typeInter, sysInter []code
+	seen := map[string]bool{}
+	for _, r := range routeTable {
+		if r.interaction == "" || r.level == "" || seen[r.interaction] {
+			continue
+		}
+		seen[r.interaction] = true
+		switch r.level {
+		case "system":
+			if r.interaction == "transaction" {
+				if s.svc.Store.Features().Transactions {
+					sysInter = append(sysInter, code{"transaction"})
+				}
+				sysInter = append(sysInter, code{"batch"})
+				continue
+			}
+			sysInter = append(sysInter, code{r.interaction})
+		default:
+			typeInter = append(typeInter, code{r.interaction})
+		}
+	}
+	condDelete := "single"
+	if s.cfg.ConditionalDeleteMultiple {
+		condDelete = "multiple"
+	}
+	type sp struct {
+		Name       string `json:"name"`
+		Definition string `json:"definition,omitempty"`
+		Type       string `json:"type"`
+	}
+	type resource struct {
+		Type              string   `json:"type"`
+		Interaction       []code   `json:"interaction"`
+		Versioning        string   `json:"versioning"`
+		ReadHistory       bool     `json:"readHistory"`
+		UpdateCreate      bool     `json:"updateCreate"`
+		ConditionalCreate bool     `json:"conditionalCreate"`
+		ConditionalRead   string   `json:"conditionalRead"`
+		ConditionalUpdate bool     `json:"conditionalUpdate"`
+		ConditionalDelete string   `json:"conditionalDelete"`
+		SearchInclude     []string `json:"searchInclude,omitempty"`
+		SearchRevInclude  []string `json:"searchRevInclude,omitempty"`
+		SearchParam       []sp     `json:"searchParam,omitempty"`
+	}
+	var resources []resource
+	for _, t := range fhir.ResourceTypes {
+		r := resource{Type: t, Interaction: typeInter, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
+			ConditionalCreate: true, ConditionalRead: "full-support", ConditionalUpdate: true, ConditionalDelete: condDelete}
+		if s.svc.Params != nil {
+			for _, p := range s.svc.Params.Params(t) {
+				if p.Unsupported != "" {
+					continue
+				}
+				r.SearchParam = append(r.SearchParam, sp{p.Code, p.URL, p.Type.String()})
+			}
+		}
+		resources = append(resources, r)
+	}
+	cs := map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         time.Now().UTC().Format("2006-01-02"),
+		"publisher":    "dccfhir",
+		"kind":         "instance",
+		"software":     map[string]any{"name": "dccfhir", "version": Version},
+		"implementation": map[string]any{
+			"description": "dccfhir: FHIR R4 server of the regional cancer network shared record (DCC)",
+			"url":         s.cfg.BaseURL,
+		},
+		"fhirVersion": "4.0.1",
+		"format":      []string{"application/fhir+json", "json"},
+		"patchFormat": []string{"application/json-patch+json", "application/fhir+json"},
+		"rest": []any{map[string]any{
+			"mode":        "server",
+			"resource":    resources,
+			"interaction": sysInter,
+		}},
+	}
+	b, _ := json.Marshal(cs)
+	return b
+}

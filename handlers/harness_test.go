@@ -1,0 +1,174 @@
+package handlers_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/handlers"
+	"github.com/dccfhir/dccfhir/store"
+	"github.com/dccfhir/dccfhir/store/sqlite"
+)
+
+// engine is a storage engine the HTTP suite runs on.
+type engine struct {
+	name string
+	open func(t *testing.T) store.Store
+}
+
+func sqliteEngine() engine {
+	return engine{"sqlite", func(t *testing.T) store.Store {
+		st, err := sqlite.Open(filepath.Join(t.TempDir(), "db.sqlite"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}}
+}
+
+// engines lists the engines every HTTP test runs on; engines_mongo_test.go
+// adds MongoDB (FerretDB in-process, or DCC_TEST_MONGODB_URI).
+var engines = []engine{sqliteEngine()}
+
+// fixture is a running server on one engine.
+type fixture struct {
+	t    *testing.T
+	srv  *httptest.Server
+	base string
+	st   store.Store
+}
+
+type option = func(*handlersConfig)
+
+type handlersConfig = handlers.Config
+
+func start(t *testing.T, e engine, opts ...option) *fixture {
+	t.Helper()
+	st := e.open(t)
+	svc := service.New(st, search.Default())
+	f := &fixture{t: t, st: st}
+	// the handler needs its base URL before the listener exists: start unstarted
+	f.srv = httptest.NewUnstartedServer(nil)
+	f.srv.Start()
+	f.base = f.srv.URL + "/fhir"
+	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, ConditionalDeleteMultiple: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	f.srv.Config.Handler = handlers.New(svc, cfg)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// forEach runs fn as a subtest on every engine, each with a fresh server.
+func forEach(t *testing.T, fn func(t *testing.T, f *fixture), opts ...option) {
+	for _, e := range engines {
+		e := e
+		t.Run(e.name, func(t *testing.T) { fn(t, start(t, e, opts...)) })
+	}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (r *resp) str(path ...string) string {
+	v := dig(r.json, path...)
+	s, _ := v.(string)
+	return s
+}
+
+func dig(v any, path ...string) any {
+	for _, p := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any:
+			var i int
+			if _, err := fmtSscan(p, &i); err != nil || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// do sends a request; body may be a string, []byte or a value to marshal.
+func (f *fixture) do(method, path string, body any, hdr ...string) *resp {
+	f.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+	}
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = f.base + path
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	r := &resp{status: res.StatusCode, header: res.Header, body: b}
+	if len(b) > 0 {
+		_ = json.Unmarshal(b, &r.json)
+	}
+	return r
+}
+
+// want fails unless r has the status; on an OperationOutcome it checks
+// the outcome is one.
+func (f *fixture) want(r *resp, status int) {
+	f.t.Helper()
+	if r.status != status {
+		f.t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if status >= 400 {
+		if r.str("resourceType") != "OperationOutcome" {
+			f.t.Fatalf("error %d without an OperationOutcome: %s", status, r.body)
+		}
+	}
+}
+
+func patient(family string, extra ...string) map[string]any {
+	p := map[string]any{"resourceType": "Patient", "name": []any{map[string]any{"family": family, "given": []any{"Hélène"}}}, "gender": "female", "birthDate": "1970-03-04"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		p["identifier"] = []any{map[string]any{"system": extra[i], "value": extra[i+1]}}
+	}
+	return p
+}

@@ -1,0 +1,57 @@
+package handlers
+
+import (
+	"github.com/labstack/echo/v4"
+)
+
+// route is one endpoint. The router is built from this table and the
+// CapabilityStatement is derived from it, so what /metadata states is
+// exactly what is wired.
+type route struct {
+	method, path string
+	// interaction is the FHIR interaction code (read, vread, update, patch,
+	// delete, history-instance, history-type, create, search-type, batch,
+	// transaction, history-system, search-system) or "" for none.
+	interaction string
+	// level: "instance"/"type" ones go into rest.resource.interaction,
+	// "system" ones into rest.interaction.
+	level string
+	h     func(*Server, echo.Context) error
+}
+
+var routeTable = []route{
+	{"GET", "/metadata", "capabilities", "", (*Server).capabilities},
+	{"POST", "", "transaction", "system", (*Server).bundle},
+	{"POST", "/", "transaction", "", (*Server).bundle},
+	{"GET", "/_history", "history-system", "system", (*Server).history},
+	{"GET", "", "search-system", "system", (*Server).searchSystem},
+	{"GET", "/", "search-system", "", (*Server).searchSystem},
+	{"POST", "/_search", "search-system", "", (*Server).searchSystem},
+	{"GET", "/:type", "search-type", "type", (*Server).search},
+	{"POST", "/:type/_search", "search-type", "", (*Server).search},
+	{"POST", "/:type", "create", "type", (*Server).create},
+	{"PUT", "/:type", "update", "", (*Server).conditionalUpdate},
+	{"DELETE", "/:type", "delete", "", (*Server).conditionalDelete},
+	{"PATCH", "/:type", "patch", "", (*Server).conditionalPatch},
+	{"GET", "/:type/_history", "history-type", "type", (*Server).history},
+	{"GET", "/:type/:id", "read", "instance", (*Server).read},
+	{"HEAD", "/:type/:id", "read", "", (*Server).read},
+	{"PUT", "/:type/:id", "update", "instance", (*Server).update},
+	{"DELETE", "/:type/:id", "delete", "instance", (*Server).delete},
+	{"PATCH", "/:type/:id", "patch", "instance", (*Server).patch},
+	{"GET", "/:type/:id/_history", "history-instance", "instance", (*Server).history},
+	{"GET", "/:type/:id/_history/:vid", "vread", "instance", (*Server).vread},
+}
+
+func (s *Server) routes(g *echo.Group) {
+	for _, r := range routeTable {
+		r := r
+		g.Add(r.method, r.path, func(c echo.Context) error {
+			c.Set(keyInteraction, r.interaction)
+			if t := c.Param("type"); t != "" {
+				c.Set(keyType, metricType(t))
+			}
+			return r.h(s, c)
+		})
+	}
+}

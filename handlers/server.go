@@ -1,0 +1,257 @@
+// Package handlers is the HTTP face of dccfhir: routing, content
+// negotiation, FHIR headers (ETag, Location, Prefer, conditionals),
+// OperationOutcome errors, logs and metrics. It turns requests into calls on
+// the service and service results into FHIR responses, nothing more.
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/service"
+)
+
+// Config is what the HTTP layer needs to know of its deployment.
+type Config struct {
+	// BaseURL is the FHIR base the server is reached at (e.g. http://host:8080/fhir).
+	BaseURL string
+	// MaxBodyBytes is the request size limit (413 beyond it).
+	MaxBodyBytes int64
+	// ConditionalDeleteMultiple lets a conditional delete remove every match
+	// (else more than one match is a 412).
+	ConditionalDeleteMultiple bool
+	Logger                    *slog.Logger
+	// Ready reports whether storage answers, for /readyz.
+	Ready func(ctx context.Context) error
+}
+
+// Server holds the routes' dependencies.
+type Server struct {
+	svc     *service.Service
+	cfg     Config
+	metrics *metrics
+	// capOnce builds the CapabilityStatement on first use.
+	capOnce sync.Once
+	capBody []byte
+}
+
+// New builds the HTTP handler: the FHIR API under the base path, plus
+// /healthz, /readyz and /metrics.
+func New(svc *service.Service, cfg Config) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 32 << 20
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	s := &Server{svc: svc, cfg: cfg, metrics: newMetrics()}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.requestContext, s.negotiate)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.String(200, "ok") })
+	e.GET("/readyz", func(c echo.Context) error {
+		if cfg.Ready != nil {
+			if err := cfg.Ready(c.Request().Context()); err != nil {
+				return c.String(503, "storage unavailable: "+err.Error())
+			}
+		}
+		return c.String(200, "ready")
+	})
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	s.routes(e.Group(basePath(cfg.BaseURL)))
+	return e
+}
+
+// basePath is the path part of the base URL ("/fhir").
+func basePath(base string) string {
+	if i := strings.Index(base, "://"); i >= 0 {
+		base = base[i+3:]
+		if j := strings.IndexByte(base, '/'); j >= 0 {
+			return base[j:]
+		}
+		return ""
+	}
+	return base
+}
+
+const (
+	keyInteraction = "interaction"
+	keyType        = "rtype"
+	keyLogger      = "logger"
+)
+
+// requestContext gives each request an id (kept from X-Request-Id when the
+// client sent one), a logger carrying it, an access log line and metrics.
+func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		req := c.Request()
+		rid := req.Header.Get("X-Request-Id")
+		if rid == "" || len(rid) > 128 {
+			rid = uuid.NewString()
+		}
+		c.Response().Header().Set("X-Request-Id", rid)
+		log := s.cfg.Logger.With("request_id", rid)
+		c.Set(keyLogger, log)
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		inter, _ := c.Get(keyInteraction).(string)
+		typ, _ := c.Get(keyType).(string)
+		if inter != "" {
+			s.metrics.observe(inter, typ, status, time.Since(start))
+		}
+		lvl := slog.LevelInfo
+		if status >= 500 {
+			lvl = slog.LevelError
+		}
+		log.Log(req.Context(), lvl, "request", "method", req.Method, "path", req.URL.Path, "status", status,
+			"interaction", inter, "type", typ, "duration_ms", float64(time.Since(start).Microseconds())/1000, "bytes", c.Response().Size)
+		return nil
+	}
+}
+
+func logger(c echo.Context) *slog.Logger {
+	if l, ok := c.Get(keyLogger).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// negotiate enforces the formats the server speaks: JSON in and out. XML is
+// refused with 406 (Accept or _format) or 415 (Content-Type) and an
+// OperationOutcome that says so.
+func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if f := c.QueryParam("_format"); f != "" && !jsonFormat(f) {
+			return fhir.Errorf(406, "not-supported", "", "_format=%s is not available: this server speaks JSON (application/fhir+json)", f)
+		}
+		if a := req.Header.Get("Accept"); a != "" && !acceptsJSON(a) {
+			return fhir.Errorf(406, "not-supported", "", "cannot answer in %q: this server speaks JSON (application/fhir+json)", a)
+		}
+		if req.ContentLength != 0 && (req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch) {
+			ct := mediaType(req.Header.Get("Content-Type"))
+			switch {
+			case ct == "" || ct == "application/fhir+json" || ct == "application/json" || ct == "application/json-patch+json" || ct == "application/x-www-form-urlencoded":
+			case strings.Contains(ct, "xml"):
+				return fhir.Errorf(415, "not-supported", "", "XML (%s) is not accepted: send application/fhir+json", ct)
+			default:
+				return fhir.Errorf(415, "not-supported", "", "Content-Type %q is not accepted: send application/fhir+json", ct)
+			}
+		}
+		return next(c)
+	}
+}
+
+func mediaType(v string) string {
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = v[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+func jsonFormat(f string) bool {
+	switch mediaType(f) {
+	case "json", "application/json", "application/fhir+json", "application/json+fhir":
+		return true
+	}
+	return false
+}
+
+// acceptsJSON reports whether an Accept header allows a JSON answer.
+func acceptsJSON(a string) bool {
+	for _, part := range strings.Split(a, ",") {
+		mt := mediaType(part)
+		if mt == "*/*" || mt == "application/*" || strings.Contains(mt, "json") || mt == "text/plain" {
+			return true
+		}
+	}
+	return false
+}
+
+// readBody reads the request body within the size limit (413 past it).
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	r := http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxBodyBytes)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fhir.Errorf(413, "too-costly", "", "request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes)
+		}
+		return nil, fhir.Errorf(400, "structure", "", "cannot read the request body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fhir.Errorf(400, "required", "", "the request has no body")
+	}
+	return b, nil
+}
+
+// errorHandler renders every error as an OperationOutcome with its status.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var fe *fhir.Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &fe):
+	case errors.As(err, &he):
+		msg := http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok {
+			msg = m
+		}
+		code := "processing"
+		switch he.Code {
+		case 404:
+			code, msg = "not-found", "no such endpoint: "+c.Request().Method+" "+c.Request().URL.Path
+		case 405:
+			code, msg = "not-supported", c.Request().Method+" is not allowed on "+c.Request().URL.Path
+		case 413:
+			code = "too-costly"
+		}
+		fe = fhir.Errorf(he.Code, code, "", "%s", msg)
+	default:
+		logger(c).Error("internal error", "err", err)
+		s.metrics.storageErrors.Inc()
+		fe = fhir.Errorf(500, "exception", "", "internal error; the request id is %s", c.Response().Header().Get("X-Request-Id"))
+	}
+	_ = s.writeJSON(c, fe.Status, fhir.Outcome(fe.Issues))
+}
+
+// writeJSON sends a FHIR JSON body, pretty-printed under _pretty=true.
+func (s *Server) writeJSON(c echo.Context, status int, body []byte) error {
+	if c.QueryParam("_pretty") == "true" {
+		var b bytes.Buffer
+		if json.Indent(&b, body, "", "  ") == nil {
+			body = b.Bytes()
+		}
+	}
+	ct := "application/fhir+json; charset=utf-8"
+	if a := c.Request().Header.Get("Accept"); strings.Contains(a, "application/json") && !strings.Contains(a, "fhir+json") {
+		ct = "application/json; charset=utf-8"
+	}
+	if c.Request().Method == http.MethodHead {
+		c.Response().Header().Set("Content-Type", ct)
+		c.Response().WriteHeader(status)
+		return nil
+	}
+	return c.Blob(status, ct, body)
+}

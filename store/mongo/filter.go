@@ -1,0 +1,635 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+)
+
+// maxIDs bounds the _id sets a chain, _has or clause resolution produces.
+const maxIDs = 10000
+
+// cond is one comparison on a field of an index element.
+type cond struct {
+	f  string
+	op string // $eq $gt $gte $lt $lte $in $regex
+	v  any
+}
+
+// elemPred matches resources having an element of arr with p = param that
+// satisfies one of any (each a conjunction); no any: just having param.
+type elemPred struct {
+	arr, param string
+	any        [][]cond
+}
+
+// render is the $elemMatch form of the predicate.
+func (e *elemPred) render() bson.D {
+	if len(e.any) == 0 {
+		return bson.D{{Key: "params", Value: e.param}}
+	}
+	var ors bson.A
+	for _, conj := range e.any {
+		m := bson.D{{Key: "p", Value: e.param}}
+		byField := map[string]int{}
+		for _, c := range conj {
+			var v any = bson.D{{Key: c.op, Value: c.v}}
+			if c.op == "$regex" {
+				v = bson.D{{Key: "$regex", Value: bson.Regex{Pattern: c.v.(string)}}}
+			}
+			if i, ok := byField[c.f]; ok {
+				m[i].Value = append(m[i].Value.(bson.D), v.(bson.D)...)
+				continue
+			}
+			byField[c.f] = len(m)
+			m = append(m, bson.E{Key: c.f, Value: v})
+		}
+		ors = append(ors, bson.D{{Key: e.arr, Value: bson.D{{Key: "$elemMatch", Value: m}}}})
+	}
+	if len(ors) == 1 {
+		return ors[0].(bson.D)
+	}
+	return bson.D{{Key: "$or", Value: ors}}
+}
+
+// match evaluates the predicate on a document's array, as $elemMatch would.
+func (e *elemPred) match(elems bson.Raw) bool {
+	vals, err := elems.Values()
+	if err != nil {
+		return false
+	}
+	for _, ev := range vals {
+		el, ok := ev.DocumentOK()
+		if !ok {
+			continue
+		}
+		if p, _ := el.Lookup("p").StringValueOK(); p != e.param {
+			continue
+		}
+		if len(e.any) == 0 {
+			return true
+		}
+		for _, conj := range e.any {
+			if matchConj(el, conj) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func matchConj(el bson.Raw, conj []cond) bool {
+	for _, c := range conj {
+		rv, err := el.LookupErr(c.f)
+		if err != nil {
+			return false
+		}
+		var v any
+		switch rv.Type {
+		case bson.TypeString:
+			v = rv.StringValue()
+		case bson.TypeInt64:
+			v = rv.Int64()
+		case bson.TypeInt32:
+			v = int64(rv.Int32())
+		case bson.TypeDouble:
+			v = rv.Double()
+		default:
+			return false
+		}
+		if !compare(v, c) {
+			return false
+		}
+	}
+	return true
+}
+
+func compare(v any, c cond) bool {
+	switch c.op {
+	case "$regex":
+		s, ok := v.(string)
+		return ok && regexp.MustCompile(c.v.(string)).MatchString(s)
+	case "$in":
+		for _, x := range c.v.(bson.A) {
+			if sameType(v, x) && !less(v, x) && !less(x, v) {
+				return true
+			}
+		}
+		return false
+	}
+	if !sameType(v, c.v) {
+		return false
+	}
+	switch c.op {
+	case "$eq":
+		return !less(v, c.v) && !less(c.v, v)
+	case "$gt":
+		return less(c.v, v)
+	case "$gte":
+		return !less(v, c.v)
+	case "$lt":
+		return less(v, c.v)
+	case "$lte":
+		return !less(c.v, v)
+	}
+	return false
+}
+
+func sameType(a, b any) bool {
+	_, an := toFloat(a)
+	_, bn := toFloat(b)
+	if an || bn {
+		return an && bn
+	}
+	_, as := a.(string)
+	_, bs := b.(string)
+	return as && bs
+}
+
+// kindArray is the index array of a parameter type.
+func kindArray(t search.ParamType) string {
+	switch t {
+	case search.TypeString:
+		return "str"
+	case search.TypeToken:
+		return "tok"
+	case search.TypeReference:
+		return "ref"
+	case search.TypeDate:
+		return "dt"
+	case search.TypeNumber:
+		return "num"
+	case search.TypeQuantity:
+		return "qty"
+	case search.TypeURI:
+		return "uri"
+	}
+	return ""
+}
+
+// query is the filter on resources of a search: type, not deleted, clauses.
+func (s *Store) query(ctx context.Context, types []string, where []search.Clause) (bson.D, error) {
+	parts := []bson.D{{{Key: "deleted", Value: false}}}
+	switch len(types) {
+	case 0:
+	case 1:
+		parts = append(parts, bson.D{{Key: "type", Value: types[0]}})
+	default:
+		parts = append(parts, bson.D{{Key: "type", Value: bson.D{{Key: "$in", Value: strs(types)}}}})
+	}
+	for i := range where {
+		f, err := s.clause(ctx, types, &where[i])
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, f)
+	}
+	return and(parts...), nil
+}
+
+func strs(ss []string) bson.A {
+	a := make(bson.A, len(ss))
+	for i, s := range ss {
+		a[i] = s
+	}
+	return a
+}
+
+func eq(f string, v any) cond { return cond{f, "$eq", v} }
+
+// clause translates one clause (its values OR'ed).
+func (s *Store) clause(ctx context.Context, types []string, c *search.Clause) (bson.D, error) {
+	switch {
+	case c.Has != nil:
+		return s.has(ctx, types, c)
+	case c.Chain != nil:
+		return s.chain(ctx, types, c)
+	case c.Type == search.TypeComposite:
+		var ors bson.A
+		for _, comps := range c.Components {
+			var parts []bson.D
+			for i := range comps {
+				f, err := s.clause(ctx, types, &comps[i])
+				if err != nil {
+					return nil, err
+				}
+				parts = append(parts, f)
+			}
+			ors = append(ors, and(parts...))
+		}
+		if len(ors) == 0 {
+			return matchNothing(), nil
+		}
+		return bson.D{{Key: "$or", Value: ors}}, nil
+	}
+	if c.Param == "_id" {
+		return idClause(c), nil
+	}
+	if c.Param == "_lastUpdated" && c.Type == search.TypeDate {
+		return lastUpdatedClause(c)
+	}
+	arr := kindArray(c.Type)
+	if arr == "" {
+		return nil, fmt.Errorf("mongo: search parameter %q of type %s not supported", c.Param, c.Type)
+	}
+	if c.Missing != nil {
+		if *c.Missing {
+			return bson.D{{Key: "params", Value: bson.D{{Key: "$ne", Value: c.Param}}}}, nil
+		}
+		return bson.D{{Key: "params", Value: c.Param}}, nil
+	}
+	pred := &elemPred{arr: arr, param: c.Param}
+	negate := false
+	for _, v := range c.Values {
+		conjs, neg, err := valueConds(c, &v)
+		if err != nil {
+			return nil, err
+		}
+		negate = negate || neg
+		pred.any = append(pred.any, conjs...)
+	}
+	if len(pred.any) == 0 {
+		return matchNothing(), nil
+	}
+	return s.predFilter(ctx, types, pred, negate)
+}
+
+// predFilter is the filter for pred (negated: resources with no such
+// element), natively or through an _id set.
+func (s *Store) predFilter(ctx context.Context, types []string, pred *elemPred, negate bool) (bson.D, error) {
+	if s.elemMatch {
+		if negate {
+			return bson.D{{Key: "$nor", Value: bson.A{pred.render()}}}, nil
+		}
+		return pred.render(), nil
+	}
+	ids, err := s.resolve(ctx, types, pred)
+	if err != nil {
+		return nil, err
+	}
+	op := "$in"
+	if negate {
+		op = "$nin"
+	}
+	return bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: ids}}}}, nil
+}
+
+// resolve evaluates pred in Go over the resources that have its parameter
+// (servers without $elemMatch on sub-documents).
+func (s *Store) resolve(ctx context.Context, types []string, pred *elemPred) (bson.A, error) {
+	f, err := s.query(ctx, types, nil)
+	if err != nil {
+		return nil, err
+	}
+	f = and(f, bson.D{{Key: "params", Value: pred.param}})
+	cur, err := s.res.Find(ctx, f, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: pred.arr, Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: search: %w", err)
+	}
+	defer cur.Close(ctx)
+	ids := bson.A{}
+	for cur.Next(ctx) {
+		arr, ok := cur.Current.Lookup(pred.arr).ArrayOK()
+		if !ok || !pred.match(bson.Raw(arr)) {
+			continue
+		}
+		ids = append(ids, cur.Current.Lookup("_id").StringValue())
+		if len(ids) > maxIDs {
+			return nil, fmt.Errorf("mongo: search parameter %q matches more than %d resources", pred.param, maxIDs)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("mongo: search: %w", err)
+	}
+	return ids, nil
+}
+
+func idClause(c *search.Clause) bson.D {
+	if c.Missing != nil {
+		if *c.Missing {
+			return matchNothing()
+		}
+		return bson.D{}
+	}
+	ids := bson.A{}
+	for _, v := range c.Values {
+		id := v.Code
+		if id == "" {
+			id = v.Str
+		}
+		ids = append(ids, id)
+	}
+	op := "$in"
+	if c.Modifier == "not" {
+		op = "$nin"
+	}
+	return bson.D{{Key: "id", Value: bson.D{{Key: op, Value: ids}}}}
+}
+
+func lastUpdatedClause(c *search.Clause) (bson.D, error) {
+	if c.Missing != nil {
+		if *c.Missing {
+			return matchNothing(), nil
+		}
+		return bson.D{}, nil
+	}
+	var ors bson.A
+	for _, v := range c.Values {
+		conjs, err := dateConds(&v, "lastUpdated", "lastUpdated")
+		if err != nil {
+			return nil, err
+		}
+		for _, conj := range conjs {
+			d := bson.D{}
+			for _, k := range conj {
+				d = append(d, bson.E{Key: k.f, Value: bson.D{{Key: k.op, Value: k.v}}})
+			}
+			ors = append(ors, and(splitD(d)...))
+		}
+	}
+	if len(ors) == 0 {
+		return matchNothing(), nil
+	}
+	return bson.D{{Key: "$or", Value: ors}}, nil
+}
+
+func splitD(d bson.D) []bson.D {
+	out := make([]bson.D, len(d))
+	for i, e := range d {
+		out[i] = bson.D{e}
+	}
+	return out
+}
+
+// valueConds is one value as a disjunction of conjunctions on an element;
+// neg reports a :not (the clause then matches resources with no such element).
+func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, err error) {
+	unsupported := func() ([][]cond, bool, error) {
+		return nil, false, fmt.Errorf("mongo: search parameter %q: modifier %q not supported for %s", c.Param, c.Modifier, c.Type)
+	}
+	quote := regexp.QuoteMeta
+	switch c.Type {
+	case search.TypeToken:
+		switch c.Modifier {
+		case "", "not":
+			var conj []cond
+			switch {
+			case v.HasSystem && v.Code == "":
+				conj = []cond{eq("s", v.System)}
+			case v.HasSystem:
+				conj = []cond{eq("c", v.Code), eq("s", v.System)}
+			default:
+				conj = []cond{eq("c", v.Code)}
+			}
+			return [][]cond{conj}, c.Modifier == "not", nil
+		case "text":
+			t := v.Str
+			if t == "" {
+				t = v.Code
+			}
+			return [][]cond{{{"t", "$regex", `(^|[^\p{L}\p{N}])` + quote(strings.ToLower(t))}}}, false, nil
+		case "of-type":
+			// type-system|type-code|value: the parser gives System, Code
+			// (the identifier type) and Str (the value).
+			return [][]cond{{eq("tc", v.Code), eq("ts", v.System), eq("c", v.Str)}}, false, nil
+		}
+		return unsupported()
+	case search.TypeString:
+		switch c.Modifier {
+		case "":
+			return [][]cond{{{"n", "$regex", "^" + quote(v.Str)}}}, false, nil
+		case "exact":
+			return [][]cond{{eq("e", v.Str)}}, false, nil
+		case "contains", "text":
+			return [][]cond{{{"n", "$regex", quote(v.Str)}}}, false, nil
+		}
+		return unsupported()
+	case search.TypeReference:
+		var conj []cond
+		switch c.Modifier {
+		case "identifier":
+			if v.HasSystem {
+				conj = []cond{eq("idf", v.System+"|"+v.Code)}
+			} else {
+				conj = []cond{{"idf", "$regex", `\|` + quote(v.Code) + "$"}}
+			}
+			return [][]cond{conj}, false, nil
+		case "", "not":
+		default:
+			if !isTypeName(c.Modifier) {
+				return unsupported()
+			}
+		}
+		switch {
+		case v.RefURL != "":
+			u, ver, _ := strings.Cut(v.RefURL, "|")
+			conj = []cond{eq("u", u)}
+			if ver != "" {
+				conj = append(conj, eq("v", ver))
+			}
+		case v.RefType != "":
+			conj = []cond{eq("i", v.RefID), eq("t", v.RefType)}
+		default:
+			conj = []cond{eq("i", v.RefID)}
+		}
+		if len(c.TargetTypes) > 0 && v.RefURL == "" {
+			conj = append(conj, cond{"t", "$in", strs(c.TargetTypes)})
+		}
+		return [][]cond{conj}, c.Modifier == "not", nil
+	case search.TypeURI:
+		switch c.Modifier {
+		case "":
+			return [][]cond{{eq("v", v.Str)}}, false, nil
+		case "below":
+			return [][]cond{{{"v", "$regex", "^" + quote(v.Str)}}}, false, nil
+		case "above":
+			return [][]cond{{{"v", "$in", prefixes(v.Str)}}}, false, nil
+		}
+		return unsupported()
+	case search.TypeDate:
+		if c.Modifier != "" {
+			return unsupported()
+		}
+		conjs, err := dateConds(v, "lo", "hi")
+		return conjs, false, err
+	case search.TypeNumber, search.TypeQuantity:
+		if c.Modifier != "" {
+			return unsupported()
+		}
+		conjs, err := numConds(v)
+		if err != nil {
+			return nil, false, err
+		}
+		if c.Type == search.TypeQuantity {
+			var unit []cond
+			if v.HasSystem && v.System != "" {
+				unit = append(unit, eq("s", v.System))
+			}
+			for i := range conjs {
+				conjs[i] = append(conjs[i], unit...)
+			}
+			if v.Unit != "" {
+				var out [][]cond
+				for _, cj := range conjs {
+					out = append(out, append(append([]cond{}, cj...), eq("c", v.Unit)), append(append([]cond{}, cj...), eq("u", v.Unit)))
+				}
+				conjs = out
+			}
+		}
+		return conjs, false, nil
+	}
+	return unsupported()
+}
+
+func isTypeName(s string) bool { return s != "" && s[0] >= 'A' && s[0] <= 'Z' }
+
+// prefixes are the URIs s is below: s and each of its prefixes ending
+// before a '/', for :above.
+func prefixes(s string) bson.A {
+	out := bson.A{s}
+	for i := len(s) - 1; i > 0; i-- {
+		if s[i] == '/' && s[i-1] != '/' && !strings.HasSuffix(s[:i], ":/") {
+			out = append(out, s[:i])
+		}
+	}
+	return out
+}
+
+// dateConds applies the R4 prefix semantics between the target range
+// [lo, hi] and the value range [DateLow, DateHigh] (both inclusive).
+func dateConds(v *search.Value, lo, hi string) ([][]cond, error) {
+	vlo, vhi := v.DateLow, v.DateHigh
+	switch v.Prefix {
+	case "", search.EQ:
+		return [][]cond{{{lo, "$gte", vlo}, {hi, "$lte", vhi}}}, nil
+	case search.NE:
+		return [][]cond{{{lo, "$lt", vlo}}, {{hi, "$gt", vhi}}}, nil
+	case search.GT:
+		return [][]cond{{{hi, "$gt", vhi}}}, nil
+	case search.LT:
+		return [][]cond{{{lo, "$lt", vlo}}}, nil
+	case search.GE:
+		return [][]cond{{{hi, "$gt", vhi}}, {{lo, "$gte", vlo}, {hi, "$lte", vhi}}}, nil
+	case search.LE:
+		return [][]cond{{{lo, "$lt", vlo}}, {{lo, "$gte", vlo}, {hi, "$lte", vhi}}}, nil
+	case search.SA:
+		return [][]cond{{{lo, "$gt", vhi}}}, nil
+	case search.EB:
+		return [][]cond{{{hi, "$lt", vlo}}}, nil
+	case search.AP:
+		now := time.Now().UnixMicro()
+		gap := int64(math.Abs(float64(now-(vlo/2+vhi/2))) * 0.1)
+		return [][]cond{{{lo, "$lte", vhi + gap}, {hi, "$gte", vlo - gap}}}, nil
+	}
+	return nil, fmt.Errorf("mongo: unknown prefix %q", v.Prefix)
+}
+
+// numConds compares the target value with the search value (eq: within the
+// range the value's precision implies).
+func numConds(v *search.Value) ([][]cond, error) {
+	lo, hi := v.NumLow, v.NumHigh
+	if lo == 0 && hi == 0 {
+		lo, hi = v.Num, v.Num
+	}
+	switch v.Prefix {
+	case "", search.EQ:
+		return [][]cond{{{"v", "$gte", lo}, {"v", "$lte", hi}}}, nil
+	case search.NE:
+		return [][]cond{{{"v", "$lt", lo}}, {{"v", "$gt", hi}}}, nil
+	case search.GT, search.SA:
+		return [][]cond{{{"v", "$gt", v.Num}}}, nil
+	case search.LT, search.EB:
+		return [][]cond{{{"v", "$lt", v.Num}}}, nil
+	case search.GE:
+		return [][]cond{{{"v", "$gte", v.Num}}}, nil
+	case search.LE:
+		return [][]cond{{{"v", "$lte", v.Num}}}, nil
+	case search.AP:
+		d := math.Abs(v.Num) * 0.1
+		return [][]cond{{{"v", "$gte", v.Num - d}, {"v", "$lte", v.Num + d}}}, nil
+	}
+	return nil, fmt.Errorf("mongo: unknown prefix %q", v.Prefix)
+}
+
+// chain resolves the inner query to the resources it matches, then asks
+// for references to them.
+func (s *Store) chain(ctx context.Context, _ []string, c *search.Clause) (bson.D, error) {
+	f, err := s.query(ctx, c.TargetTypes, []search.Clause{*c.Chain})
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.res.Find(ctx, f, options.Find().SetProjection(bson.D{{Key: "type", Value: 1}, {Key: "id", Value: 1}}).SetLimit(maxIDs+1))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: chain: %w", err)
+	}
+	var hits []resDoc
+	if err := cur.All(ctx, &hits); err != nil {
+		return nil, fmt.Errorf("mongo: chain: %w", err)
+	}
+	if len(hits) > maxIDs {
+		return nil, fmt.Errorf("mongo: chained search on %q matches more than %d resources", c.Param, maxIDs)
+	}
+	byType := map[string]bson.A{}
+	var order []string
+	for _, h := range hits {
+		if _, ok := byType[h.Type]; !ok {
+			order = append(order, h.Type)
+		}
+		byType[h.Type] = append(byType[h.Type], h.RID)
+	}
+	pred := &elemPred{arr: "ref", param: c.Param}
+	for _, t := range order {
+		pred.any = append(pred.any, []cond{{"i", "$in", byType[t]}, eq("t", t)})
+	}
+	if len(pred.any) == 0 {
+		return matchNothing(), nil
+	}
+	return s.predFilter(ctx, nil, pred, false)
+}
+
+// has resolves _has:Type:refParam:clause to the resources of types those
+// matches reference through refParam.
+func (s *Store) has(ctx context.Context, types []string, c *search.Clause) (bson.D, error) {
+	f, err := s.query(ctx, []string{c.Has.Type}, []search.Clause{c.Has.Where})
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.res.Find(ctx, f, options.Find().SetProjection(bson.D{{Key: "ref", Value: 1}}).SetLimit(maxIDs+1))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: _has: %w", err)
+	}
+	var hits []resDoc
+	if err := cur.All(ctx, &hits); err != nil {
+		return nil, fmt.Errorf("mongo: _has: %w", err)
+	}
+	if len(hits) > maxIDs {
+		return nil, fmt.Errorf("mongo: _has:%s:%s matches more than %d resources", c.Has.Type, c.Has.RefParam, maxIDs)
+	}
+	want := map[string]bool{}
+	for _, t := range types {
+		want[t] = true
+	}
+	seen := map[string]bool{}
+	ids := bson.A{}
+	for _, h := range hits {
+		for _, r := range h.Ref {
+			if r.P != c.Has.RefParam || r.T == "" || r.I == "" || (len(want) > 0 && !want[r.T]) {
+				continue
+			}
+			k := r.T + "/" + r.I
+			if !seen[k] {
+				seen[k] = true
+				ids = append(ids, k)
+			}
+		}
+	}
+	return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil
+}

@@ -1,0 +1,392 @@
+// Package sqlite is the embedded storage engine: one SQLite file (pure Go
+// driver modernc.org/sqlite, no cgo) in WAL mode, so a single binary can run
+// a FHIR server with no database to install.
+//
+// # Schema
+//
+//	resource(rid PK, type, id, version, updated, deleted, method, kinds, json)
+//	    the current version of every resource, UNIQUE(type, id); rid is the
+//	    stable internal key the index tables point at (a row is updated in
+//	    place on every new version, never deleted). kinds is a bit set of the
+//	    index tables holding rows for it, so an update deletes only from those.
+//	history(hid PK, type, id, version, updated, deleted, method, json)
+//	    every version, UNIQUE(type, id, version); hid orders writes.
+//	idx_string(res, param, norm, exact)       idx_token(res, param, system, code, text, tsys, tcode)
+//	idx_ref(res, param, type, id, url, version, ident)
+//	idx_date(res, param, low, high)           idx_number(res, param, value, low, high)
+//	idx_quantity(res, param, system, code, unit, value, low, high)
+//	idx_uri(res, param, value)
+//	    one table per search.Index kind. They are WITHOUT ROWID tables whose
+//	    primary key starts with (res, param): the correlated EXISTS of a
+//	    search clause and the delete of a previous version's rows are both
+//	    one range seek, and each row costs two b-tree inserts (the key and
+//	    one lookup index such as token (param, code, system)) instead of three.
+//
+// Timestamps are microseconds since the Unix epoch (UTC), as in search.Index.
+//
+// # Concurrency
+//
+// There is one writer: Update takes a Go mutex (so writers queue in Go
+// rather than spin on SQLITE_BUSY), then runs fn inside BEGIN IMMEDIATE on a
+// dedicated connection. Reads and searches from the Store go to a pool of
+// read-only connections that WAL lets run alongside the writer; reads and
+// searches through a Tx run on the write connection and see its writes.
+// Because writers are serialised for the whole of fn, Tx.Lock has nothing
+// left to do and is a no-op. busy_timeout still covers another process
+// (a backup, the sqlite3 shell) holding the file.
+//
+// # Durability
+//
+// synchronous=NORMAL: in WAL mode a commit is in the WAL file before Update
+// returns, so killing the process (kill -9, OOM, panic) loses nothing; only
+// an OS crash or power loss can lose the last transactions, never corrupt
+// the file. FULL adds one fsync per commit, which costs little on a bundle
+// of 700 resources but multiplies the cost of single-resource writes (see
+// BenchmarkPutSingle*); Options.Synchronous selects it.
+//
+// # Write path
+//
+// Put writes the resource row at once (so Tx.Read sees it) and buffers the
+// history row and the index rows, which are flushed as multi-row INSERTs
+// from statements prepared once per connection, before any search in the
+// Tx and at commit.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/dccfhir/dccfhir/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// ErrUnsupported is returned (wrapped) for a search feature this engine
+// cannot answer yet, so the service can report it to the client as such.
+var ErrUnsupported = errors.New("not supported by the sqlite engine")
+
+// Options tune the engine; the zero value is the default.
+type Options struct {
+	// Synchronous is "NORMAL" (default) or "FULL" (fsync on every commit:
+	// survives power loss, slower for small transactions).
+	Synchronous string
+	// ReadConns is the size of the read pool (default max(4, 2*GOMAXPROCS)).
+	ReadConns int
+}
+
+// Store is the SQLite engine; it implements store.Store.
+type Store struct {
+	path string
+
+	wmu    sync.Mutex // serialises Update (and Close)
+	wdb    *sql.DB
+	wconn  *sql.Conn
+	w      *stmtCache
+	closed bool
+
+	rdb *sql.DB
+	r   *stmtCache
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating it and its directory on first start) the database
+// file at path with the default Options.
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith opens the database at path with opts.
+func OpenWith(path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+	}
+	syncMode := "NORMAL"
+	switch opts.Synchronous {
+	case "", "NORMAL", "normal":
+	case "FULL", "full":
+		syncMode = "FULL"
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous %q: want NORMAL or FULL", opts.Synchronous)
+	}
+	nread := opts.ReadConns
+	if nread <= 0 {
+		nread = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	common := "_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=foreign_keys(0)"
+	wdsn := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")&_pragma=cache_size(-65536)"
+	rdsn := path + "?" + common + "&_pragma=query_only(1)&_pragma=cache_size(-32768)"
+
+	s := &Store{path: path}
+	var err error
+	if s.wdb, err = sql.Open("sqlite", wdsn); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	ctx := context.Background()
+	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if _, err = s.wconn.ExecContext(ctx, schema); err != nil {
+		s.wconn.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("sqlite: create schema: %w", err)
+	}
+	s.w = newStmtCache(s.wconn.PrepareContext, s.wconn)
+	if s.rdb, err = sql.Open("sqlite", rdsn); err != nil {
+		s.wconn.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.rdb.SetMaxOpenConns(nread)
+	s.rdb.SetMaxIdleConns(nread)
+	s.rdb.SetConnMaxLifetime(0)
+	s.rdb.SetConnMaxIdleTime(0)
+	s.r = newStmtCache(s.rdb.PrepareContext, s.rdb)
+	return s, nil
+}
+
+// schema is idempotent: it runs on every Open.
+const schema = `
+CREATE TABLE IF NOT EXISTS resource (
+  rid     INTEGER PRIMARY KEY,
+  type    TEXT NOT NULL,
+  id      TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  method  TEXT NOT NULL,
+  kinds   INTEGER NOT NULL,
+  json    BLOB,
+  UNIQUE (type, id)
+);
+CREATE INDEX IF NOT EXISTS resource_live ON resource(type, deleted);
+CREATE INDEX IF NOT EXISTS resource_updated ON resource(type, updated);
+
+CREATE TABLE IF NOT EXISTS history (
+  hid     INTEGER PRIMARY KEY,
+  type    TEXT NOT NULL,
+  id      TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  method  TEXT NOT NULL,
+  json    BLOB,
+  UNIQUE (type, id, version)
+);
+CREATE INDEX IF NOT EXISTS history_all ON history(updated, hid);
+CREATE INDEX IF NOT EXISTS history_type ON history(type, updated, hid);
+
+CREATE TABLE IF NOT EXISTS idx_string (
+  res INTEGER NOT NULL, param TEXT NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL,
+  PRIMARY KEY (res, param, norm, exact)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_string_norm ON idx_string(param, norm);
+CREATE INDEX IF NOT EXISTS idx_string_exact ON idx_string(param, exact);
+
+CREATE TABLE IF NOT EXISTS idx_token (
+  res INTEGER NOT NULL, param TEXT NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
+  text TEXT NOT NULL, tsys TEXT NOT NULL, tcode TEXT NOT NULL,
+  PRIMARY KEY (res, param, system, code, text, tsys, tcode)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token(param, code, system);
+
+CREATE TABLE IF NOT EXISTS idx_ref (
+  res INTEGER NOT NULL, param TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
+  url TEXT NOT NULL, version TEXT NOT NULL, ident TEXT NOT NULL,
+  PRIMARY KEY (res, param, type, id, url, version, ident)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_ref_target ON idx_ref(type, id, param);
+CREATE INDEX IF NOT EXISTS idx_ref_url ON idx_ref(url, param) WHERE url <> '';
+
+CREATE TABLE IF NOT EXISTS idx_date (
+  res INTEGER NOT NULL, param TEXT NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL,
+  PRIMARY KEY (res, param, low, high)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_date_low ON idx_date(param, low, high);
+
+CREATE TABLE IF NOT EXISTS idx_number (
+  res INTEGER NOT NULL, param TEXT NOT NULL, value REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL,
+  PRIMARY KEY (res, param, value, low, high)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_number_value ON idx_number(param, value);
+
+CREATE TABLE IF NOT EXISTS idx_quantity (
+  res INTEGER NOT NULL, param TEXT NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL,
+  value REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL,
+  PRIMARY KEY (res, param, system, code, unit, value, low, high)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_quantity_value ON idx_quantity(param, value);
+
+CREATE TABLE IF NOT EXISTS idx_uri (
+  res INTEGER NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (res, param, value)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri(param, value);
+`
+
+// Features reports that Update is atomic.
+func (s *Store) Features() store.Features { return store.Features{Transactions: true} }
+
+// Ping checks that a read connection answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Close checkpoints the WAL into the database file (so the file alone is a
+// complete copy) and closes every connection. Waits for a running Update.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.r.close()
+	rerr := s.rdb.Close()
+	_, cerr := s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	s.w.close()
+	werr := s.wconn.Close()
+	if err := s.wdb.Close(); werr == nil {
+		werr = err
+	}
+	return errors.Join(rerr, cerr, werr)
+}
+
+const resCols = "rid, type, id, version, updated, deleted, method, json"
+
+// row is a resource row with its internal id.
+type row struct {
+	rid int64
+	*store.Resource
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+func scanResource(sc scanner) (*row, error) {
+	var (
+		rid, ver, upd int64
+		del           bool
+		r             store.Resource
+		js            []byte
+	)
+	if err := sc.Scan(&rid, &r.Type, &r.ID, &ver, &upd, &del, &r.Method, &js); err != nil {
+		return nil, err
+	}
+	r.Version, r.LastUpdated, r.Deleted = ver, time.UnixMicro(upd).UTC(), del
+	if !del {
+		r.JSON = js
+	}
+	return &row{rid, &r}, nil
+}
+
+// Read returns the current version of typ/id.
+func (s *Store) Read(ctx context.Context, typ, id string) (*store.Resource, error) {
+	return readCurrent(ctx, s.r, typ, id)
+}
+
+func readCurrent(ctx context.Context, c *stmtCache, typ, id string) (*store.Resource, error) {
+	st, err := c.stmt(ctx, "SELECT "+resCols+" FROM resource WHERE type = ? AND id = ?")
+	if err != nil {
+		return nil, err
+	}
+	r, err := scanResource(st.QueryRowContext(ctx, typ, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, err)
+	}
+	return r.Resource, nil
+}
+
+// VRead returns one version of typ/id from the history.
+func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (*store.Resource, error) {
+	st, err := s.r.stmt(ctx, "SELECT hid, type, id, version, updated, deleted, method, json FROM history WHERE type = ? AND id = ? AND version = ?")
+	if err != nil {
+		return nil, err
+	}
+	r, err := scanResource(st.QueryRowContext(ctx, typ, id, version))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: vread %s/%s/_history/%d: %w", typ, id, version, err)
+	}
+	return r.Resource, nil
+}
+
+// stmtCache keeps one prepared statement per SQL text: on the write
+// connection it is a statement of that connection; on the read pool a
+// database/sql Stmt, which database/sql prepares once on each connection
+// it runs on. Searches of the same shape share one text (values are bound),
+// so the cache stays small; past maxCached texts, statements run unprepared
+// rather than evict one another goroutine may be using.
+type stmtCache struct {
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	prepare func(context.Context, string) (*sql.Stmt, error)
+	direct  interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	}
+}
+
+const maxCached = 2000
+
+func newStmtCache(prep func(context.Context, string) (*sql.Stmt, error), direct interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) *stmtCache {
+	return &stmtCache{m: map[string]*sql.Stmt{}, prepare: prep, direct: direct}
+}
+
+func (c *stmtCache) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st, nil
+	}
+	st, err := c.prepare(context.WithoutCancel(ctx), q)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if len(c.m) < maxCached {
+		c.m[q] = st
+	}
+	return st, nil
+}
+
+// query runs q, prepared when the cache has room.
+func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	c.mu.Lock()
+	st, ok := c.m[q]
+	full := len(c.m) >= maxCached
+	c.mu.Unlock()
+	if !ok {
+		if full {
+			return c.direct.QueryContext(ctx, q, args...)
+		}
+		var err error
+		if st, err = c.stmt(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
