@@ -165,7 +165,9 @@ func TestTransactionConditionalEntries(t *testing.T) {
 		if r.str("entry", "2", "resource", "resourceType") != "Bundle" || r.str("entry", "2", "resource", "entry", "0", "resource", "name") != "CHU de Toulouse" {
 			t.Fatalf("GET entry runs after the writes: %s", r.body)
 		}
-		f.want(f.do("GET", pl, nil), 410)
+		if g := f.do("GET", "/"+strings.TrimPrefix(pl, "/")[:len("Patient/")+36], nil); g.status != 410 {
+			t.Fatalf("deleted in the transaction, read gives %d; transaction response %s", g.status, r.body)
+		}
 	})
 }
 

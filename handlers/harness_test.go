@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -59,7 +60,7 @@ func start(t *testing.T, e engine, opts ...option) *fixture {
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.srv.Start()
 	f.base = f.srv.URL + "/fhir"
-	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, ConditionalDeleteMultiple: true}
+	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, ConditionalDeleteMultiple: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -19,28 +19,33 @@ type route struct {
 	h     func(*Server, echo.Context) error
 }
 
-var routeTable = []route{
-	{"GET", "/metadata", "capabilities", "", (*Server).capabilities},
-	{"POST", "", "transaction", "system", (*Server).bundle},
-	{"POST", "/", "transaction", "", (*Server).bundle},
-	{"GET", "/_history", "history-system", "system", (*Server).history},
-	{"GET", "", "search-system", "system", (*Server).searchSystem},
-	{"GET", "/", "search-system", "", (*Server).searchSystem},
-	{"POST", "/_search", "search-system", "", (*Server).searchSystem},
-	{"GET", "/:type", "search-type", "type", (*Server).search},
-	{"POST", "/:type/_search", "search-type", "", (*Server).search},
-	{"POST", "/:type", "create", "type", (*Server).create},
-	{"PUT", "/:type", "update", "", (*Server).conditionalUpdate},
-	{"DELETE", "/:type", "delete", "", (*Server).conditionalDelete},
-	{"PATCH", "/:type", "patch", "", (*Server).conditionalPatch},
-	{"GET", "/:type/_history", "history-type", "type", (*Server).history},
-	{"GET", "/:type/:id", "read", "instance", (*Server).read},
-	{"HEAD", "/:type/:id", "read", "", (*Server).read},
-	{"PUT", "/:type/:id", "update", "instance", (*Server).update},
-	{"DELETE", "/:type/:id", "delete", "instance", (*Server).delete},
-	{"PATCH", "/:type/:id", "patch", "instance", (*Server).patch},
-	{"GET", "/:type/:id/_history", "history-instance", "instance", (*Server).history},
-	{"GET", "/:type/:id/_history/:vid", "vread", "instance", (*Server).vread},
+// routeTable is filled in init: the capabilities handler reads it.
+var routeTable []route
+
+func init() {
+	routeTable = []route{
+		{"GET", "/metadata", "capabilities", "", (*Server).capabilities},
+		{"POST", "", "transaction", "system", (*Server).bundle},
+		{"POST", "/", "transaction", "", (*Server).bundle},
+		{"GET", "/_history", "history-system", "system", (*Server).history},
+		{"GET", "", "search-system", "system", (*Server).searchSystem},
+		{"GET", "/", "search-system", "", (*Server).searchSystem},
+		{"POST", "/_search", "search-system", "", (*Server).searchSystem},
+		{"GET", "/:type", "search-type", "type", (*Server).search},
+		{"POST", "/:type/_search", "search-type", "", (*Server).search},
+		{"POST", "/:type", "create", "type", (*Server).create},
+		{"PUT", "/:type", "update", "", (*Server).conditionalUpdate},
+		{"DELETE", "/:type", "delete", "", (*Server).conditionalDelete},
+		{"PATCH", "/:type", "patch", "", (*Server).conditionalPatch},
+		{"GET", "/:type/_history", "history-type", "type", (*Server).history},
+		{"GET", "/:type/:id", "read", "instance", (*Server).read},
+		{"HEAD", "/:type/:id", "read", "", (*Server).read},
+		{"PUT", "/:type/:id", "update", "instance", (*Server).update},
+		{"DELETE", "/:type/:id", "delete", "instance", (*Server).delete},
+		{"PATCH", "/:type/:id", "patch", "instance", (*Server).patch},
+		{"GET", "/:type/:id/_history", "history-instance", "instance", (*Server).history},
+		{"GET", "/:type/:id/_history/:vid", "vread", "instance", (*Server).vread},
+	}
 }
 
 func (s *Server) routes(g *echo.Group) {

@@ -1,6 +1,7 @@
 package fhirpath
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -198,6 +199,11 @@ func arith(op string, a, b Node) ([]Node, error) {
 	case int64:
 		if y, ok := vb.(int64); ok {
 			switch op {
+			case "/":
+				if y == 0 {
+					return nil, nil
+				}
+				return decArith(op, float64(x), float64(y), 0)
 			case "+":
 				return []Node{intNode(x + y)}, nil
 			case "-":
@@ -220,11 +226,11 @@ func arith(op string, a, b Node) ([]Node, error) {
 			return []Node{{Value: Quantity{float64(x) * q.Value, q.Unit}, Type: "System.Quantity"}}, nil
 		}
 		if isNumber(vb) {
-			return decArith(op, float64(x), toFloat(vb))
+			return decArith(op, float64(x), toFloat(vb), scaleOf(op, a, b))
 		}
 	case float64:
 		if isNumber(vb) {
-			return decArith(op, x, toFloat(vb))
+			return decArith(op, x, toFloat(vb), scaleOf(op, a, b))
 		}
 		if q, ok := vb.(Quantity); ok && op == "*" {
 			return []Node{{Value: Quantity{x * q.Value, q.Unit}, Type: "System.Quantity"}}, nil
@@ -259,6 +265,11 @@ func arith(op string, a, b Node) ([]Node, error) {
 				}
 				return []Node{{Value: Quantity{v, nx.Unit}, Type: "System.Quantity"}}, nil
 			case "*", "/":
+				if nx, ok := normQuantity(x); ok {
+					if ny, ok := normQuantity(y); ok {
+						x, y = nx, ny
+					}
+				}
 				u := mulUnit(x.Unit, y.Unit, op)
 				v := x.Value * y.Value
 				if op == "/" {
@@ -311,7 +322,15 @@ func mulUnit(a, b, op string) string {
 	return a + "." + b
 }
 
-func decArith(op string, x, y float64) ([]Node, error) {
+// scaleOf is the number of decimals a sum or difference keeps.
+func scaleOf(op string, a, b Node) int {
+	if op == "+" || op == "-" {
+		return max(decimalPlaces(a), decimalPlaces(b))
+	}
+	return 0
+}
+
+func decArith(op string, x, y float64, scale int) ([]Node, error) {
 	var r float64
 	switch op {
 	case "+":
@@ -340,7 +359,17 @@ func decArith(op string, x, y float64) ([]Node, error) {
 	}
 	// Keep results like 0.1+0.2 at decimal precision.
 	r = roundSig(r)
-	return []Node{decNode(r)}, nil
+	s := formatDecimal(r)
+	if scale > 0 {
+		places := 0
+		if i := strings.IndexByte(s, '.'); i >= 0 {
+			places = len(s) - i - 1
+		} else {
+			s += "."
+		}
+		s += strings.Repeat("0", max(scale-places, 0))
+	}
+	return []Node{{Value: json.Number(s), Type: "System.Decimal"}}, nil
 }
 
 // roundSig trims float noise beyond 15 significant digits.

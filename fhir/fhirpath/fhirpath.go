@@ -7,6 +7,7 @@
 package fhirpath
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -125,6 +126,7 @@ type evalCtx struct {
 	resource     Node
 	rootResource Node
 	now          time.Time
+	err          error // set by navigation errors
 }
 
 // frame holds $this, $index and $total while a function iterates.
@@ -152,20 +154,19 @@ func (c *evalCtx) eval(n *ast, focus []Node, fr *frame) ([]Node, error) {
 		return nil, nil
 	case opIdent:
 		var out []Node
-		if n.name != "" && n.name[0] >= 'A' && n.name[0] <= 'Z' {
+		if n.typ != "" {
+			// A leading type name ("Patient.name") selects the focus items of that type.
 			for _, f := range focus {
-				if f.Type != "" && (model.IsA(f.Type, n.name) || f.Type == n.name) {
+				if f.Type != "" && (f.Type == n.typ || model.IsA(f.Type, n.typ)) {
 					out = append(out, f)
 				}
 			}
-			if len(out) > 0 {
-				return out, nil
-			}
+			return out, nil
 		}
 		for _, f := range focus {
 			out = c.child(f, n.name, out)
 		}
-		return out, nil
+		return out, c.err
 	case opFunc:
 		return n.fn.fn(c, focus, n.args, fr)
 	case opDot:
@@ -179,7 +180,7 @@ func (c *evalCtx) eval(n *ast, focus []Node, fr *frame) ([]Node, error) {
 			for _, f := range left {
 				out = c.child(f, r.name, out)
 			}
-			return out, nil
+			return out, c.err
 		}
 		return c.eval(r, left, fr)
 	case opIndex:
@@ -208,6 +209,18 @@ func (c *evalCtx) eval(n *ast, focus []Node, fr *frame) ([]Node, error) {
 			return nil, fmt.Errorf("unary minus on a collection of %d items", len(x))
 		}
 		v, _ := sysValue(x[0])
+		if js, ok := x[0].Value.(json.Number); ok {
+			if _, isDec := v.(float64); isDec {
+				// Negate in text so the decimal keeps its precision.
+				s := string(js)
+				if t, neg := strings.CutPrefix(s, "-"); neg {
+					s = t
+				} else if strings.Trim(s, "0.") != "" {
+					s = "-" + s
+				}
+				return []Node{{Value: json.Number(s), Type: "System.Decimal"}}, nil
+			}
+		}
 		switch v := v.(type) {
 		case int64:
 			return []Node{intNode(-v)}, nil
@@ -314,7 +327,9 @@ func toNodes(v any) []Node {
 func strNode(s string) Node  { return Node{Value: s, Type: "System.String"} }
 func boolNode(b bool) Node   { return Node{Value: b, Type: "System.Boolean"} }
 func intNode(i int64) Node   { return Node{Value: i, Type: "System.Integer"} }
-func decNode(f float64) Node { return Node{Value: f, Type: "System.Decimal"} }
+func decNode(f float64) Node {
+	return Node{Value: json.Number(formatDecimal(f)), Type: "System.Decimal"}
+}
 func single(b bool) []Node   { return []Node{boolNode(b)} }
 func appendPath(p []Step, s Step) []Step {
 	if p == nil {
@@ -358,6 +373,9 @@ func (c *evalCtx) child(n Node, name string, out []Node) []Node {
 			}
 			key := name
 			if e.Choice {
+				if name != e.BaseName() && c.err == nil {
+					c.err = fmt.Errorf("%s is not a FHIRPath element name: use %s.ofType(%s)", name, e.BaseName(), e.Types[0])
+				}
 				key = e.JSONName(e.Types[0])
 			}
 			ty := ""
@@ -365,6 +383,9 @@ func (c *evalCtx) child(n Node, name string, out []Node) []Node {
 				ty = e.Types[0]
 			}
 			return addKey(out, m, key, ty, n.Path)
+		}
+		if t.Kind != model.KindPrimitive {
+			return out // not an element of this type
 		}
 	}
 	if _, ok := m[name]; ok || m["_"+name] != nil {

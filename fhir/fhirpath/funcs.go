@@ -140,6 +140,11 @@ func valueNode(v any) Node {
 	return Node{Value: v}
 }
 
+var (
+	htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
+	jsonEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "\f", `\f`, "\b", `\b`)
+)
+
 var regexCache sync.Map
 
 func compileRegex(p string) (*regexp.Regexp, error) {
@@ -282,6 +287,12 @@ func init() {
 		return ofType(focus, args[0].lit.Value.(string)), nil
 	})
 	reg("as", 1, 1, func(c *evalCtx, focus []Node, args []*ast, fr *frame) ([]Node, error) {
+		// The function form follows the specification (one item at most);
+		// the operator form stays lenient because R4 search parameters
+		// apply it to repeating elements.
+		if len(focus) > 1 {
+			return nil, fmt.Errorf("as() on a collection of %d items: use ofType()", len(focus))
+		}
 		return ofType(focus, args[0].lit.Value.(string)), nil
 	})
 	reg("is", 1, 1, func(c *evalCtx, focus []Node, args []*ast, fr *frame) ([]Node, error) {
@@ -387,7 +398,7 @@ func init() {
 		}
 		f := fr
 		if len(focus) == 1 {
-			f = &frame{this: focus[0], index: 0, total: fr.total}
+			f = &frame{this: focus[0], index: fr.index, total: fr.total}
 		}
 		cond, err := c.evalArg(args[0], f)
 		if err != nil {
@@ -884,6 +895,10 @@ func registerStrings() {
 	strBool("endsWith", strings.HasSuffix)
 	strBool("contains", strings.Contains)
 	strBool("matches", func(s, p string) bool {
+		r, err := compileRegex("(?s)" + p)
+		return err == nil && r.MatchString(s)
+	})
+	strBool("matchesFull", func(s, p string) bool {
 		r, err := compileRegex("(?s)^(?:" + p + ")$")
 		return err == nil && r.MatchString(s)
 	})
@@ -919,6 +934,9 @@ func registerStrings() {
 		r, ok2, err := str1(a, 1)
 		if !ok1 || !ok2 || err != nil {
 			return nil, err
+		}
+		if p == "" {
+			return []Node{strNode(s)}, nil
 		}
 		re, err := compileRegex(p)
 		if err != nil {
@@ -996,10 +1014,9 @@ func registerStrings() {
 		}
 		switch f {
 		case "html":
-			return []Node{strNode(html.EscapeString(s))}, nil
+			return []Node{strNode(htmlEscaper.Replace(s))}, nil
 		case "json":
-			b, _ := json.Marshal(s)
-			return []Node{strNode(string(b[1 : len(b)-1]))}, nil
+			return []Node{strNode(jsonEscaper.Replace(s))}, nil
 		}
 		return nil, fmt.Errorf("escape(%s) unsupported", f)
 	})
@@ -1012,8 +1029,8 @@ func registerStrings() {
 		case "html":
 			return []Node{strNode(html.UnescapeString(s))}, nil
 		case "json":
-			var out string
-			if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
+			out, err := unescape(s)
+			if err != nil {
 				return nil, nil
 			}
 			return []Node{strNode(out)}, nil

@@ -21,6 +21,9 @@ func sysValue(n Node) (any, bool) {
 		switch n.Type {
 		case "date", "dateTime", "instant":
 			if t, err := parseTemporal(v, false); err == nil {
+				if n.Type != "date" {
+					t.Kind = KindDateTime
+				}
 				return t, true
 			}
 		case "time":
@@ -31,7 +34,7 @@ func sysValue(n Node) (any, bool) {
 		return v, true
 	case json.Number:
 		switch n.Type {
-		case "decimal":
+		case "decimal", "System.Decimal":
 			f, _ := v.Float64()
 			return f, true
 		}
@@ -43,7 +46,7 @@ func sysValue(n Node) (any, bool) {
 	case int:
 		return int64(v), true
 	case map[string]any:
-		if n.Type != "" && model.IsA(n.Type, "Quantity") {
+		if isQuantityType(n.Type) {
 			q := Quantity{}
 			switch x := v["value"].(type) {
 			case json.Number:
@@ -62,6 +65,30 @@ func sysValue(n Node) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+func isTemporalType(t string) bool {
+	switch t {
+	case "date", "dateTime", "instant", "time":
+		return true
+	}
+	return false
+}
+
+func isQuantityType(t string) bool {
+	switch t {
+	case "Quantity", "Age", "Count", "Distance", "Duration", "Money", "SimpleQuantity", "MoneyQuantity":
+		return t != "Money"
+	}
+	return false
+}
+
+func placesOf(f float64) int {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		return len(s) - i - 1
+	}
+	return 0
 }
 
 // decimalPlaces counts the digits after the point of a decimal in the tree.
@@ -96,6 +123,17 @@ func floatEq(a, b float64) bool {
 // equalNodes is FHIRPath '=' on two items; known is false when the result
 // is empty (temporal values of different precision).
 func equalNodes(a, b Node) (eq, known bool) {
+	// Fast paths that avoid boxing: plain strings and non-quantity objects.
+	switch x := a.Value.(type) {
+	case string:
+		if y, ok := b.Value.(string); ok && !isTemporalType(a.Type) && !isTemporalType(b.Type) {
+			return x == y, true
+		}
+	case map[string]any:
+		if y, ok := b.Value.(map[string]any); ok && !isQuantityType(a.Type) && !isQuantityType(b.Type) {
+			return deepEqual(x, y), true
+		}
+	}
 	va, oka := sysValue(a)
 	vb, okb := sysValue(b)
 	if oka && okb {
@@ -170,8 +208,8 @@ func equalValues(va, vb any) (bool, bool) {
 		if okx && oky && nx.Unit == ny.Unit {
 			return floatEq(nx.Value, ny.Value), true
 		}
-		if (nx.Unit == "a" || nx.Unit == "mo") != (ny.Unit == "a" || ny.Unit == "mo") {
-			return false, false
+		if strings.TrimPrefix(nx.Unit, "cal:") == strings.TrimPrefix(ny.Unit, "cal:") {
+			return false, false // calendar vs UCUM year/month: not comparable
 		}
 		return false, true
 	}
@@ -247,14 +285,13 @@ func equivalentNodes(a, b Node) bool {
 		}
 		nx, _ := normQuantity(x)
 		ny, _ := normQuantity(y)
-		if nx.Unit != ny.Unit {
-			ux, uy := nx.Unit, ny.Unit
-			if (ux == "a" && uy == "a") || (ux == "mo" && uy == "mo") {
-				return floatEq(nx.Value, ny.Value)
-			}
+		if strings.TrimPrefix(nx.Unit, "cal:") != strings.TrimPrefix(ny.Unit, "cal:") {
 			return false
 		}
-		return math.Abs(nx.Value-ny.Value) < 1e-9*math.Max(1, math.Abs(nx.Value))
+		// Compare at the precision of the less precise value.
+		p := min(placesOf(nx.Value), placesOf(ny.Value))
+		pow := math.Pow10(p)
+		return math.Round(nx.Value*pow) == math.Round(ny.Value*pow)
 	}
 	eq, _ := equalValues(va, vb)
 	return eq
@@ -423,10 +460,14 @@ func typeMatches(n Node, spec string) bool {
 	return model.IsA(n.Type, name)
 }
 
-// ofType filters ns to the items of type spec.
+// ofType filters ns to the items of type spec. Unlike 'is', primitive
+// types must match exactly (a code is not returned by as(string)).
 func ofType(ns []Node, spec string) []Node {
 	var out []Node
 	for _, n := range ns {
+		if model.IsPrimitive(n.Type) && n.Type != strings.TrimPrefix(spec, "FHIR.") {
+			continue
+		}
 		if typeMatches(n, spec) {
 			out = append(out, n)
 		}

@@ -1,10 +1,13 @@
 package fhirpath
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dccfhir/dccfhir/fhir/model"
 )
 
 // tokKind classifies lexer tokens.
@@ -109,6 +112,15 @@ func lex(s string) ([]token, error) {
 			}
 			for j < len(s) && isIdentChar(s[j]) {
 				j++
+			}
+			if name := s[i+1 : j]; (name == "vs" || name == "ext") && j < len(s) && s[j] == '-' {
+				// FHIR's %vs-[name] and %ext-[name] constants.
+				for j < len(s) && (isIdentChar(s[j]) || s[j] == '-' || s[j] == '.') {
+					j++
+				}
+				for s[j-1] == '.' {
+					j--
+				}
 			}
 			out = append(out, token{tVar, s[i+1 : j], i})
 			i = j
@@ -303,6 +315,9 @@ func (p *parser) typeSpec() (string, error) {
 		p.next()
 		name += "." + p.next().text
 	}
+	if !knownType(name) {
+		return "", fmt.Errorf("unknown type %s at %d", name, t.pos)
+	}
 	return name, nil
 }
 
@@ -322,8 +337,8 @@ func (p *parser) unary() (*ast, error) {
 			case int64:
 				x.lit.Value = -v
 				return x, nil
-			case float64:
-				x.lit.Value = -v
+			case json.Number:
+				x.lit.Value = json.Number("-" + string(v))
 				return x, nil
 			case Quantity:
 				v.Value = -v.Value
@@ -384,7 +399,11 @@ func (p *parser) invocation() (*ast, error) {
 		if strings.HasPrefix(t.text, "$") {
 			return nil, fmt.Errorf("unknown %s at %d", t.text, t.pos)
 		}
-		return &ast{op: opIdent, name: t.text}, nil
+		n := &ast{op: opIdent, name: t.text}
+		if c := t.text[0]; c >= 'A' && c <= 'Z' && model.Lookup(t.text) != nil {
+			n.typ = t.text
+		}
+		return n, nil
 	}
 	return nil, fmt.Errorf("unexpected %q at %d", t.text, t.pos)
 }
@@ -428,6 +447,16 @@ func (p *parser) call(t token) (*ast, error) {
 	return n, nil
 }
 
+var systemTypeNames = map[string]bool{"Boolean": true, "String": true, "Integer": true, "Decimal": true, "Date": true, "DateTime": true, "Time": true, "Quantity": true, "Long": true}
+
+// knownType reports whether a type specifier names a System or FHIR type.
+func knownType(name string) bool {
+	if strings.HasPrefix(name, "System.") {
+		return true // is(System.Patient) is simply false
+	}
+	return model.Lookup(name) != nil || systemTypeNames[name]
+}
+
 var typeArgFuncs = map[string]bool{"is": true, "as": true, "ofType": true}
 
 func (p *parser) term() (*ast, error) {
@@ -440,11 +469,7 @@ func (p *parser) term() (*ast, error) {
 		p.next()
 		var lit Node
 		if strings.Contains(t.text, ".") {
-			f, err := strconv.ParseFloat(t.text, 64)
-			if err != nil {
-				return nil, err
-			}
-			lit = Node{Value: f, Type: "System.Decimal"}
+			lit = Node{Value: json.Number(t.text), Type: "System.Decimal"}
 		} else {
 			n, err := strconv.ParseInt(t.text, 10, 64)
 			if err != nil {

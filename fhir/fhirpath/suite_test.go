@@ -15,7 +15,7 @@ import (
 
 // suiteFloor is the number of HL7 FHIRPath suite cases that must pass; raise
 // it when the evaluator improves.
-const suiteFloor = 0
+const suiteFloor = 927
 
 type suiteXML struct {
 	Groups []struct {
@@ -43,8 +43,8 @@ type caseXML struct {
 var xmlRoot = regexp.MustCompile(`<([A-Z][A-Za-z]+)[\s>][\s\S]*?<id value="([^"]*)"`)
 
 // loadInput returns the JSON form of a suite input file: the file itself if
-// JSON, else the R4 package example with the same type and id, else the XML
-// converted through the model.
+// JSON, else the JSON beside it, else the XML converted through the model,
+// else the R4 package example with the same type and id.
 func loadInput(t *testing.T, dir, name string, pkg map[string][]byte) (map[string]any, error) {
 	p := filepath.Join(dir, name)
 	if strings.HasSuffix(name, ".json") {
@@ -61,12 +61,19 @@ func loadInput(t *testing.T, dir, name string, pkg map[string][]byte) (map[strin
 	if js, err := os.ReadFile(strings.TrimSuffix(p, ".xml") + ".json"); err == nil {
 		return decode(t, js), nil
 	}
-	if m := xmlRoot.FindSubmatch(b); m != nil && !strings.Contains(name, "period") {
+	// The suite's XML inputs differ in places from the package examples, so
+	// convert them; fall back to the package JSON of the same type and id.
+	if m, err := xmlToJSON(b); err == nil {
+		return m, nil
+	} else {
+		t.Logf("%s: %v; using the package example", name, err)
+	}
+	if m := xmlRoot.FindSubmatch(b); m != nil {
 		if js, ok := pkg[string(m[1])+"-"+string(m[2])+".json"]; ok {
 			return decode(t, js), nil
 		}
 	}
-	return xmlToJSON(b)
+	return nil, os.ErrNotExist
 }
 
 func TestHL7Suite(t *testing.T) {
@@ -200,6 +207,9 @@ func matchOutput(n Node, typ, want string) bool {
 		q, ok := v.(Quantity)
 		return ok && q.String() == want
 	default:
+		if t, ok := v.(Temporal); ok {
+			return t.String() == strings.TrimPrefix(strings.TrimPrefix(want, "@"), "T")
+		}
 		s, ok := n.Value.(string)
 		if !ok {
 			if c, ok2 := convert(n, "String", ""); ok2 {

@@ -234,6 +234,9 @@ func compareTemporal(a, b Temporal) (c int, ok bool) {
 		pb = precSecond
 	}
 	p := min(pa, pb)
+	if a.Kind == KindDateTime && b.Kind == KindDateTime && p >= precHour && a.HasTZ != b.HasTZ {
+		return 0, false // one local, one with a zone: unknown
+	}
 	fields := func(t time.Time) [6]int {
 		return [6]int{t.Year(), int(t.Month()), t.Day(), t.Hour(), t.Minute(), t.Second()*1e9 + t.Nanosecond()}
 	}
@@ -261,6 +264,8 @@ func addQuantity(t Temporal, q Quantity, sign float64) (Temporal, error) {
 	unit := q.Unit
 	if c, ok := calendarUnits[unit]; ok {
 		unit = c
+	} else if unit == "a" || unit == "mo" {
+		return t, fmt.Errorf("cannot add the UCUM duration %s to a date: use a calendar duration", q)
 	}
 	v := q.Value * sign
 	switch unit {
@@ -284,10 +289,7 @@ func addQuantity(t Temporal, q Quantity, sign float64) (Temporal, error) {
 		}
 		mult := map[string]float64{"h": 3600e9, "min": 60e9, "s": 1e9, "ms": 1e6}[unit]
 		if unit == "s" {
-			v = math.Trunc(v*1000) / 1000
-			if t.Prec < precMilli && v != math.Trunc(v) {
-				v = math.Trunc(v)
-			}
+			v = math.Trunc(v) // the decimal part of seconds is ignored
 		}
 		t.T = t.T.Add(time.Duration(v * mult))
 		return t, nil
@@ -333,7 +335,8 @@ func normQuantity(q Quantity) (Quantity, bool) {
 	u := q.Unit
 	if c, ok := calendarUnits[u]; ok {
 		if c == "a" || c == "mo" {
-			return Quantity{q.Value, c}, true
+			// Calendar years and months are not the UCUM a and mo.
+			return Quantity{q.Value, "cal:" + c}, true
 		}
 		u = c
 	}

@@ -32,11 +32,11 @@ type fastExpr struct {
 type fopKind uint8
 
 const (
-	fopChild   fopKind = iota // step into an element
-	fopSelf                   // the focus itself (a branch that is only the type name)
-	fopAs                     // keep nodes of types
-	fopRefIs                  // keep References to a resource of type lit
-	fopEq                     // keep nodes whose primitive key equals lit
+	fopChild fopKind = iota // step into an element
+	fopSelf                 // the focus itself (a branch that is only the type name)
+	fopAs                   // keep nodes of types
+	fopRefIs                // keep References to a resource of type lit
+	fopEq                   // keep nodes whose primitive key equals lit
 )
 
 type fop struct {
@@ -289,10 +289,20 @@ func typePath(raw []rawOp, start []string) ([]fop, []string, error) {
 			if model.Lookup(r.name) == nil && !isFHIRPathSystemType(r.name) {
 				return nil, nil, fmt.Errorf("unknown type %q", r.name)
 			}
+			// A cast picks the choice branch of exactly that type
+			// ("ConceptMap.source as uri" is sourceUri, not sourceCanonical);
+			// only when there is none do subtypes count (Age as Quantity).
 			var keep []string
 			for _, t := range types {
-				if t != "" && model.IsA(t, r.name) || t == "" && model.IsResource(r.name) {
+				if t == r.name {
 					keep = append(keep, t)
+				}
+			}
+			if len(keep) == 0 {
+				for _, t := range types {
+					if t != "" && model.IsA(t, r.name) || t == "" && model.IsResource(r.name) {
+						keep = append(keep, t)
+					}
 				}
 			}
 			// Prune the preceding step's candidates instead of filtering at run time.

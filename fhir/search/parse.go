@@ -30,8 +30,10 @@ type Parser struct {
 
 // Defaults of Parser.
 const (
+	// DefaultCount is the page size when neither _count nor Parser.DefaultCount is set.
 	DefaultCount = 20
-	MaxCount     = 1000
+	// MaxCount caps _count when Parser.MaxCount is not set.
+	MaxCount = 1000
 )
 
 // Parse parses the search parameters of a search on typ ("" for a

@@ -219,4 +219,3 @@ func (r *Registry) Add(params ...*Param) error {
 	r.snap.Store(s)
 	return nil
 }
-

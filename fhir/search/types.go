@@ -24,6 +24,7 @@ const (
 
 var typeNames = [...]string{"", "string", "token", "reference", "date", "number", "quantity", "uri", "composite", "special"}
 
+// String returns the SearchParameter.type code ("token"), "" for TypeUnknown.
 func (t ParamType) String() string { return typeNames[t] }
 
 // ParseParamType maps a SearchParameter.type code to a ParamType.

@@ -2,15 +2,16 @@ package mongo
 
 import (
 	"encoding/base64"
-	"errors"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/dccfhir/dccfhir/fhir"
 )
 
 // errBadCursor is returned for a page cursor this engine did not make (or
 // made for another sort).
-var errBadCursor = errors.New("mongo: invalid page cursor")
+var errBadCursor = fhir.Errorf(400, "invalid", "", "invalid or expired page cursor")
 
 // sortField is one key of a keyset order.
 type sortField struct {

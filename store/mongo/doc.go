@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -22,15 +23,29 @@ type resDoc struct {
 	JSON        []byte `bson:"json,omitempty"`
 
 	Params []string `bson:"params,omitempty"`
-	Tok    []tokDoc `bson:"tok,omitempty"`
-	Str    []strDoc `bson:"str,omitempty"`
-	Ref    []refDoc `bson:"ref,omitempty"`
-	Dt     []dtDoc  `bson:"dt,omitempty"`
-	Num    []numDoc `bson:"num,omitempty"`
-	Qty    []qtyDoc `bson:"qty,omitempty"`
-	URI    []uriDoc `bson:"uri,omitempty"`
+	Ix     ixArrays `bson:",inline"`
+	Cmp    []cmpDoc `bson:"cmp,omitempty"`
 	SA     bson.D   `bson:"sa,omitempty"`
 	SD     bson.D   `bson:"sd,omitempty"`
+}
+
+// ixArrays are the value arrays of an index, one per kind (also the parts
+// of a composite value).
+type ixArrays struct {
+	Tok []tokDoc `bson:"tok,omitempty"`
+	Str []strDoc `bson:"str,omitempty"`
+	Ref []refDoc `bson:"ref,omitempty"`
+	Dt  []dtDoc  `bson:"dt,omitempty"`
+	Num []numDoc `bson:"num,omitempty"`
+	Qty []qtyDoc `bson:"qty,omitempty"`
+	URI []uriDoc `bson:"uri,omitempty"`
+}
+
+// cmpDoc is one element's value of a composite parameter: Parts[i] holds
+// the values of component i, so components match within one element.
+type cmpDoc struct {
+	P     string     `bson:"p"`
+	Parts []ixArrays `bson:"parts"`
 }
 
 type tokDoc struct {
@@ -89,7 +104,7 @@ type uriDoc struct {
 var dataProjection = bson.D{
 	{Key: "params", Value: 0}, {Key: "tok", Value: 0}, {Key: "str", Value: 0}, {Key: "ref", Value: 0},
 	{Key: "dt", Value: 0}, {Key: "num", Value: 0}, {Key: "qty", Value: 0}, {Key: "uri", Value: 0},
-	{Key: "sa", Value: 0}, {Key: "sd", Value: 0},
+	{Key: "cmp", Value: 0}, {Key: "sa", Value: 0}, {Key: "sd", Value: 0},
 }
 
 func (d *resDoc) resource() *store.Resource {
@@ -145,16 +160,43 @@ func newDoc(w *store.Write) *resDoc {
 			maxv[p] = hi
 		}
 	}
+	d.Ix = arrays(ix, note)
+	for _, e := range ix.Composites {
+		c := cmpDoc{P: e.Param, Parts: make([]ixArrays, len(e.Parts))}
+		for i := range e.Parts {
+			c.Parts[i] = arrays(&e.Parts[i], nil)
+		}
+		d.Cmp = append(d.Cmp, c)
+		params[e.Param] = true
+	}
+	for p := range params {
+		d.Params = append(d.Params, p)
+	}
+	sort.Strings(d.Params)
+	for _, p := range d.Params {
+		d.SA = append(d.SA, bson.E{Key: sortKey(p), Value: reverseKey(minv[p])})
+		d.SD = append(d.SD, bson.E{Key: sortKey(p), Value: maxv[p]})
+	}
+	return d
+}
+
+// arrays converts the values of ix, telling note (when set) each
+// parameter's sort values.
+func arrays(ix *search.Index, note func(p string, lo, hi any)) ixArrays {
+	if note == nil {
+		note = func(string, any, any) {}
+	}
+	var a ixArrays
 	for _, e := range ix.Tokens {
-		d.Tok = append(d.Tok, tokDoc{P: e.Param, S: e.System, C: e.Code, T: e.Text, TS: e.TypeSystem, TC: e.TypeCode})
+		a.Tok = append(a.Tok, tokDoc{P: e.Param, S: e.System, C: e.Code, T: e.Text, TS: e.TypeSystem, TC: e.TypeCode})
 		note(e.Param, e.Code, e.Code)
 	}
 	for _, e := range ix.Strings {
-		d.Str = append(d.Str, strDoc{P: e.Param, N: e.Norm, E: e.Exact})
+		a.Str = append(a.Str, strDoc{P: e.Param, N: e.Norm, E: e.Exact})
 		note(e.Param, e.Norm, e.Norm)
 	}
 	for _, e := range ix.Refs {
-		d.Ref = append(d.Ref, refDoc{P: e.Param, T: e.Type, I: e.ID, U: e.URL, V: e.Version, IDF: e.Identifier})
+		a.Ref = append(a.Ref, refDoc{P: e.Param, T: e.Type, I: e.ID, U: e.URL, V: e.Version, IDF: e.Identifier})
 		k := e.URL
 		if e.ID != "" {
 			k = e.Type + "/" + e.ID
@@ -162,30 +204,22 @@ func newDoc(w *store.Write) *resDoc {
 		note(e.Param, k, k)
 	}
 	for _, e := range ix.Dates {
-		d.Dt = append(d.Dt, dtDoc{P: e.Param, Lo: e.Low, Hi: e.High})
+		a.Dt = append(a.Dt, dtDoc{P: e.Param, Lo: e.Low, Hi: e.High})
 		note(e.Param, e.Low, e.High)
 	}
 	for _, e := range ix.Numbers {
-		d.Num = append(d.Num, numDoc{P: e.Param, V: e.Value, Lo: e.Low, Hi: e.High})
+		a.Num = append(a.Num, numDoc{P: e.Param, V: e.Value, Lo: e.Low, Hi: e.High})
 		note(e.Param, e.Value, e.Value)
 	}
 	for _, e := range ix.Quantities {
-		d.Qty = append(d.Qty, qtyDoc{P: e.Param, S: e.System, C: e.Code, U: e.Unit, V: e.Value, Lo: e.Low, Hi: e.High})
+		a.Qty = append(a.Qty, qtyDoc{P: e.Param, S: e.System, C: e.Code, U: e.Unit, V: e.Value, Lo: e.Low, Hi: e.High})
 		note(e.Param, e.Value, e.Value)
 	}
 	for _, e := range ix.URIs {
-		d.URI = append(d.URI, uriDoc{P: e.Param, V: e.Value})
+		a.URI = append(a.URI, uriDoc{P: e.Param, V: e.Value})
 		note(e.Param, e.Value, e.Value)
 	}
-	for p := range params {
-		d.Params = append(d.Params, p)
-	}
-	sort.Strings(d.Params)
-	for _, p := range d.Params {
-		d.SA = append(d.SA, bson.E{Key: sortKey(p), Value: minv[p]})
-		d.SD = append(d.SD, bson.E{Key: sortKey(p), Value: maxv[p]})
-	}
-	return d
+	return a
 }
 
 // less orders two sort values of one parameter (same Go type in practice;
@@ -222,4 +256,49 @@ func toFloat(v any) (float64, bool) {
 		return x, true
 	}
 	return 0, false
+}
+
+// reverseKey maps a sort value to one whose BSON order is the reverse, so
+// an ascending sort runs as a descending one on sa and resources without
+// the parameter (null) come last, as they do descending on sd.
+func reverseKey(v any) any {
+	switch x := v.(type) {
+	case int64:
+		return -x
+	case float64:
+		return -x
+	case string:
+		return reverseString(x)
+	}
+	return v
+}
+
+// reverseString complements each code point (skipping the surrogate gap so
+// the result stays valid UTF-8, whose byte order is code point order) and
+// ends with a terminator above every complemented code point, so a prefix
+// sorts after its extensions: a < b exactly when reverseString(a) >
+// reverseString(b).
+func reverseString(s string) string {
+	const gapLo, gapLen = 0xD800, 0x800
+	const n = 0x110000 - gapLen // code points without surrogates
+	toDense := func(r rune) int32 {
+		if r >= gapLo {
+			return r - gapLen
+		}
+		return r
+	}
+	fromDense := func(d int32) rune {
+		if d >= gapLo {
+			return d + gapLen
+		}
+		return d
+	}
+	var b strings.Builder
+	b.Grow(len(s) * 4)
+	for _, r := range s {
+		d := max(toDense(r), 1) // NUL sorts with U+0001; it never occurs in FHIR strings
+		b.WriteRune(fromDense(n - 1 - d))
+	}
+	b.WriteRune(fromDense(n - 1))
+	return b.String()
 }

@@ -6,13 +6,26 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search"
 )
+
+// notSupported is a search this engine cannot answer (HTTP 400).
+func notSupported(format string, args ...any) error {
+	return fhir.Errorf(400, "not-supported", "", format, args...)
+}
+
+// tooCostly is a search whose intermediate id set passes maxIDs (HTTP 400).
+func tooCostly(format string, args ...any) error {
+	return fhir.Errorf(400, "too-costly", "", format, args...)
+}
 
 // maxIDs bounds the _id sets a chain, _has or clause resolution produces.
 const maxIDs = 10000
@@ -25,14 +38,42 @@ type cond struct {
 }
 
 // elemPred matches resources having an element of arr with p = param that
-// satisfies one of any (each a conjunction); no any: just having param.
+// satisfies one of any (each a conjunction) or, for a composite (arr
+// "cmp"), one of alts (each a list of component predicates that must all
+// hold on that one element); with neither: just having param.
 type elemPred struct {
 	arr, param string
 	any        [][]cond
+	alts       [][]compPred
+}
+
+// compPred is a predicate on part i of a composite element.
+type compPred struct {
+	part int
+	pred *elemPred
 }
 
 // render is the $elemMatch form of the predicate.
-func (e *elemPred) render() bson.D {
+func (e *elemPred) render() bson.D { return e.renderAt("") }
+
+// renderAt renders with the array path under prefix (composite parts).
+func (e *elemPred) renderAt(prefix string) bson.D {
+	if len(e.alts) > 0 {
+		var ors bson.A
+		for _, alt := range e.alts {
+			m := bson.D{{Key: "p", Value: e.param}}
+			var all bson.A
+			for _, c := range alt {
+				all = append(all, c.pred.renderAt(fmt.Sprintf("parts.%d.", c.part)))
+			}
+			m = append(m, bson.E{Key: "$and", Value: all})
+			ors = append(ors, bson.D{{Key: prefix + e.arr, Value: bson.D{{Key: "$elemMatch", Value: m}}}})
+		}
+		if len(ors) == 1 {
+			return ors[0].(bson.D)
+		}
+		return bson.D{{Key: "$or", Value: ors}}
+	}
 	if len(e.any) == 0 {
 		return bson.D{{Key: "params", Value: e.param}}
 	}
@@ -52,7 +93,7 @@ func (e *elemPred) render() bson.D {
 			byField[c.f] = len(m)
 			m = append(m, bson.E{Key: c.f, Value: v})
 		}
-		ors = append(ors, bson.D{{Key: e.arr, Value: bson.D{{Key: "$elemMatch", Value: m}}}})
+		ors = append(ors, bson.D{{Key: prefix + e.arr, Value: bson.D{{Key: "$elemMatch", Value: m}}}})
 	}
 	if len(ors) == 1 {
 		return ors[0].(bson.D)
@@ -74,6 +115,12 @@ func (e *elemPred) match(elems bson.Raw) bool {
 		if p, _ := el.Lookup("p").StringValueOK(); p != e.param {
 			continue
 		}
+		if len(e.alts) > 0 {
+			if e.matchParts(el) {
+				return true
+			}
+			continue
+		}
 		if len(e.any) == 0 {
 			return true
 		}
@@ -81,6 +128,38 @@ func (e *elemPred) match(elems bson.Raw) bool {
 			if matchConj(el, conj) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// matchParts reports whether a composite element satisfies one alternative.
+func (e *elemPred) matchParts(el bson.Raw) bool {
+	parts, ok := el.Lookup("parts").ArrayOK()
+	if !ok {
+		return false
+	}
+	for _, alt := range e.alts {
+		all := true
+		for _, c := range alt {
+			part, err := bson.Raw(parts).LookupErr(fmt.Sprint(c.part))
+			if err != nil {
+				all = false
+				break
+			}
+			pd, ok := part.DocumentOK()
+			if !ok {
+				all = false
+				break
+			}
+			arr, ok := pd.Lookup(c.pred.arr).ArrayOK()
+			if !ok || !c.pred.match(bson.Raw(arr)) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
 		}
 	}
 	return false
@@ -116,7 +195,7 @@ func compare(v any, c cond) bool {
 	switch c.op {
 	case "$regex":
 		s, ok := v.(string)
-		return ok && regexp.MustCompile(c.v.(string)).MatchString(s)
+		return ok && compiled(c.v.(string)).MatchString(s)
 	case "$in":
 		for _, x := range c.v.(bson.A) {
 			if sameType(v, x) && !less(v, x) && !less(x, v) {
@@ -141,6 +220,26 @@ func compare(v any, c cond) bool {
 		return !less(c.v, v)
 	}
 	return false
+}
+
+var (
+	regexps  sync.Map // pattern -> *regexp.Regexp, at most maxRegexps
+	nRegexps atomic.Int32
+)
+
+const maxRegexps = 1000
+
+// compiled caches the Go form of the patterns this package writes (quoted
+// literals and anchors, which mean the same in PCRE and RE2).
+func compiled(pattern string) *regexp.Regexp {
+	if re, ok := regexps.Load(pattern); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(pattern)
+	if nRegexps.Add(1) <= maxRegexps {
+		regexps.Store(pattern, re)
+	}
+	return re
 }
 
 func sameType(a, b any) bool {
@@ -212,23 +311,8 @@ func (s *Store) clause(ctx context.Context, types []string, c *search.Clause) (b
 		return s.has(ctx, types, c)
 	case c.Chain != nil:
 		return s.chain(ctx, types, c)
-	case c.Type == search.TypeComposite:
-		var ors bson.A
-		for _, comps := range c.Components {
-			var parts []bson.D
-			for i := range comps {
-				f, err := s.clause(ctx, types, &comps[i])
-				if err != nil {
-					return nil, err
-				}
-				parts = append(parts, f)
-			}
-			ors = append(ors, and(parts...))
-		}
-		if len(ors) == 0 {
-			return matchNothing(), nil
-		}
-		return bson.D{{Key: "$or", Value: ors}}, nil
+	case c.Type == search.TypeComposite && c.Missing == nil:
+		return s.composite(ctx, types, c)
 	}
 	if c.Param == "_id" {
 		return idClause(c), nil
@@ -238,7 +322,7 @@ func (s *Store) clause(ctx context.Context, types []string, c *search.Clause) (b
 	}
 	arr := kindArray(c.Type)
 	if arr == "" {
-		return nil, fmt.Errorf("mongo: search parameter %q of type %s not supported", c.Param, c.Type)
+		return nil, notSupported("search parameter %s of type %s is not supported", c.Param, c.Type)
 	}
 	if c.Missing != nil {
 		if *c.Missing {
@@ -260,6 +344,42 @@ func (s *Store) clause(ctx context.Context, types []string, c *search.Clause) (b
 		return matchNothing(), nil
 	}
 	return s.predFilter(ctx, types, pred, negate)
+}
+
+// composite matches composite values whose components all match within
+// one element (each Components entry is one OR'ed value).
+func (s *Store) composite(ctx context.Context, types []string, c *search.Clause) (bson.D, error) {
+	pred := &elemPred{arr: "cmp", param: c.Param}
+	for _, comps := range c.Components {
+		var alt []compPred
+		for i := range comps {
+			cc := &comps[i]
+			arr := kindArray(cc.Type)
+			if arr == "" || cc.Chain != nil || cc.Has != nil {
+				return nil, notSupported("composite %s: component %s of type %s is not supported", c.Param, cc.Param, cc.Type)
+			}
+			sub := &elemPred{arr: arr, param: cc.Param}
+			for _, v := range cc.Values {
+				conjs, neg, err := valueConds(cc, &v)
+				if err != nil {
+					return nil, err
+				}
+				if neg {
+					return nil, notSupported("composite %s: :not in a component is not supported", c.Param)
+				}
+				sub.any = append(sub.any, conjs...)
+			}
+			if len(sub.any) == 0 {
+				return matchNothing(), nil
+			}
+			alt = append(alt, compPred{part: i, pred: sub})
+		}
+		pred.alts = append(pred.alts, alt)
+	}
+	if len(pred.alts) == 0 {
+		return matchNothing(), nil
+	}
+	return s.predFilter(ctx, types, pred, false)
 }
 
 // predFilter is the filter for pred (negated: resources with no such
@@ -303,7 +423,7 @@ func (s *Store) resolve(ctx context.Context, types []string, pred *elemPred) (bs
 		}
 		ids = append(ids, cur.Current.Lookup("_id").StringValue())
 		if len(ids) > maxIDs {
-			return nil, fmt.Errorf("mongo: search parameter %q matches more than %d resources", pred.param, maxIDs)
+			return nil, tooCostly("search parameter %s matches more than %d resources; narrow the search", pred.param, maxIDs)
 		}
 	}
 	if err := cur.Err(); err != nil {
@@ -373,7 +493,7 @@ func splitD(d bson.D) []bson.D {
 // neg reports a :not (the clause then matches resources with no such element).
 func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, err error) {
 	unsupported := func() ([][]cond, bool, error) {
-		return nil, false, fmt.Errorf("mongo: search parameter %q: modifier %q not supported for %s", c.Param, c.Modifier, c.Type)
+		return nil, false, notSupported("search parameter %s: modifier :%s is not supported for %s", c.Param, c.Modifier, c.Type)
 	}
 	quote := regexp.QuoteMeta
 	switch c.Type {
@@ -422,7 +542,11 @@ func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, er
 				conj = []cond{{"idf", "$regex", `\|` + quote(v.Code) + "$"}}
 			}
 			return [][]cond{conj}, false, nil
-		case "", "not":
+		case "below":
+			return [][]cond{{{"u", "$regex", "^" + quote(v.RefURL)}}}, false, nil
+		case "above":
+			return [][]cond{{{"u", "$in", prefixes(v.RefURL)}}}, false, nil
+		case "", "not", "type":
 		default:
 			if !isTypeName(c.Modifier) {
 				return unsupported()
@@ -431,6 +555,9 @@ func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, er
 		switch {
 		case v.RefURL != "":
 			u, ver, _ := strings.Cut(v.RefURL, "|")
+			if v.RefVersion != "" {
+				ver = v.RefVersion
+			}
 			conj = []cond{eq("u", u)}
 			if ver != "" {
 				conj = append(conj, eq("v", ver))
@@ -496,7 +623,7 @@ func isTypeName(s string) bool { return s != "" && s[0] >= 'A' && s[0] <= 'Z' }
 func prefixes(s string) bson.A {
 	out := bson.A{s}
 	for i := len(s) - 1; i > 0; i-- {
-		if s[i] == '/' && s[i-1] != '/' && !strings.HasSuffix(s[:i], ":/") {
+		if s[i] == '/' && s[i-1] != '/' && s[i-1] != ':' && s[i+1] != '/' {
 			out = append(out, s[:i])
 		}
 	}
@@ -529,7 +656,7 @@ func dateConds(v *search.Value, lo, hi string) ([][]cond, error) {
 		gap := int64(math.Abs(float64(now-(vlo/2+vhi/2))) * 0.1)
 		return [][]cond{{{lo, "$lte", vhi + gap}, {hi, "$gte", vlo - gap}}}, nil
 	}
-	return nil, fmt.Errorf("mongo: unknown prefix %q", v.Prefix)
+	return nil, notSupported("unknown prefix %q", v.Prefix)
 }
 
 // numConds compares the target value with the search value (eq: within the
@@ -556,7 +683,7 @@ func numConds(v *search.Value) ([][]cond, error) {
 		d := math.Abs(v.Num) * 0.1
 		return [][]cond{{{"v", "$gte", v.Num - d}, {"v", "$lte", v.Num + d}}}, nil
 	}
-	return nil, fmt.Errorf("mongo: unknown prefix %q", v.Prefix)
+	return nil, notSupported("unknown prefix %q", v.Prefix)
 }
 
 // chain resolves the inner query to the resources it matches, then asks
@@ -575,7 +702,7 @@ func (s *Store) chain(ctx context.Context, _ []string, c *search.Clause) (bson.D
 		return nil, fmt.Errorf("mongo: chain: %w", err)
 	}
 	if len(hits) > maxIDs {
-		return nil, fmt.Errorf("mongo: chained search on %q matches more than %d resources", c.Param, maxIDs)
+		return nil, tooCostly("chained search on %s matches more than %d resources; narrow the search", c.Param, maxIDs)
 	}
 	byType := map[string]bson.A{}
 	var order []string
@@ -611,7 +738,7 @@ func (s *Store) has(ctx context.Context, types []string, c *search.Clause) (bson
 		return nil, fmt.Errorf("mongo: _has: %w", err)
 	}
 	if len(hits) > maxIDs {
-		return nil, fmt.Errorf("mongo: _has:%s:%s matches more than %d resources", c.Has.Type, c.Has.RefParam, maxIDs)
+		return nil, tooCostly("_has:%s:%s matches more than %d resources; narrow the search", c.Has.Type, c.Has.RefParam, maxIDs)
 	}
 	want := map[string]bool{}
 	for _, t := range types {
@@ -620,7 +747,7 @@ func (s *Store) has(ctx context.Context, types []string, c *search.Clause) (bson
 	seen := map[string]bool{}
 	ids := bson.A{}
 	for _, h := range hits {
-		for _, r := range h.Ref {
+		for _, r := range h.Ix.Ref {
 			if r.P != c.Has.RefParam || r.T == "" || r.I == "" || (len(want) > 0 && !want[r.T]) {
 				continue
 			}

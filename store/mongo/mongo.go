@@ -26,6 +26,9 @@
 //	num: [{p, v, lo, hi}]         number: {type, num.p, num.v}
 //	qty: [{p, s, c, u, v, lo, hi}] quantity: {type, qty.p, qty.v}
 //	uri: [{p, v}]                 uri: {type, uri.p, uri.v}
+//	cmp: [{p, parts: [{tok, str, ...}]}] composite: {type, cmp.p}; one element per
+//	                              composite value, components matched in its parts
+//	                              by nested $elemMatch
 //	params: [p]                   :missing, and the pre-filter of the fallback below: {type, params}
 //
 // Every search value is an $elemMatch on its array ({p, ...} on one element),
@@ -142,6 +145,7 @@ func (s *Store) init(ctx context.Context) error {
 		idx("type", "num.p", "num.v"),
 		idx("type", "qty.p", "qty.v"),
 		idx("type", "uri.p", "uri.v"),
+		idx("type", "cmp.p"),
 	}
 	if _, err := s.res.Indexes().CreateMany(ctx, resIdx); err != nil {
 		return fmt.Errorf("mongo: create resource indexes: %w", err)
@@ -156,18 +160,22 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("mongo: create history indexes: %w", err)
 	}
 
-	// Probe $elemMatch on sub-documents (the collection may be empty: the
-	// server still parses and plans the filter).
-	err := s.res.FindOne(ctx, bson.D{{Key: "tok", Value: bson.D{{Key: "$elemMatch", Value: bson.D{{Key: "p", Value: "_probe"}, {Key: "c", Value: "_probe"}}}}}}).Err()
+	// Probe $elemMatch on sub-documents. Servers may only evaluate it on
+	// a document that has the array, so the probe writes one (in locks,
+	// under a key no lock uses) and must find it.
+	probe := bson.D{{Key: "_id", Value: "_probe:elemMatch"}, {Key: "tok", Value: bson.A{bson.D{{Key: "p", Value: "x"}, {Key: "c", Value: "y"}}}}}
+	if _, err := s.locks.ReplaceOne(ctx, bson.D{{Key: "_id", Value: probe[0].Value}}, probe, options.Replace().SetUpsert(true)); err != nil {
+		return fmt.Errorf("mongo: probe: %w", err)
+	}
+	err := s.locks.FindOne(ctx, bson.D{{Key: "_id", Value: probe[0].Value}, {Key: "tok", Value: bson.D{{Key: "$elemMatch", Value: bson.D{{Key: "p", Value: "x"}, {Key: "c", Value: "y"}}}}}}).Err()
+	var ce mongo.CommandError
 	switch {
-	case err == nil || errors.Is(err, mongo.ErrNoDocuments):
+	case err == nil:
 		s.elemMatch = true
-	default:
-		var ce mongo.CommandError
-		if !errors.As(err, &ce) {
-			return fmt.Errorf("mongo: probe: %w", err)
-		}
+	case errors.As(err, &ce), errors.Is(err, mongo.ErrNoDocuments):
 		s.elemMatch = false
+	default:
+		return fmt.Errorf("mongo: probe: %w", err)
 	}
 	return nil
 }

@@ -31,11 +31,13 @@ func order(q *search.Query) []sortField {
 		case "_id":
 			out = append(out, sortField{"id", k.Desc})
 		default:
+			// Both run descending (sa holds reversed keys), so resources
+			// without the parameter come last either way.
 			p := "sa."
 			if k.Desc {
 				p = "sd."
 			}
-			out = append(out, sortField{p + sortKey(k.Param), k.Desc})
+			out = append(out, sortField{p + sortKey(k.Param), true})
 		}
 	}
 	return append(out, sortField{"_id", false})
@@ -152,7 +154,7 @@ func (s *Store) includes(ctx context.Context, q *search.Query, page []*resDoc, s
 				if inc.Type != "*" && d.Type != inc.Type {
 					continue
 				}
-				for _, r := range d.Ref {
+				for _, r := range d.Ix.Ref {
 					if (inc.Param != "*" && r.P != inc.Param) || r.T == "" || r.I == "" || (inc.TargetType != "" && r.T != inc.TargetType) {
 						continue
 					}
@@ -245,7 +247,7 @@ func (s *Store) revFilter(ctx context.Context, typ string, pred *elemPred) (bson
 	}
 	ids := bson.A{}
 	for _, d := range docs {
-		for _, r := range d.Ref {
+		for _, r := range d.Ix.Ref {
 			if compare(r.I, conj[0]) && compare(r.T, conj[1]) {
 				ids = append(ids, d.ID)
 				break

@@ -93,6 +93,12 @@ type Store struct {
 
 	rdb *sql.DB
 	r   *stmtCache
+
+	// The checkpointer copies the WAL back into the database file on its
+	// own connection, off the writer's path (see checkpointer).
+	cdb      *sql.DB
+	ckpt     chan struct{}
+	ckptDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -124,7 +130,8 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		nread = max(4, 2*runtime.GOMAXPROCS(0))
 	}
 	common := "_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=foreign_keys(0)"
-	wdsn := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")&_pragma=cache_size(-65536)"
+	wdsn := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)"
+	cdsn := path + "?" + common + "&_pragma=synchronous(" + syncMode + ")&_pragma=wal_autocheckpoint(0)"
 	rdsn := path + "?" + common + "&_pragma=query_only(1)&_pragma=cache_size(-32768)"
 
 	s := &Store{path: path}
@@ -157,7 +164,46 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	s.rdb.SetConnMaxLifetime(0)
 	s.rdb.SetConnMaxIdleTime(0)
 	s.r = newStmtCache(s.rdb.PrepareContext, s.rdb)
+	if s.cdb, err = sql.Open("sqlite", cdsn); err != nil {
+		s.rdb.Close()
+		s.wconn.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.cdb.SetMaxOpenConns(1)
+	s.ckpt, s.ckptDone = make(chan struct{}, 1), make(chan struct{})
+	go s.checkpointer()
 	return s, nil
+}
+
+// walCheckpointBytes is the WAL size past which a commit wakes the
+// checkpointer.
+const walCheckpointBytes = 32 << 20
+
+// checkpointer runs PASSIVE checkpoints when a commit has grown the WAL
+// past walCheckpointBytes. SQLite's automatic checkpoint would run them
+// inside COMMIT, on the writer's time, fsync included; here they overlap
+// the next transactions instead. A PASSIVE checkpoint never blocks readers
+// or the writer; once it has caught up, the next write transaction starts
+// the WAL over from its beginning, so the file stops growing.
+func (s *Store) checkpointer() {
+	defer close(s.ckptDone)
+	for range s.ckpt {
+		if fi, err := os.Stat(s.path + "-wal"); err != nil || fi.Size() < walCheckpointBytes {
+			continue
+		}
+		// An error (SQLITE_BUSY from another process) only delays the
+		// checkpoint to the next commit.
+		_, _ = s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	}
+}
+
+// committed wakes the checkpointer without waiting for it.
+func (s *Store) committed() {
+	select {
+	case s.ckpt <- struct{}{}:
+	default:
+	}
 }
 
 // schema is idempotent: it runs on every Open.
@@ -250,6 +296,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.ckpt)
+	<-s.ckptDone
+	s.cdb.Close()
 	s.r.close()
 	rerr := s.rdb.Close()
 	_, cerr := s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")

@@ -111,6 +111,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	committed = true
+	s.committed()
 	return nil
 }
 

@@ -1,0 +1,179 @@
+package search
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/model"
+)
+
+// ParamsFromResource turns a SearchParameter resource (decoded by
+// fhir.Decode) into one Param per resource type it applies to, the way the
+// generator treats the R4 ones: multi-base expressions are narrowed to each
+// base, Resource/DomainResource bases expand to every concrete type, and
+// composite components are resolved against r by their definition URL.
+// Errors are *fhir.Error (422) naming what is wrong.
+func (r *Registry) ParamsFromResource(sp map[string]any) ([]*Param, error) {
+	code, _ := sp["code"].(string)
+	u, _ := sp["url"].(string)
+	typ := ParseParamType(str(sp, "type"))
+	expr := str(sp, "expression")
+	bases := strList(sp["base"])
+	switch {
+	case code == "":
+		return nil, errSP("SearchParameter.code is missing")
+	case typ == TypeUnknown:
+		return nil, errSP("SearchParameter.type %q is not a search parameter type", str(sp, "type"))
+	case len(bases) == 0:
+		return nil, errSP("SearchParameter.base is missing")
+	}
+	if u == "" {
+		u = "urn:dccfhir:searchparameter:" + code
+	}
+	var comps []Component
+	cs, _ := sp["component"].([]any)
+	for _, c := range cs {
+		m, _ := c.(map[string]any)
+		def, cexpr := str(m, "definition"), str(m, "expression")
+		ds := r.ByURL(def)
+		if len(ds) == 0 {
+			return nil, errSP("composite component %s is not a known SearchParameter", def)
+		}
+		comps = append(comps, Component{Definition: def, Code: ds[0].Code, Type: ds[0].Type, Expression: cexpr})
+	}
+	if typ == TypeComposite && len(comps) < 2 {
+		return nil, errSP("a composite SearchParameter needs at least two components")
+	}
+	targets := strList(sp["target"])
+	sort.Strings(targets)
+	var comparators []Prefix
+	for _, c := range strList(sp["comparator"]) {
+		comparators = append(comparators, Prefix(c))
+	}
+	if len(comparators) == 0 && (typ == TypeDate || typ == TypeNumber || typ == TypeQuantity) {
+		comparators = []Prefix{EQ, NE, GT, GE, LT, LE, SA, EB, AP}
+	}
+	mods := strList(sp["modifier"])
+	if len(mods) == 0 {
+		mods = defaultModifiers[typ]
+	}
+	var out []*Param
+	for _, base := range bases {
+		var types []string
+		switch base {
+		case "Resource", "DomainResource":
+			for _, t := range fhir.ResourceTypes {
+				if base == "Resource" || model.IsA(t, "DomainResource") {
+					types = append(types, t)
+				}
+			}
+		default:
+			if !fhir.KnownType(base) {
+				return nil, errSP("SearchParameter.base %q is not a resource type", base)
+			}
+			types = []string{base}
+		}
+		for _, t := range types {
+			p := &Param{Base: t, Code: code, Type: typ, URL: u, Targets: targets, Modifiers: mods,
+				Comparators: comparators, Components: comps}
+			p.Expression = restrictExpr(expr, base, t, len(bases) > 1)
+			if expr == "" || typ == TypeSpecial {
+				p.Unsupported = "no expression"
+			} else if p.Expression == "" {
+				return nil, errSP("SearchParameter.expression has no branch for %s", base)
+			}
+			if err := p.compile(); err != nil {
+				return nil, errSP("%v", err)
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// AddResource registers the parameters of a SearchParameter resource.
+func (r *Registry) AddResource(sp map[string]any) error {
+	ps, err := r.ParamsFromResource(sp)
+	if err != nil {
+		return err
+	}
+	return r.Add(ps...)
+}
+
+var defaultModifiers = map[ParamType][]string{
+	TypeString:    {"missing", "exact", "contains"},
+	TypeToken:     {"missing", "text", "not", "above", "below", "in", "not-in", "of-type"},
+	TypeReference: {"missing", "type", "identifier", "above", "below"},
+	TypeDate:      {"missing"},
+	TypeNumber:    {"missing"},
+	TypeQuantity:  {"missing"},
+	TypeURI:       {"missing", "above", "below"},
+	TypeComposite: {"missing"},
+}
+
+func errSP(format string, args ...any) *fhir.Error {
+	return fhir.Errorf(422, "processing", "", format, args...)
+}
+
+// restrictExpr narrows expr to resource type t (see spgen): with several
+// bases only the union branches starting with base are kept, and a
+// Resource/DomainResource prefix is rewritten to t.
+func restrictExpr(expr, base, t string, multiBase bool) string {
+	if expr == "" {
+		return ""
+	}
+	var keep []string
+	for _, p := range splitUnion(expr) {
+		p = strings.TrimSpace(p)
+		head := leadingName(p)
+		if multiBase && head != base {
+			continue
+		}
+		if head == base && base != t {
+			i := strings.Index(p, base)
+			p = p[:i] + t + p[i+len(base):]
+		}
+		keep = append(keep, p)
+	}
+	return strings.Join(keep, " | ")
+}
+
+// splitUnion splits a FHIRPath expression on its top-level '|' operators.
+func splitUnion(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '`':
+			quote = c
+		case c == '(' || c == '[':
+			depth++
+		case c == ')' || c == ']':
+			depth--
+		case c == '|' && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// leadingName is the first identifier of a union branch past any opening
+// parentheses: "(Observation.value as Quantity)" gives "Observation".
+func leadingName(p string) string {
+	p = strings.TrimLeft(p, "( ")
+	i := 0
+	for i < len(p) && (p[i] >= 'A' && p[i] <= 'Z' || p[i] >= 'a' && p[i] <= 'z' || p[i] >= '0' && p[i] <= '9' || p[i] == '_') {
+		i++
+	}
+	return p[:i]
+}

@@ -1,0 +1,79 @@
+package mongo
+
+import (
+	"fmt"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+)
+
+// The $elemMatch form (real MongoDB) and the Go evaluation (servers
+// without it) must mean the same; the embedded FerretDB only runs the
+// second, so the first is pinned here.
+func TestElemPredRender(t *testing.T) {
+	c := &search.Clause{Param: "birthdate", Type: search.TypeDate}
+	conjs, _, err := valueConds(c, &search.Value{Prefix: search.GE, DateLow: 10, DateHigh: 19})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &elemPred{arr: "dt", param: "birthdate", any: conjs}
+	got := fmt.Sprint(p.render())
+	want := fmt.Sprint(bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "dt", Value: bson.D{{Key: "$elemMatch", Value: bson.D{{Key: "p", Value: "birthdate"}, {Key: "hi", Value: bson.D{{Key: "$gt", Value: int64(19)}}}}}}}},
+		bson.D{{Key: "dt", Value: bson.D{{Key: "$elemMatch", Value: bson.D{{Key: "p", Value: "birthdate"},
+			{Key: "lo", Value: bson.D{{Key: "$gte", Value: int64(10)}}}, {Key: "hi", Value: bson.D{{Key: "$lte", Value: int64(19)}}}}}}}},
+	}}})
+	if got != want {
+		t.Fatalf("render\n got %s\nwant %s", got, want)
+	}
+	arr := func(docs ...bson.D) bson.Raw {
+		b, err := bson.Marshal(bson.D{{Key: "a", Value: docs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bson.Raw(bson.Raw(b).Lookup("a").Array())
+	}
+	el := func(p string, lo, hi int64) bson.D {
+		return bson.D{{Key: "p", Value: p}, {Key: "lo", Value: lo}, {Key: "hi", Value: hi}}
+	}
+	for _, tc := range []struct {
+		elems bson.Raw
+		want  bool
+	}{
+		{arr(el("birthdate", 10, 19)), true}, // contained
+		{arr(el("birthdate", 15, 25)), true}, // above
+		{arr(el("birthdate", 5, 15)), false}, // straddles the start
+		{arr(el("death", 30, 40)), false},    // other parameter
+		{arr(el("birthdate", 0, 5), el("death", 30, 40)), false},
+		{arr(el("birthdate", 0, 5), el("birthdate", 12, 13)), true},
+	} {
+		if got := p.match(tc.elems); got != tc.want {
+			t.Errorf("match %v = %v", tc.elems, got)
+		}
+	}
+	// Cross-element conditions never combine: lo from one, hi from another.
+	eqp := &elemPred{arr: "dt", param: "birthdate", any: [][]cond{{{"lo", "$gte", int64(10)}, {"hi", "$lte", int64(19)}}}}
+	if eqp.match(arr(el("birthdate", 10, 30), el("birthdate", 0, 19))) {
+		t.Error("matched across elements")
+	}
+}
+
+func TestPrefixes(t *testing.T) {
+	got := fmt.Sprint(prefixes("http://a.org/fhir/x"))
+	if got != "[http://a.org/fhir/x http://a.org/fhir http://a.org]" {
+		t.Fatal(got)
+	}
+}
+
+func TestReverseString(t *testing.T) {
+	words := []string{"", "a", "ab", "abc", "abd", "b", "z", "é", "\uffff", "\U0001F600", "\ud7ff"}
+	for _, a := range words {
+		for _, b := range words {
+			if (a < b) != (reverseString(a) > reverseString(b)) {
+				t.Errorf("%q < %q = %v but reversed %v", a, b, a < b, reverseString(a) > reverseString(b))
+			}
+		}
+	}
+}
