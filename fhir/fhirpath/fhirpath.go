@@ -324,13 +324,13 @@ func toNodes(v any) []Node {
 	return []Node{{Value: v}}
 }
 
-func strNode(s string) Node  { return Node{Value: s, Type: "System.String"} }
-func boolNode(b bool) Node   { return Node{Value: b, Type: "System.Boolean"} }
-func intNode(i int64) Node   { return Node{Value: i, Type: "System.Integer"} }
+func strNode(s string) Node { return Node{Value: s, Type: "System.String"} }
+func boolNode(b bool) Node  { return Node{Value: b, Type: "System.Boolean"} }
+func intNode(i int64) Node  { return Node{Value: i, Type: "System.Integer"} }
 func decNode(f float64) Node {
 	return Node{Value: json.Number(formatDecimal(f)), Type: "System.Decimal"}
 }
-func single(b bool) []Node   { return []Node{boolNode(b)} }
+func single(b bool) []Node { return []Node{boolNode(b)} }
 func appendPath(p []Step, s Step) []Step {
 	if p == nil {
 		return nil

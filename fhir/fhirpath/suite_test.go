@@ -19,7 +19,7 @@ const suiteFloor = 927
 
 type suiteXML struct {
 	Groups []struct {
-		Name  string     `xml:"name,attr"`
+		Name  string    `xml:"name,attr"`
 		Tests []caseXML `xml:"test"`
 	} `xml:"group"`
 }

@@ -115,7 +115,7 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, prev *st
 	}
 	w := &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: method, JSON: stamped}, Index: idx}
 	if err := tx.Put(ctx, w); err != nil {
-		return nil, storeErr(err, typ, id)
+		return nil, err // ErrConflict stays raw so run() retries the interaction
 	}
 	return &w.Resource, nil
 }
@@ -127,7 +127,7 @@ func (s *Service) tombstone(ctx context.Context, tx store.Tx, prev *store.Resour
 	}
 	w := &store.Write{Resource: store.Resource{Type: prev.Type, ID: prev.ID, Version: prev.Version + 1, LastUpdated: now.UTC().Truncate(time.Microsecond), Deleted: true, Method: "DELETE"}}
 	if err := tx.Put(ctx, w); err != nil {
-		return nil, storeErr(err, prev.Type, prev.ID)
+		return nil, err
 	}
 	return &w.Resource, nil
 }
@@ -140,7 +140,7 @@ func storeErr(err error, typ, id string) error {
 	case errors.As(err, &fe):
 		return fe
 	case errors.Is(err, store.ErrConflict):
-		return fhir.Errorf(409, "conflict", "", "%s/%s was changed concurrently; retry with the current version", typ, id)
+		return fhir.Errorf(409, "conflict", "", "the resource kept changing concurrently (%v); retry with the current version", err)
 	case errors.Is(err, store.ErrNoTransactions):
 		return fhir.Errorf(400, "not-supported", "", "%v", err)
 	}

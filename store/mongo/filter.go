@@ -320,15 +320,15 @@ func (s *Store) clause(ctx context.Context, types []string, c *search.Clause) (b
 	if c.Param == "_lastUpdated" && c.Type == search.TypeDate {
 		return lastUpdatedClause(c)
 	}
-	arr := kindArray(c.Type)
-	if arr == "" {
-		return nil, notSupported("search parameter %s of type %s is not supported", c.Param, c.Type)
-	}
 	if c.Missing != nil {
 		if *c.Missing {
 			return bson.D{{Key: "params", Value: bson.D{{Key: "$ne", Value: c.Param}}}}, nil
 		}
 		return bson.D{{Key: "params", Value: c.Param}}, nil
+	}
+	arr := kindArray(c.Type)
+	if arr == "" {
+		return nil, notSupported("search parameter %s of type %s is not supported", c.Param, c.Type)
 	}
 	pred := &elemPred{arr: arr, param: c.Param}
 	negate := false

@@ -77,3 +77,18 @@ func TestReverseString(t *testing.T) {
 		}
 	}
 }
+
+func TestCompositeRender(t *testing.T) {
+	p := &elemPred{arr: "cmp", param: "code-value-quantity", alts: [][]compPred{{
+		{0, &elemPred{arr: "tok", param: "code", any: [][]cond{{eq("c", "x")}}}},
+		{1, &elemPred{arr: "qty", param: "value-quantity", any: [][]cond{{{"v", "$gt", 5.0}}}}},
+	}}}
+	got := fmt.Sprint(p.render())
+	want := fmt.Sprint(bson.D{{Key: "cmp", Value: bson.D{{Key: "$elemMatch", Value: bson.D{{Key: "p", Value: "code-value-quantity"}, {Key: "$and", Value: bson.A{
+		bson.D{{Key: "parts.0.tok", Value: bson.D{{Key: "$elemMatch", Value: bson.D{{Key: "p", Value: "code"}, {Key: "c", Value: bson.D{{Key: "$eq", Value: "x"}}}}}}}},
+		bson.D{{Key: "parts.1.qty", Value: bson.D{{Key: "$elemMatch", Value: bson.D{{Key: "p", Value: "value-quantity"}, {Key: "v", Value: bson.D{{Key: "$gt", Value: 5.0}}}}}}}},
+	}}}}}}})
+	if got != want {
+		t.Fatalf("render\n got %s\nwant %s", got, want)
+	}
+}

@@ -47,6 +47,10 @@ func seed(t *testing.T, s store.Store) {
 			Quantities: []search.QuantityEntry{{Param: "value-quantity", System: "http://unitsofmeasure.org", Code: unit, Unit: unit, Value: value, Low: value - 0.05, High: value + 0.05}},
 			Dates:      []search.DateEntry{dateEntry("date", eff)},
 			URIs:       []search.URIEntry{{Param: "_profile", Value: "http://example.org/fhir/StructureDefinition/obs"}},
+			Composites: []search.CompositeEntry{{Param: "code-value-quantity", Parts: []search.Index{
+				{Tokens: []search.TokenEntry{{Param: "code", System: "http://loinc.org", Code: code}}},
+				{Quantities: []search.QuantityEntry{{Param: "value-quantity", System: "http://unitsofmeasure.org", Code: unit, Value: value}}},
+			}}},
 		}
 		put(t, s, w("Observation", id, 1, t0.Add(time.Second), fmt.Sprintf(`{"resourceType":"Observation","id":%q}`, id), ix))
 	}
@@ -125,6 +129,11 @@ func TestSearch(t *testing.T) {
 			Chain: &search.Clause{Param: "family", Type: search.TypeString, Values: []search.Value{{Str: "jones"}}}}}, "o3"},
 		{"_has", []string{"Patient"}, []search.Clause{{Param: "_has", Has: &search.Has{Type: "Observation", RefParam: "subject",
 			Where: search.Clause{Param: "code", Type: search.TypeToken, Values: []search.Value{{Code: "29463-7"}}}}}}, "p1"},
+		{"composite", []string{"Observation"}, []search.Clause{{Param: "code-value-quantity", Type: search.TypeComposite, Components: [][]search.Clause{
+			{{Param: "code", Type: search.TypeToken, Values: []search.Value{{Code: "29463-7"}}}, {Param: "value-quantity", Type: search.TypeQuantity, Values: []search.Value{{Prefix: search.GT, Num: 71}}}},
+			{{Param: "code", Type: search.TypeToken, Values: []search.Value{{Code: "8302-2"}}}, {Param: "value-quantity", Type: search.TypeQuantity, Values: []search.Value{{Prefix: search.LT, Num: 100}}}},
+		}}}, "o2"},
+		{"composite :missing", []string{"Observation"}, []search.Clause{{Param: "code-value-quantity", Type: search.TypeComposite, Missing: &yes}}, ""},
 		{"system search", nil, []search.Clause{tok("_id", "", search.Value{Code: "p1"}, search.Value{Code: "o1"})}, "o1,p1"},
 	}
 	for _, c := range cases {
