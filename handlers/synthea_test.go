@@ -221,6 +221,8 @@ func TestSyntheaLoad(t *testing.T) {
 		types = append(types, typ)
 	}
 	sort.Strings(types)
+	begin = time.Now()
+	defer func() { t.Logf("counted %d types in %v", len(types), time.Since(begin).Round(time.Millisecond)) }()
 	for _, typ := range types {
 		if got, want := countType(t, f, typ), set.expected[typ]; got != want {
 			t.Errorf("%s: %d stored, want %d", typ, got, want)

@@ -29,6 +29,7 @@ var (
 	buildErr error
 )
 
+// TestMain builds the dccfhir binary once for the tests, then runs them.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "dccfhir-e2e-")
 	if err != nil {
@@ -261,6 +262,24 @@ func patientBody(id, family string) map[string]any {
 	return p
 }
 
+// txSystem and txSize: the transaction writer's Bundles hold txSize
+// Patients with a txSystem identifier naming the Bundle.
+const (
+	txSystem = "urn:dcc:e2e-tx"
+	txSize   = 20
+)
+
+// txBundle is a transaction Bundle of txSize Patients marked with marker.
+func txBundle(marker string) map[string]any {
+	entries := make([]any, txSize)
+	for i := range entries {
+		p := patientBody("", fmt.Sprintf("%s-%d", marker, i))
+		p["identifier"] = append(p["identifier"].([]any), map[string]any{"system": txSystem, "value": marker})
+		entries[i] = map[string]any{"resource": p, "request": map[string]any{"method": "POST", "url": "Patient"}}
+	}
+	return map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": entries}
+}
+
 // ack is a write the server acknowledged.
 type ack struct {
 	id, version, family string
@@ -333,6 +352,35 @@ func TestKill9Durability(t *testing.T) {
 			}
 		}(w)
 	}
+	// one more writer sends transaction Bundles of txSize Patients sharing a
+	// marker identifier: after the kill each is all there or not at all
+	var txSent, txAcked []string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for seq := 0; ; seq++ {
+			select {
+			case <-stopped:
+				return
+			default:
+			}
+			marker := fmt.Sprintf("tx%d", seq)
+			mu.Lock()
+			txSent = append(txSent, marker)
+			mu.Unlock()
+			r, err := call("POST", s.base, txBundle(marker))
+			if err != nil {
+				return
+			}
+			if r.status != 200 {
+				fail("transaction %s: status %d: %s", marker, r.status, tail(string(r.body), 500))
+				return
+			}
+			mu.Lock()
+			txAcked = append(txAcked, marker)
+			mu.Unlock()
+		}
+	}()
 	time.Sleep(1500 * time.Millisecond)
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -387,6 +435,28 @@ func TestKill9Durability(t *testing.T) {
 		t.Fatalf("%d of %d acknowledged writes lost", missing, len(acks))
 	}
 	t.Logf("all %d acknowledged writes (%d patients) found after restart", len(acks), len(latest))
+
+	acked := map[string]bool{}
+	for _, m := range txAcked {
+		acked[m] = true
+	}
+	for _, m := range txSent {
+		r := must(t, "GET", s.base+"/Patient?_summary=count&identifier="+txSystem+"|"+m, nil)
+		total, ok := r.json["total"].(float64)
+		if r.status != 200 || !ok {
+			t.Fatalf("count of transaction %s: %d %s", m, r.status, r.body)
+		}
+		switch {
+		case acked[m] && int(total) != txSize:
+			t.Errorf("acknowledged transaction %s: %v of its %d Patients after restart", m, total, txSize)
+		case !acked[m] && total != 0 && int(total) != txSize:
+			t.Errorf("transaction %s in flight at the kill: %v of its %d Patients after restart (not atomic)", m, total, txSize)
+		}
+	}
+	if len(txAcked) == 0 {
+		t.Errorf("no transaction Bundle acknowledged before the kill")
+	}
+	t.Logf("%d transaction Bundles acknowledged, %d sent: all atomic after restart", len(txAcked), len(txSent))
 
 	// the store opened cleanly: it takes writes, and an update continues the history
 	r := must(t, "POST", s.base+"/Patient", patientBody("", "after-restart"))

@@ -223,7 +223,7 @@ func arith(op string, a, b Node) ([]Node, error) {
 			}
 		}
 		if q, ok := vb.(Quantity); ok && op == "*" {
-			return []Node{{Value: Quantity{float64(x) * q.Value, q.Unit}, Type: "System.Quantity"}}, nil
+			return []Node{{Value: Quantity{Value: float64(x) * q.Value, Unit: q.Unit}, Type: "System.Quantity"}}, nil
 		}
 		if isNumber(vb) {
 			return decArith(op, float64(x), toFloat(vb), scaleOf(op, a, b))
@@ -233,7 +233,7 @@ func arith(op string, a, b Node) ([]Node, error) {
 			return decArith(op, x, toFloat(vb), scaleOf(op, a, b))
 		}
 		if q, ok := vb.(Quantity); ok && op == "*" {
-			return []Node{{Value: Quantity{x * q.Value, q.Unit}, Type: "System.Quantity"}}, nil
+			return []Node{{Value: Quantity{Value: x * q.Value, Unit: q.Unit}, Type: "System.Quantity"}}, nil
 		}
 	case Temporal:
 		if q, ok := vb.(Quantity); ok && (op == "+" || op == "-") {
@@ -263,7 +263,7 @@ func arith(op string, a, b Node) ([]Node, error) {
 				if op == "-" {
 					v = nx.Value - ny.Value
 				}
-				return []Node{{Value: Quantity{v, nx.Unit}, Type: "System.Quantity"}}, nil
+				return []Node{{Value: Quantity{Value: v, Unit: nx.Unit}, Type: "System.Quantity"}}, nil
 			case "*", "/":
 				if nx, ok := normQuantity(x); ok {
 					if ny, ok := normQuantity(y); ok {
@@ -278,17 +278,17 @@ func arith(op string, a, b Node) ([]Node, error) {
 					}
 					v = x.Value / y.Value
 				}
-				return []Node{{Value: Quantity{v, u}, Type: "System.Quantity"}}, nil
+				return []Node{{Value: Quantity{Value: v, Unit: u}, Type: "System.Quantity"}}, nil
 			}
 		case int64, float64:
 			switch op {
 			case "*":
-				return []Node{{Value: Quantity{x.Value * toFloat(y), x.Unit}, Type: "System.Quantity"}}, nil
+				return []Node{{Value: Quantity{Value: x.Value * toFloat(y), Unit: x.Unit}, Type: "System.Quantity"}}, nil
 			case "/":
 				if toFloat(y) == 0 {
 					return nil, nil
 				}
-				return []Node{{Value: Quantity{x.Value / toFloat(y), x.Unit}, Type: "System.Quantity"}}, nil
+				return []Node{{Value: Quantity{Value: x.Value / toFloat(y), Unit: x.Unit}, Type: "System.Quantity"}}, nil
 			}
 		}
 	}

@@ -91,22 +91,24 @@ func (e *Expression) String() string { return e.src }
 // the context, %context and %resource.
 func (e *Expression) Evaluate(root map[string]any, env *Env) ([]Node, error) {
 	rt, _ := root["resourceType"].(string)
-	return e.EvaluateNode(Node{Value: root, Type: rt, Path: []Step{}}, root, env)
+	return e.EvaluateNode(Node{Value: root, Type: rt, Path: rootPath}, root, env)
 }
 
 // EvaluateNode runs the expression with focus as the context (for example an
 // element an invariant is defined on), resource being %resource.
 func (e *Expression) EvaluateNode(focus Node, resource map[string]any, env *Env) ([]Node, error) {
 	if env == nil {
-		env = &Env{}
+		env = &noEnv
 	}
-	c := &evalCtx{env: env, context: focus}
+	st := &evalState{evalCtx: evalCtx{env: env, context: focus}, frame: frame{this: focus, index: -1}}
+	st.focus[0] = focus
+	c := &st.evalCtx
 	if env.Resource != nil {
 		resource = env.Resource
 	}
 	if resource != nil {
 		rt, _ := resource["resourceType"].(string)
-		c.resource = Node{Value: resource, Type: rt, Path: []Step{}}
+		c.resource = Node{Value: resource, Type: rt, Path: rootPath}
 	} else {
 		c.resource = focus
 	}
@@ -115,9 +117,25 @@ func (e *Expression) EvaluateNode(focus Node, resource map[string]any, env *Env)
 		rt, _ := env.RootResource["resourceType"].(string)
 		c.rootResource = Node{Value: env.RootResource, Type: rt}
 	}
-	fr := &frame{this: focus, index: -1}
-	return c.eval(e.tree, []Node{focus}, fr)
+	res, err := c.eval(e.tree, st.focus[:], &st.frame)
+	if len(res) == 1 && cap(res) == 1 {
+		// Possibly a shared literal or boolean collection: give the caller its own.
+		res = []Node{res[0]}
+	}
+	return res, err
 }
+
+// evalState holds everything one evaluation allocates up front, in one allocation.
+type evalState struct {
+	evalCtx
+	frame frame
+	focus [1]Node
+}
+
+var noEnv Env
+
+// rootPath is the (empty, non-nil) location of the root.
+var rootPath = []Step{}
 
 // evalCtx is the per-evaluation state.
 type evalCtx struct {
@@ -149,7 +167,7 @@ func (c *evalCtx) clock() time.Time {
 func (c *evalCtx) eval(n *ast, focus []Node, fr *frame) ([]Node, error) {
 	switch n.op {
 	case opLiteral:
-		return []Node{n.lit}, nil
+		return n.litColl, nil
 	case opEmpty:
 		return nil, nil
 	case opIdent:
@@ -330,7 +348,18 @@ func intNode(i int64) Node  { return Node{Value: i, Type: "System.Integer"} }
 func decNode(f float64) Node {
 	return Node{Value: json.Number(formatDecimal(f)), Type: "System.Decimal"}
 }
-func single(b bool) []Node { return []Node{boolNode(b)} }
+
+// single returns a shared one-boolean collection; its capacity is 1 so
+// appending to it copies.
+func single(b bool) []Node {
+	if b {
+		return trueColl[:1:1]
+	}
+	return falseColl[:1:1]
+}
+
+var trueColl, falseColl = []Node{boolNode(true)}, []Node{boolNode(false)}
+
 func appendPath(p []Step, s Step) []Step {
 	if p == nil {
 		return nil
@@ -434,8 +463,12 @@ func addValues(out []Node, v any, ty string, ext any, parent []Step, key string)
 		return append(out, Node{Type: ty, Path: appendPath(parent, Step{key, -1}), ext: em})
 	case []any:
 		ea, _ := ext.([]any)
-		for i, e := range x {
+		for i := range max(len(x), len(ea)) {
+			var e any
 			var em map[string]any
+			if i < len(x) {
+				e = x[i]
+			}
 			if i < len(ea) {
 				em, _ = ea[i].(map[string]any)
 			}

@@ -47,10 +47,15 @@ func (c *evalCtx) arg(args []*ast, i int, fr *frame) ([]Node, error) {
 }
 
 // each evaluates a lambda argument for every item of focus.
+// The frame and the one-item focus are reused across items: callbacks
+// must copy what they keep (append does).
 func (c *evalCtx) each(focus []Node, a *ast, fr *frame, fn func(i int, item Node, res []Node) (stop bool, err error)) error {
+	f := &frame{total: fr.total}
+	one := make([]Node, 1)
 	for i, item := range focus {
-		f := &frame{this: item, index: i, total: fr.total}
-		res, err := c.eval(a, []Node{item}, f)
+		f.this, f.index = item, i
+		one[0] = item
+		res, err := c.eval(a, one[:1:1], f)
 		if err != nil {
 			return err
 		}
@@ -598,7 +603,6 @@ func (c *evalCtx) resolve(n Node) (Node, bool) {
 		}
 	}
 	if id, ok := strings.CutPrefix(ref, "#"); ok {
-		res, _ := c.resource.Value.(map[string]any)
 		if id == "" {
 			return c.resource, true
 		}
@@ -607,7 +611,6 @@ func (c *evalCtx) resolve(n Node) (Node, bool) {
 				return cn, true
 			}
 		}
-		_ = res
 		return Node{}, false
 	}
 	if i := strings.IndexAny(ref, "?#"); i >= 0 {
@@ -719,11 +722,11 @@ func convert(n Node, to string, unit string) (Node, bool) {
 		var q Quantity
 		switch x := v.(type) {
 		case int64, float64:
-			q = Quantity{toFloat(x), "1"}
+			q = Quantity{Value: toFloat(x), Unit: "1"}
 		case Quantity:
 			q = x
 		case bool:
-			q = Quantity{0, "1"}
+			q = Quantity{Value: 0, Unit: "1"}
 			if x {
 				q.Value = 1
 			}
@@ -733,7 +736,7 @@ func convert(n Node, to string, unit string) (Node, bool) {
 				return Node{}, false
 			}
 			f, _ := strconv.ParseFloat(m[1], 64)
-			q = Quantity{f, "1"}
+			q = Quantity{Value: f, Unit: "1", text: m[1]}
 			if m[2] != "" {
 				q.Unit = m[2]
 			} else if m[3] != "" {
@@ -747,11 +750,11 @@ func convert(n Node, to string, unit string) (Node, bool) {
 		}
 		if unit != "" && unit != q.Unit {
 			nq, ok1 := normQuantity(q)
-			nu, ok2 := normQuantity(Quantity{1, unit})
+			nu, ok2 := normQuantity(Quantity{Value: 1, Unit: unit})
 			if !ok1 || !ok2 || nq.Unit != nu.Unit {
 				return Node{}, false
 			}
-			q = Quantity{nq.Value / nu.Value, unit}
+			q = Quantity{Value: nq.Value / nu.Value, Unit: unit}
 		}
 		return Node{Value: q, Type: "System.Quantity"}, true
 	case "Date", "DateTime", "Time":

@@ -165,12 +165,16 @@ func boundary(c *evalCtx, focus []Node, args []*ast, fr *frame, high bool) ([]No
 		}
 		return []Node{{Value: json.Number(r), Type: "System.Decimal"}}, nil
 	case Quantity:
-		r, ok := decimalBoundary(formatDecimal(x.Value), prec, high)
+		s := formatDecimal(x.Value)
+		if x.text != "" {
+			s = x.text
+		}
+		r, ok := decimalBoundary(s, prec, high)
 		if !ok {
 			return nil, nil
 		}
 		f, _ := json.Number(r).Float64()
-		return []Node{{Value: Quantity{f, x.Unit}, Type: "System.Quantity"}}, nil
+		return []Node{{Value: Quantity{Value: f, Unit: x.Unit, text: r}, Type: "System.Quantity"}}, nil
 	case Temporal:
 		t, ok := temporalBoundary(x, prec, high)
 		if !ok {

@@ -437,7 +437,7 @@ func typeMatches(n Node, spec string) bool {
 		if ns == "FHIR" {
 			return false
 		}
-		return sys == name || name == "Decimal" && sys == "Integer" && false
+		return sys == name
 	}
 	if n.Type == "" {
 		// Untyped tree value: infer the System type.

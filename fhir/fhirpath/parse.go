@@ -233,6 +233,8 @@ type ast struct {
 	typ  string
 	args []*ast
 	fn   *funcDef
+	// litColl is lit as a shared collection (capacity 1, so appends copy).
+	litColl []Node
 }
 
 type parser struct {
@@ -342,6 +344,9 @@ func (p *parser) unary() (*ast, error) {
 				return x, nil
 			case Quantity:
 				v.Value = -v.Value
+				if v.text != "" {
+					v.text = "-" + v.text
+				}
 				x.lit.Value = v
 				return x, nil
 			}
@@ -478,12 +483,9 @@ func (p *parser) term() (*ast, error) {
 			lit = Node{Value: n, Type: "System.Integer"}
 		}
 		// A quantity: number followed by a unit string or a calendar word.
-		if u := p.peek(); u.kind == tString {
+		if u := p.peek(); u.kind == tString || u.kind == tIdent && calendarUnits[u.text] != "" {
 			p.next()
-			lit = Node{Value: Quantity{Value: toFloat(lit.Value), Unit: u.text}, Type: "System.Quantity"}
-		} else if u.kind == tIdent && calendarUnits[u.text] != "" {
-			p.next()
-			lit = Node{Value: Quantity{Value: toFloat(lit.Value), Unit: u.text}, Type: "System.Quantity"}
+			lit = Node{Value: Quantity{Value: toFloat(lit.Value), Unit: u.text, text: t.text}, Type: "System.Quantity"}
 		}
 		return &ast{op: opLiteral, lit: lit}, nil
 	case tDate:
@@ -527,6 +529,15 @@ func (p *parser) term() (*ast, error) {
 	return nil, fmt.Errorf("unexpected %q at %d", t.text, t.pos)
 }
 
+func setLiterals(n *ast) {
+	if n.op == opLiteral {
+		n.litColl = []Node{n.lit}
+	}
+	for _, a := range n.args {
+		setLiterals(a)
+	}
+}
+
 func parse(s string) (*ast, error) {
 	toks, err := lex(s)
 	if err != nil {
@@ -540,5 +551,6 @@ func parse(s string) (*ast, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, fmt.Errorf("unexpected %q at %d", t.text, t.pos)
 	}
+	setLiterals(x)
 	return x, nil
 }

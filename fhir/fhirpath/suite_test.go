@@ -15,7 +15,7 @@ import (
 
 // suiteFloor is the number of HL7 FHIRPath suite cases that must pass; raise
 // it when the evaluator improves.
-const suiteFloor = 927
+const suiteFloor = 929
 
 type suiteXML struct {
 	Groups []struct {
@@ -90,11 +90,12 @@ func TestHL7Suite(t *testing.T) {
 	}
 	inputs := map[string]map[string]any{}
 	now := time.Now()
-	pass, total := 0, 0
+	pass, total, skipped := 0, 0, 0
 	var failures []string
 	for _, g := range s.Groups {
 		for _, tc := range g.Tests {
 			if tc.Mode == "strict" || tc.Expression.Mode == "strict" {
+				skipped++ // static semantic checking is not implemented
 				continue
 			}
 			total++
@@ -129,7 +130,7 @@ func TestHL7Suite(t *testing.T) {
 			t.Log(f)
 		}
 	}
-	t.Logf("HL7 FHIRPath suite: %d of %d cases pass (floor %d)", pass, total, suiteFloor)
+	t.Logf("HL7 FHIRPath suite: %d of %d cases pass (floor %d); %d strict-mode cases skipped", pass, total, suiteFloor, skipped)
 	if pass < suiteFloor {
 		t.Errorf("suite pass count %d fell below the floor %d", pass, suiteFloor)
 	}

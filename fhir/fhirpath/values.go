@@ -14,14 +14,23 @@ import (
 type Quantity struct {
 	Value float64
 	Unit  string
+	// text is the value as written (keeping trailing zeros), when known.
+	text string
 }
 
+// String renders the quantity as a FHIRPath literal: 1.50 'mg', 3 days.
 func (q Quantity) String() string {
 	u := q.Unit
 	if calendarUnits[u] == "" {
 		u = "'" + u + "'"
 	}
-	return formatDecimal(q.Value) + " " + u
+	v := formatDecimal(q.Value)
+	if q.text != "" {
+		if f, err := strconv.ParseFloat(q.text, 64); err == nil && f == q.Value {
+			v = q.text
+		}
+	}
+	return v + " " + u
 }
 
 // calendarUnits maps the FHIRPath calendar duration keywords to their UCUM
@@ -336,12 +345,12 @@ func normQuantity(q Quantity) (Quantity, bool) {
 	if c, ok := calendarUnits[u]; ok {
 		if c == "a" || c == "mo" {
 			// Calendar years and months are not the UCUM a and mo.
-			return Quantity{q.Value, "cal:" + c}, true
+			return Quantity{Value: q.Value, Unit: "cal:" + c}, true
 		}
 		u = c
 	}
 	if f, ok := ucumFactors[u]; ok {
-		return Quantity{q.Value * f.f, f.base}, true
+		return Quantity{Value: q.Value * f.f, Unit: f.base}, true
 	}
-	return Quantity{q.Value, u}, false
+	return Quantity{Value: q.Value, Unit: u}, false
 }

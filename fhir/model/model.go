@@ -28,6 +28,8 @@ type Type struct {
 	Abstract bool
 	Elements []Element
 	byName   map[string]*Element
+	// ancestors lists the type itself and every base up to the root.
+	ancestors []string
 }
 
 // Element is one element definition of a Type.
@@ -38,6 +40,7 @@ type Element struct {
 	Path string
 	// Types lists the allowed type names; backbones and contentReferences
 	// are named by the path of the backbone type ("Questionnaire.item").
+	// The slice is shared between elements: treat it as read-only.
 	Types []string
 	// Targets lists, per entry of Types, the target resource types of a
 	// Reference or canonical (nil when unconstrained or not a reference).
@@ -140,19 +143,25 @@ func IsPrimitive(name string) bool {
 // IsA reports whether type name is base or derives from it ("Age" is a
 // "Quantity", "Patient" is a "DomainResource", "code" is a "string").
 func IsA(name, base string) bool {
-	base = strings.TrimPrefix(base, "FHIR.")
-	if a, ok := aliasMap[base]; ok {
-		base = a
+	if name == base {
+		return true
 	}
-	for n := strings.TrimPrefix(name, "FHIR."); n != ""; {
-		if n == base {
-			return true
-		}
-		t := types[n]
-		if t == nil {
+	t := types[name]
+	if t == nil {
+		if t = types[strings.TrimPrefix(name, "FHIR.")]; t == nil {
 			return false
 		}
-		n = t.Base
+	}
+	for _, a := range t.ancestors {
+		if a == base {
+			return true
+		}
+	}
+	if b := strings.TrimPrefix(base, "FHIR."); b != base {
+		return IsA(t.Name, b)
+	}
+	if a, ok := aliasMap[base]; ok {
+		return IsA(t.Name, a)
 	}
 	return false
 }
@@ -167,6 +176,7 @@ func init() { parse(modelData) }
 // parse builds the maps from the generated text once at start-up.
 func parse(data string) {
 	open := strings.Split(openTypes, ",")
+	typeLists := map[string][]string{}
 	for _, a := range aliases {
 		k, v, _ := strings.Cut(a, "=")
 		aliasMap[k] = v
@@ -204,11 +214,25 @@ func parse(data string) {
 		} else {
 			data = ""
 		}
-		f := strings.Split(line, "\t")
+		var f [8]string
+		for i, rest := 0, line; i < len(f); i++ {
+			f[i], rest, _ = strings.Cut(rest, "\t")
+		}
 		switch f[0] {
 		case "T":
 			finish()
 			cur = &Type{Name: f[1], Base: f[2], Abstract: f[4] == "1"}
+			// Size the element list: count the E lines up to the next T.
+			n := 0
+			for rest := data; strings.HasPrefix(rest, "E\t"); n++ {
+				i := strings.IndexByte(rest, '\n')
+				if i < 0 {
+					n++
+					break
+				}
+				rest = rest[i+1:]
+			}
+			cur.Elements = make([]Element, 0, n)
 			switch f[3] {
 			case "primitive-type":
 				cur.Kind = KindPrimitive
@@ -224,6 +248,8 @@ func parse(data string) {
 			e.Choice = strings.HasSuffix(e.Name, "[x]")
 			if f[2] == "*" {
 				e.Types = open
+			} else if ts, ok := typeLists[f[2]]; ok {
+				e.Types = ts // shared, read-only
 			} else if f[2] != "" {
 				var targets [][]string
 				hasTargets := false
@@ -238,6 +264,8 @@ func parse(data string) {
 				}
 				if hasTargets {
 					e.Targets = targets
+				} else {
+					typeLists[f[2]] = e.Types
 				}
 			}
 			e.Min, _ = strconv.Atoi(f[3])
@@ -250,4 +278,14 @@ func parse(data string) {
 		}
 	}
 	finish()
+	for _, t := range types {
+		for n := t.Name; n != ""; {
+			t.ancestors = append(t.ancestors, n)
+			b := types[n]
+			if b == nil {
+				break
+			}
+			n = b.Base
+		}
+	}
 }

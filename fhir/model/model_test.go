@@ -108,3 +108,10 @@ func BenchmarkElement(b *testing.B) {
 		_ = ty.Element("valueQuantity")
 	}
 }
+
+func BenchmarkIsA(b *testing.B) {
+	for b.Loop() {
+		_ = IsA("Observation", "AllergyIntolerance")
+		_ = IsA("Observation", "DomainResource")
+	}
+}

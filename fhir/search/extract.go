@@ -173,7 +173,7 @@ func addToken(idx *Index, code string, n node) {
 	switch v := n.v.(type) {
 	case string:
 		if v != "" {
-			idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, Code: v})
+			idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, System: n.sys, Code: v})
 		}
 	case bool:
 		idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, Code: strconv.FormatBool(v)})

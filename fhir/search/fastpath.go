@@ -15,10 +15,12 @@ import (
 // every write costs map lookups and no general FHIRPath machinery. Anything
 // else goes to package fhirpath.
 
-// node is a value of the decoded tree with its FHIR type.
+// node is a value of the decoded tree with its FHIR type and, for a code
+// bound to a single-system value set, that code system.
 type node struct {
-	v any
-	t string
+	v   any
+	t   string
+	sys string
 }
 
 // fastExpr is a compiled union of paths.
@@ -52,9 +54,10 @@ type fop struct {
 }
 
 // cand is one JSON key an element may appear under, with the FHIR type of
-// the values there ("" for a resource, typed by its resourceType).
+// the values there ("" for a resource, typed by its resourceType) and the
+// code system of a code with a required single-system binding.
 type cand struct {
-	key, typ string
+	key, typ, sys string
 }
 
 var errNotFast = errors.New("not a simple path expression")
@@ -266,6 +269,10 @@ func typePath(raw []rawOp, start []string) ([]fop, []string, error) {
 				}
 				for _, ty := range e.Types {
 					c := cand{key: e.JSONName(ty), typ: ty}
+					if ty == "code" && e.Binding == "required" {
+						vs, _, _ := strings.Cut(e.ValueSet, "|")
+						c.sys = valueSetSystems[vs]
+					}
 					if model.IsResource(ty) && model.Lookup(ty).Abstract {
 						c.typ = ""
 					}
@@ -369,11 +376,11 @@ func evalOps(ops []fop, n node, root map[string]any, out []node) []node {
 			if arr, ok := v.([]any); ok {
 				for _, x := range arr {
 					if x != nil {
-						out = evalOps(ops[1:], typed(x, c.typ), root, out)
+						out = evalOps(ops[1:], typed(x, c.typ, c.sys), root, out)
 					}
 				}
 			} else {
-				out = evalOps(ops[1:], typed(v, c.typ), root, out)
+				out = evalOps(ops[1:], typed(v, c.typ, c.sys), root, out)
 			}
 		}
 		return out
@@ -401,13 +408,13 @@ func evalOps(ops []fop, n node, root map[string]any, out []node) []node {
 }
 
 // typed gives a value its type; "" (a resource) is typed by resourceType.
-func typed(v any, t string) node {
+func typed(v any, t, sys string) node {
 	if t == "" {
 		if m, ok := v.(map[string]any); ok {
 			t, _ = m["resourceType"].(string)
 		}
 	}
-	return node{v: v, t: t}
+	return node{v: v, t: t, sys: sys}
 }
 
 // refTargetType is the type of resource a Reference points to, as far as

@@ -88,6 +88,11 @@ func kindOf(t search.ParamType) *kind {
 	return nil
 }
 
+// The correlated EXISTS forms name their index table: that
+// leaves SQLite the table's own key (res, param, ...), one seek per
+// candidate row. Without it SQLite may turn EXISTS into a scan of a value
+// index (param, code, ...) per row, quadratic on common values.
+
 // driveRank orders the clauses that can drive a query (be evaluated first
 // as "rid IN (subquery)", the rest then being checked row by row with a
 // correlated EXISTS): lower is likely more selective. -1: cannot drive
@@ -197,12 +202,16 @@ func (c *compiler) clause(f *frag, cl *search.Clause, ra string, drive bool) err
 		return fmt.Errorf("sqlite: search parameter %q has no value", cl.Param)
 	}
 	vals := &frag{}
+	cx := "+" + x // see driveRank
+	if drive && cl.Modifier != "not" {
+		cx = x
+	}
 	for i := range cl.Values {
 		if i > 0 {
 			vals.w(" OR ")
 		}
 		vals.w("(")
-		if err := c.value(vals, k, cl, &cl.Values[i], x); err != nil {
+		if err := c.value(vals, k, cl, &cl.Values[i], cx); err != nil {
 			return err
 		}
 		vals.w(")")
@@ -222,7 +231,8 @@ func (c *compiler) clause(f *frag, cl *search.Clause, ra string, drive bool) err
 	return nil
 }
 
-// value writes the condition that index row x matches v.
+// value writes the condition that index row x matches v; x is the
+// column prefix: the alias, or +alias to keep the value indexes out.
 func (c *compiler) value(f *frag, k *kind, cl *search.Clause, v *search.Value, x string) error {
 	switch k {
 	case kToken:
@@ -815,6 +825,33 @@ func after(f *frag, keys []sortKey, vals []any, back bool) {
 	f.w(")")
 }
 
+// pageSQL selects the rid and sort keys of up to limit matches of where,
+// in sort order, after (or, going back, before) cur.
+func pageSQL(where *frag, keys []sortKey, cur *cursor, limit int) *frag {
+	back := cur != nil && cur.back
+	f := &frag{}
+	f.w("SELECT rid")
+	for i := range keys {
+		f.w(", k", strconv.Itoa(i))
+	}
+	f.w(" FROM (SELECT r.rid AS rid")
+	for i, k := range keys {
+		f.w(", ")
+		f.add(k.expr)
+		f.w(" AS k", strconv.Itoa(i))
+	}
+	f.w(" FROM resource r WHERE ")
+	f.add(where)
+	f.w(")")
+	if cur != nil {
+		f.w(" WHERE ")
+		after(f, keys, cur.keys, back)
+	}
+	f.w(orderBy(keys, back), " LIMIT ")
+	f.p(limit)
+	return f
+}
+
 // runSearch answers q on the connections of c.
 func runSearch(ctx context.Context, c *stmtCache, q *search.Query) (*store.SearchResult, error) {
 	comp := &compiler{}
@@ -861,28 +898,7 @@ func runSearch(ctx context.Context, c *stmtCache, q *search.Query) (*store.Searc
 		cur = &cc
 	}
 	back := cur != nil && cur.back
-
-	f := &frag{}
-	f.w("SELECT rid")
-	for i := range keys {
-		f.w(", k", strconv.Itoa(i))
-	}
-	f.w(" FROM (SELECT r.rid AS rid")
-	for i, k := range keys {
-		f.w(", ")
-		f.add(k.expr)
-		f.w(" AS k", strconv.Itoa(i))
-	}
-	f.w(" FROM resource r WHERE ")
-	f.add(where)
-	f.w(")")
-	if cur != nil {
-		f.w(" WHERE ")
-		after(f, keys, cur.keys, back)
-	}
-	f.w(orderBy(keys, back), " LIMIT ")
-	f.p(q.Count + 1)
-
+	f := pageSQL(where, keys, cur, q.Count+1)
 	rows, err := c.query(ctx, f.b.String(), f.a...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search: %w", err)
@@ -991,7 +1007,7 @@ func fetchRows(ctx context.Context, c *stmtCache, rids []int64) (map[int64]*row,
 	if len(rids) == 0 {
 		return out, nil
 	}
-	rows, err := c.query(ctx, "SELECT "+resCols+" FROM resource WHERE rid IN (SELECT value FROM json_each(?))", ridsJSON(rids))
+	rows, err := c.query(ctx, selectResource+" WHERE r.rid IN (SELECT value FROM json_each(?))", ridsJSON(rids))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search: %w", err)
 	}
@@ -1073,8 +1089,8 @@ func includeOne(ctx context.Context, c *stmtCache, inc search.Include, from []*r
 	}
 	f := &frag{}
 	if rev {
-		f.w("SELECT DISTINCT s.rid, s.type, s.id, s.version, s.updated, s.deleted, s.method, s.json FROM resource t",
-			" JOIN idx_ref x ON x.type = t.type AND x.id = t.id JOIN resource s ON s.rid = x.res",
+		f.w("SELECT DISTINCT s.rid, s.type, s.id, s.version, s.updated, s.deleted, s.method, h.json FROM resource t",
+			" JOIN idx_ref x ON x.type = t.type AND x.id = t.id JOIN resource s ON s.rid = x.res JOIN history h ON h.hid = s.hid",
 			" WHERE t.rid IN (SELECT value FROM json_each(")
 		f.p(ridsJSON(rids))
 		f.w(")) AND s.deleted = 0")
@@ -1083,8 +1099,8 @@ func includeOne(ctx context.Context, c *stmtCache, inc search.Include, from []*r
 			f.p(inc.Type)
 		}
 	} else {
-		f.w("SELECT DISTINCT t.rid, t.type, t.id, t.version, t.updated, t.deleted, t.method, t.json FROM idx_ref x",
-			" JOIN resource t ON t.type = x.type AND t.id = x.id",
+		f.w("SELECT DISTINCT t.rid, t.type, t.id, t.version, t.updated, t.deleted, t.method, h.json FROM idx_ref x",
+			" JOIN resource t ON t.type = x.type AND t.id = x.id JOIN history h ON h.hid = t.hid",
 			" WHERE x.res IN (SELECT value FROM json_each(")
 		f.p(ridsJSON(rids))
 		f.w(")) AND t.deleted = 0")

@@ -4,13 +4,16 @@
 //
 // # Schema
 //
-//	resource(rid PK, type, id, version, updated, deleted, method, kinds, json)
+//	resource(rid PK, type, id, version, updated, deleted, method, kinds, hid)
 //	    the current version of every resource, UNIQUE(type, id); rid is the
 //	    stable internal key the index tables point at (a row is updated in
 //	    place on every new version, never deleted). kinds is a bit set of the
 //	    index tables holding rows for it, so an update deletes only from those.
+//	    hid points at the current version's history row, which holds the
+//	    JSON: every version's JSON is written once, not twice.
 //	history(hid PK, type, id, version, updated, deleted, method, json)
-//	    every version, UNIQUE(type, id, version); hid orders writes.
+//	    every version, UNIQUE(type, id, version); hid orders writes and is
+//	    assigned by the (single) writer, so history rows can be batched.
 //	idx_string(res, param, norm, exact)       idx_token(res, param, system, code, text, tsys, tcode)
 //	idx_ref(res, param, type, id, url, version, ident)
 //	idx_date(res, param, low, high)           idx_number(res, param, value, low, high)
@@ -21,6 +24,15 @@
 //	    search clause and the delete of a previous version's rows are both
 //	    one range seek, and each row costs two b-tree inserts (the key and
 //	    one lookup index such as token (param, code, system)) instead of three.
+//	    The keys are kept short because a secondary index of a WITHOUT ROWID
+//	    table repeats them: token is keyed (res, param, system, code), so two
+//	    entries differing only in display text or identifier type keep the
+//	    first (same for a reference's version/identifier beside type/id/url).
+//	    The secondary indexes are most of the write cost: each high-cardinality
+//	    value (identifier, reference) dirties its own page.
+//
+// The _id token and _lastUpdated date the extractor produces are not stored:
+// searches and sorts on them use resource.id and resource.updated.
 //
 // Timestamps are microseconds since the Unix epoch (UTC), as in search.Index.
 //
@@ -130,7 +142,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		nread = max(4, 2*runtime.GOMAXPROCS(0))
 	}
 	common := "_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=foreign_keys(0)"
-	wdsn := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)"
+	wdsn := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)"
 	cdsn := path + "?" + common + "&_pragma=synchronous(" + syncMode + ")&_pragma=wal_autocheckpoint(0)"
 	rdsn := path + "?" + common + "&_pragma=query_only(1)&_pragma=cache_size(-32768)"
 
@@ -148,10 +160,10 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		s.wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if _, err = s.wconn.ExecContext(ctx, schema); err != nil {
+	if err = migrate(ctx, s.wconn); err != nil {
 		s.wconn.Close()
 		s.wdb.Close()
-		return nil, fmt.Errorf("sqlite: create schema: %w", err)
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	s.w = newStmtCache(s.wconn.PrepareContext, s.wconn)
 	if s.rdb, err = sql.Open("sqlite", rdsn); err != nil {
@@ -206,6 +218,26 @@ func (s *Store) committed() {
 	}
 }
 
+// schemaVersion is the PRAGMA user_version of the schema below; a file of
+// a later version is refused rather than misread.
+const schemaVersion = 1
+
+// migrate creates the schema in a new file and checks an existing one's.
+func migrate(ctx context.Context, c *sql.Conn) error {
+	var v int
+	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("database schema version %d is newer than this server's (%d)", v, schemaVersion)
+	}
+	if _, err := c.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	_, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+	return err
+}
+
 // schema is idempotent: it runs on every Open.
 const schema = `
 CREATE TABLE IF NOT EXISTS resource (
@@ -217,7 +249,7 @@ CREATE TABLE IF NOT EXISTS resource (
   deleted INTEGER NOT NULL,
   method  TEXT NOT NULL,
   kinds   INTEGER NOT NULL,
-  json    BLOB,
+  hid     INTEGER NOT NULL,
   UNIQUE (type, id)
 );
 CREATE INDEX IF NOT EXISTS resource_live ON resource(type, deleted);
@@ -246,13 +278,13 @@ CREATE INDEX IF NOT EXISTS idx_string_exact ON idx_string(param, exact);
 CREATE TABLE IF NOT EXISTS idx_token (
   res INTEGER NOT NULL, param TEXT NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
   text TEXT NOT NULL, tsys TEXT NOT NULL, tcode TEXT NOT NULL,
-  PRIMARY KEY (res, param, system, code, text, tsys, tcode)) WITHOUT ROWID;
+  PRIMARY KEY (res, param, system, code)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token(param, code, system);
 
 CREATE TABLE IF NOT EXISTS idx_ref (
   res INTEGER NOT NULL, param TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
   url TEXT NOT NULL, version TEXT NOT NULL, ident TEXT NOT NULL,
-  PRIMARY KEY (res, param, type, id, url, version, ident)) WITHOUT ROWID;
+  PRIMARY KEY (res, param, type, id, url)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_ref_target ON idx_ref(type, id, param);
 CREATE INDEX IF NOT EXISTS idx_ref_url ON idx_ref(url, param) WHERE url <> '';
 
@@ -263,13 +295,13 @@ CREATE INDEX IF NOT EXISTS idx_date_low ON idx_date(param, low, high);
 
 CREATE TABLE IF NOT EXISTS idx_number (
   res INTEGER NOT NULL, param TEXT NOT NULL, value REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL,
-  PRIMARY KEY (res, param, value, low, high)) WITHOUT ROWID;
+  PRIMARY KEY (res, param, value)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_number_value ON idx_number(param, value);
 
 CREATE TABLE IF NOT EXISTS idx_quantity (
   res INTEGER NOT NULL, param TEXT NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL,
   value REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL,
-  PRIMARY KEY (res, param, system, code, unit, value, low, high)) WITHOUT ROWID;
+  PRIMARY KEY (res, param, system, code, value)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_quantity_value ON idx_quantity(param, value);
 
 CREATE TABLE IF NOT EXISTS idx_uri (
@@ -310,7 +342,8 @@ func (s *Store) Close() error {
 	return errors.Join(rerr, cerr, werr)
 }
 
-const resCols = "rid, type, id, version, updated, deleted, method, json"
+// selectResource reads resource rows (alias r) with their JSON.
+const selectResource = "SELECT r.rid, r.type, r.id, r.version, r.updated, r.deleted, r.method, h.json FROM resource r JOIN history h ON h.hid = r.hid"
 
 // row is a resource row with its internal id.
 type row struct {
@@ -344,7 +377,7 @@ func (s *Store) Read(ctx context.Context, typ, id string) (*store.Resource, erro
 }
 
 func readCurrent(ctx context.Context, c *stmtCache, typ, id string) (*store.Resource, error) {
-	st, err := c.stmt(ctx, "SELECT "+resCols+" FROM resource WHERE type = ? AND id = ?")
+	st, err := c.stmt(ctx, selectResource+" WHERE r.type = ? AND r.id = ?")
 	if err != nil {
 		return nil, err
 	}

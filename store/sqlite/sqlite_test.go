@@ -1,8 +1,12 @@
 package sqlite
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
 
 	"github.com/dccfhir/dccfhir/store"
 	"github.com/dccfhir/dccfhir/store/storetest"
@@ -25,4 +29,76 @@ func openTemp(t testing.TB) *Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a", "b", "fhir.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if !s.Features().Transactions {
+		t.Error("Features().Transactions = false")
+	}
+	storetest.Put(t, s, storetest.NewWrite("Patient", "a", 1, storetest.At(1), nil))
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.Update(ctx, func(store.Tx) error { return nil }); err == nil {
+		t.Error("Update after Close succeeded")
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if r, err := s.Read(ctx, "Patient", "a"); err != nil || r.Version != 1 {
+		t.Fatalf("after reopen: %+v, %v", r, err)
+	}
+	// The writer's next history row continues after the stored ones.
+	storetest.Put(t, s, storetest.NewWrite("Patient", "a", 2, storetest.At(2), nil))
+	if r, err := s.VRead(ctx, "Patient", "a", 1); err != nil || r.Version != 1 {
+		t.Fatalf("VRead 1 after reopen: %+v, %v", r, err)
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fhir.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.wconn.ExecContext(context.Background(), "PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(path); err == nil {
+		s.Close()
+		t.Fatal("Open of a newer schema succeeded")
+	}
+}
+
+func TestUnsupportedSearch(t *testing.T) {
+	s := openTemp(t)
+	for _, c := range []search.Clause{
+		{Param: "code", Type: search.TypeToken, Modifier: "in", Values: []search.Value{{Code: "http://vs"}}},
+		{Param: "name", Type: search.TypeString, Modifier: "text", Values: []search.Value{{Str: "x"}}},
+		{Param: "near", Type: search.TypeSpecial, Values: []search.Value{{Str: "1|2"}}},
+	} {
+		_, err := s.Search(context.Background(), &search.Query{Types: []string{"Patient"}, Count: 10, Where: []search.Clause{c}})
+		if !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s:%s: got %v, want ErrUnsupported", c.Param, c.Modifier, err)
+		}
+	}
+	_, err := s.Search(context.Background(), &search.Query{Types: []string{"Patient"}, Count: 10, Page: "garbage"})
+	if !errors.Is(err, errBadCursor) {
+		t.Errorf("bad page: got %v, want errBadCursor", err)
+	}
 }

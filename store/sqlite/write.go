@@ -70,6 +70,8 @@ type tx struct {
 	histBytes int
 	// dirty are the rids with buffered index rows.
 	dirty map[int64]struct{}
+	// nextHid is the hid of the next history row (0: not read yet).
+	nextHid int64
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -131,6 +133,9 @@ func (t *tx) Read(ctx context.Context, typ, id string) (*store.Resource, error) 
 	if t.done {
 		return nil, errTxDone
 	}
+	if err := t.flushHistory(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
 	return readCurrent(ctx, t.s.w, typ, id)
 }
 
@@ -140,7 +145,7 @@ func (t *tx) Search(ctx context.Context, q *search.Query) (*store.SearchResult, 
 	if t.done {
 		return nil, errTxDone
 	}
-	if err := t.flushIndex(context.WithoutCancel(ctx)); err != nil {
+	if err := t.flush(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
 	return runSearch(ctx, t.s.w, q)
@@ -174,13 +179,19 @@ func (t *tx) Put(ctx context.Context, w *store.Write) error {
 	upd := w.LastUpdated.UnixMicro()
 	bg := context.WithoutCancel(ctx)
 	c := t.s.w
+	if t.nextHid == 0 {
+		if err := t.s.wconn.QueryRowContext(bg, "SELECT COALESCE(MAX(hid), 0) + 1 FROM history").Scan(&t.nextHid); err != nil {
+			return fmt.Errorf("sqlite: put: %w", err)
+		}
+	}
+	hid := t.nextHid
 	var rid int64
 	if w.Version == 1 {
-		st, err := c.stmt(bg, "INSERT INTO resource(type, id, version, updated, deleted, method, kinds, json) VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING")
+		st, err := c.stmt(bg, "INSERT INTO resource(type, id, version, updated, deleted, method, kinds, hid) VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING")
 		if err != nil {
 			return err
 		}
-		res, err := st.ExecContext(bg, w.Type, w.ID, upd, w.Deleted, w.Method, mask, js)
+		res, err := st.ExecContext(bg, w.Type, w.ID, upd, w.Deleted, w.Method, mask, hid)
 		if err != nil {
 			return fmt.Errorf("sqlite: put %s/%s: %w", w.Type, w.ID, err)
 		}
@@ -221,18 +232,19 @@ func (t *tx) Put(ctx context.Context, w *store.Write) error {
 				return fmt.Errorf("sqlite: put %s/%s: %w", w.Type, w.ID, err)
 			}
 		}
-		st, err = c.stmt(bg, "UPDATE resource SET version = ?, updated = ?, deleted = ?, method = ?, kinds = ?, json = ? WHERE rid = ?")
+		st, err = c.stmt(bg, "UPDATE resource SET version = ?, updated = ?, deleted = ?, method = ?, kinds = ?, hid = ? WHERE rid = ?")
 		if err != nil {
 			return err
 		}
-		if _, err := st.ExecContext(bg, w.Version, upd, w.Deleted, w.Method, mask, js, rid); err != nil {
+		if _, err := st.ExecContext(bg, w.Version, upd, w.Deleted, w.Method, mask, hid, rid); err != nil {
 			return fmt.Errorf("sqlite: put %s/%s: %w", w.Type, w.ID, err)
 		}
 	}
 
 	// From here on nothing can fail but the buffered flush, which fails the
 	// whole transaction.
-	t.hist.args = append(t.hist.args, w.Type, w.ID, w.Version, upd, w.Deleted, w.Method, js)
+	t.nextHid++
+	t.hist.args = append(t.hist.args, hid, w.Type, w.ID, w.Version, upd, w.Deleted, w.Method, js)
 	t.hist.n++
 	t.histBytes += len(w.JSON)
 	if mask != 0 {
@@ -263,6 +275,9 @@ func (t *tx) addIndex(rid int64, ix *search.Index) {
 	}
 	p = &t.idx[1]
 	for _, e := range ix.Tokens {
+		if e.Param == "_id" {
+			continue // answered from resource.id
+		}
 		p.args = append(p.args, rid, e.Param, e.System, e.Code, e.Text, e.TypeSystem, e.TypeCode)
 		p.n++
 	}
@@ -273,6 +288,9 @@ func (t *tx) addIndex(rid int64, ix *search.Index) {
 	}
 	p = &t.idx[3]
 	for _, e := range ix.Dates {
+		if e.Param == "_lastUpdated" {
+			continue // answered from resource.updated
+		}
 		p.args = append(p.args, rid, e.Param, e.Low, e.High)
 		p.n++
 	}
@@ -317,13 +335,13 @@ func (t *tx) flushKind(ctx context.Context, i int) error {
 }
 
 var histInsert = func(n int) string {
-	one := "(?, ?, ?, ?, ?, ?, ?)"
-	return "INSERT INTO history(type, id, version, updated, deleted, method, json) VALUES " + one + strings.Repeat(", "+one, n-1)
+	one := "(?, ?, ?, ?, ?, ?, ?, ?)"
+	return "INSERT INTO history(hid, type, id, version, updated, deleted, method, json) VALUES " + one + strings.Repeat(", "+one, n-1)
 }
 
 func (t *tx) flushHistory(ctx context.Context) error {
 	t.histBytes = 0
-	return t.s.insertRows(ctx, &t.hist, 7, histInsert)
+	return t.s.insertRows(ctx, &t.hist, 8, histInsert)
 }
 
 // insertRows writes p's rows in multi-row INSERTs of at most batchRows

@@ -56,6 +56,9 @@ let id;
 
 await main().catch((err) => {
   console.error(`FAIL ${step}: ${err instanceof Failure ? err.message : err.stack || err}`);
+  if (err.cause) {
+    console.error(`  cause: ${err.cause.message || err.cause}`);
+  }
   if (err.response) {
     console.error(`  HTTP ${err.response.status}: ${JSON.stringify(err.response.data)}`);
   }

@@ -175,6 +175,17 @@ func main() {
 		}
 		buf.WriteString("},\n")
 	}
+	buf.WriteString("}\n\n")
+	vss := valueSetSystems()
+	keys := make([]string, 0, len(vss))
+	for k := range vss {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	buf.WriteString("// valueSetSystems maps each R4 ValueSet drawn from a single CodeSystem to\n// that system, so a code bound to it is indexed with its system.\nvar valueSetSystems = map[string]string{\n")
+	for _, k := range keys {
+		fmt.Fprintf(&buf, "%q: %q,\n", k, vss[k])
+	}
 	buf.WriteString("}\n")
 	src, err := format.Source(buf.Bytes())
 	if err != nil {
@@ -183,6 +194,52 @@ func main() {
 	if err := os.WriteFile(filepath.Join(*out, "params_gen.go"), src, 0o644); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// valueSetSystems maps the URL of every ValueSet whose includes all draw
+// from one CodeSystem (no filters, no imported value sets) to that system.
+func valueSetSystems() map[string]string {
+	raw, err := r4pkg.ReadFile("Bundle-valuesets.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var b struct {
+		Entry []struct {
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+				URL          string `json:"url"`
+				Compose      struct {
+					Include []struct {
+						System   string            `json:"system"`
+						Filter   []json.RawMessage `json:"filter"`
+						ValueSet []string          `json:"valueSet"`
+					} `json:"include"`
+					Exclude []json.RawMessage `json:"exclude"`
+				} `json:"compose"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		log.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range b.Entry {
+		r := e.Resource
+		if r.ResourceType != "ValueSet" || len(r.Compose.Include) == 0 {
+			continue
+		}
+		sys := r.Compose.Include[0].System
+		ok := sys != ""
+		for _, inc := range r.Compose.Include {
+			if inc.System != sys || len(inc.Filter) > 0 || len(inc.ValueSet) > 0 {
+				ok = false
+			}
+		}
+		if ok {
+			out[r.URL] = sys
+		}
+	}
+	return out
 }
 
 // resourceTypes returns the concrete resource types and those of them that

@@ -1,0 +1,90 @@
+package fhir
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestStamp(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"adds id and meta after resourceType", `{"resourceType":"Patient","gender":"female"}`,
+			`{"resourceType":"Patient","id":"a","meta":{"versionId":"2","lastUpdated":"L"},"gender":"female"}`},
+		{"replaces id, keeps other meta", `{ "resourceType" : "Patient", "id":"old", "meta":{"profile":["p"],"versionId":"9"}, "x":[1.50, {"a":"b\"c"}] }`,
+			`{"resourceType":"Patient","id":"a","meta":{"versionId":"2","lastUpdated":"L","profile":["p"]},"x":[1.50,{"a":"b\"c"}]}`},
+		{"unicode and escapes untouched", `{"resourceType":"Patient","name":[{"given":["Hélène","\u00e9"]}]}`,
+			`{"resourceType":"Patient","id":"a","meta":{"versionId":"2","lastUpdated":"L"},"name":[{"given":["Hélène","\u00e9"]}]}`},
+	}
+	for _, c := range cases {
+		got, err := Stamp([]byte(c.in), "a", "2", "L")
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s:\n got %s (%v)\nwant %s", c.name, got, err, c.want)
+		}
+	}
+	if _, err := Stamp([]byte(`[1]`), "a", "1", "L"); err == nil {
+		t.Error("array accepted")
+	}
+}
+
+func TestRewriteReferences(t *testing.T) {
+	in := `{"resourceType":"Observation","subject":{"reference":"urn:uuid:1"},"text":{"div":"\"reference\":\"urn:uuid:1\""},` +
+		`"extension":[{"url":"u","valueReference":{"reference":"urn:uuid:1"}}],"contained":[{"resourceType":"Specimen","subject":{"reference":"Patient?identifier=a|b"}}],"performer":[{"reference":"Practitioner/x"}]}`
+	m := map[string]string{"urn:uuid:1": "Patient/p1", "Patient?identifier=a|b": "Patient/p2"}
+	fn := func(r string) (string, bool, error) { v, ok := m[r]; return v, ok, nil }
+	out, err := RewriteReferences([]byte(in), fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if strings.Count(s, `"reference":"Patient/p1"`) != 2 || !strings.Contains(s, `"reference":"Patient/p2"`) || !strings.Contains(s, `"Practitioner/x"`) {
+		t.Fatalf("rewrite: %s", s)
+	}
+	if !strings.Contains(s, `\"reference\":\"urn:uuid:1\"`) {
+		t.Fatalf("text inside a string value was rewritten: %s", s)
+	}
+	tree, _ := Decode([]byte(in))
+	if err := WalkReferences(tree, fn); err != nil {
+		t.Fatal(err)
+	}
+	if tree["subject"].(map[string]any)["reference"] != "Patient/p1" {
+		t.Fatal("tree not rewritten")
+	}
+}
+
+func TestValidID(t *testing.T) {
+	for id, ok := range map[string]bool{"a": true, "A-1.b": true, strings.Repeat("x", 64): true, "": false, strings.Repeat("x", 65): false, "a_b": false, "a/b": false, "é": false} {
+		if ValidID(id) != ok {
+			t.Errorf("ValidID(%q) != %v", id, ok)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	in := []byte(`{"resourceType":"Patient","id":"p","meta":{"versionId":"1"},"text":{"status":"generated"},"gender":"male","contact":[{}],"_birthDate":{"extension":[]},"birthDate":"2000"}`)
+	cases := []struct {
+		summary  string
+		elements []string
+		has      []string
+		hasNot   []string
+	}{
+		{"true", nil, []string{`"gender"`, `"birthDate"`, `"_birthDate"`, "SUBSETTED"}, []string{`"text"`, `"contact"`}},
+		{"text", nil, []string{`"text"`, `"id"`}, []string{`"gender"`}},
+		{"data", nil, []string{`"gender"`, `"contact"`}, []string{`"text"`}},
+		{"", []string{"gender"}, []string{`"gender"`, `"meta"`}, []string{`"birthDate"`, `"text"`}},
+	}
+	for _, c := range cases {
+		out, err := Summarize("Patient", in, c.summary, c.elements)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range c.has {
+			if !strings.Contains(string(out), h) {
+				t.Errorf("%s %v: missing %s in %s", c.summary, c.elements, h, out)
+			}
+		}
+		for _, h := range c.hasNot {
+			if strings.Contains(string(out), h) {
+				t.Errorf("%s %v: has %s in %s", c.summary, c.elements, h, out)
+			}
+		}
+	}
+}
