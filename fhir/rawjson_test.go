@@ -88,3 +88,14 @@ func TestSummarize(t *testing.T) {
 		}
 	}
 }
+
+func TestRewriteReferencesWhitespace(t *testing.T) {
+	in := "{\n  \"subject\" : { \"reference\" :\t\"urn:uuid:1\" },\n  \"note\": [{\"text\": \"x, \\\"reference\\\": \\\"urn:uuid:1\\\"\"}]\n}"
+	out, err := RewriteReferences([]byte(in), func(r string) (string, bool, error) { return "Patient/p", r == "urn:uuid:1", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"subject\" : { \"reference\" :\t\"Patient/p\" },\n  \"note\": [{\"text\": \"x, \\\"reference\\\": \\\"urn:uuid:1\\\"\"}]\n}"; string(out) != want {
+		t.Fatalf("got %s", out)
+	}
+}

@@ -6,39 +6,60 @@ import (
 	"strconv"
 )
 
-var refKey = []byte(`"reference":"`)
+var refKey = []byte(`"reference"`)
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // RewriteReferences replaces the value of every "reference" string element
-// in a compact JSON resource — Reference.reference wherever it sits:
-// extensions, contained resources, nested backbone elements — for which fn
-// returns a replacement. The rest of the bytes are copied as they are.
-func RewriteReferences(compact []byte, fn func(ref string) (string, bool, error)) ([]byte, error) {
+// in a JSON resource — Reference.reference wherever it sits: extensions,
+// contained resources, nested backbone elements — for which fn returns a
+// replacement. The rest of the bytes are copied as they are.
+func RewriteReferences(doc []byte, fn func(ref string) (string, bool, error)) ([]byte, error) {
 	var out []byte
 	last := 0
 	for i := 0; ; {
-		j := bytes.Index(compact[i:], refKey)
+		j := bytes.Index(doc[i:], refKey)
 		if j < 0 {
 			break
 		}
-		start := i + j + len(refKey) - 1 // the opening quote
-		end := start + 1
-		for end < len(compact) && compact[end] != '"' {
-			if compact[end] == '\\' {
+		k := i + j // the key's opening quote
+		i = k + len(refKey)
+		// A key follows '{' or ','; inside a string value the quotes would be escaped.
+		p := k - 1
+		for p >= 0 && isSpace(doc[p]) {
+			p--
+		}
+		if p < 0 || (doc[p] != '{' && doc[p] != ',') {
+			continue
+		}
+		q := i
+		for q < len(doc) && isSpace(doc[q]) {
+			q++
+		}
+		if q >= len(doc) || doc[q] != ':' {
+			continue
+		}
+		q++
+		for q < len(doc) && isSpace(doc[q]) {
+			q++
+		}
+		if q >= len(doc) || doc[q] != '"' {
+			continue
+		}
+		start, end := q, q+1
+		for end < len(doc) && doc[end] != '"' {
+			if doc[end] == '\\' {
 				end++
 			}
 			end++
 		}
 		end++ // past the closing quote
-		if end > len(compact) {
+		if end > len(doc) {
 			break
 		}
 		i = end
-		// A key inside a string value would be preceded by an escaped quote.
-		if k := start - len(refKey) + 1; k > 0 && compact[k-1] != '{' && compact[k-1] != ',' {
-			continue
-		}
 		var ref string
-		if err := json.Unmarshal(compact[start:end], &ref); err != nil {
+		if err := json.Unmarshal(doc[start:end], &ref); err != nil {
 			continue
 		}
 		repl, ok, err := fn(ref)
@@ -49,16 +70,16 @@ func RewriteReferences(compact []byte, fn func(ref string) (string, bool, error)
 			continue
 		}
 		if out == nil {
-			out = make([]byte, 0, len(compact)+64)
+			out = make([]byte, 0, len(doc)+64)
 		}
-		out = append(out, compact[last:start]...)
+		out = append(out, doc[last:start]...)
 		out = strconv.AppendQuote(out, repl)
 		last = end
 	}
 	if out == nil {
-		return compact, nil
+		return doc, nil
 	}
-	return append(out, compact[last:]...), nil
+	return append(out, doc[last:]...), nil
 }
 
 // WalkReferences calls fn for every "reference" string element in a decoded

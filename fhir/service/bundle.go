@@ -1,14 +1,16 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
@@ -76,9 +78,6 @@ func (s *Service) Bundle(ctx context.Context, body []byte, get Getter) (string, 
 		Type         string    `json:"type"`
 		Entry        []entryIn `json:"entry"`
 	}
-	if _, ferr := fhir.Decode(body); ferr != nil {
-		return "", nil, ferr
-	}
 	if err := json.Unmarshal(body, &b); err != nil {
 		return "", nil, fhir.Errorf(400, "structure", "Bundle", "not a Bundle: %v", err)
 	}
@@ -90,17 +89,17 @@ func (s *Service) Bundle(ctx context.Context, body []byte, get Getter) (string, 
 	}
 	entries := make([]*entry, len(b.Entry))
 	results := make([]EntryResult, len(b.Entry))
-	for i := range b.Entry {
-		e, err := s.parseEntry(i, &b.Entry[i])
-		if err != nil {
-			if b.Type == "transaction" {
-				return "", nil, entryErr(i, err)
-			}
-			results[i] = failed(b.Entry[i].Request, err)
+	errs := make([]error, len(b.Entry))
+	parallel(len(b.Entry), func(i int) { entries[i], errs[i] = s.parseEntry(i, &b.Entry[i]) })
+	for i, err := range errs {
+		if err == nil {
+			results[i].Request = entries[i].req
 			continue
 		}
-		entries[i] = e
-		results[i].Request = e.req
+		if b.Type == "transaction" {
+			return "", nil, entryErr(i, err)
+		}
+		results[i] = failed(b.Entry[i].Request, err)
 	}
 	order := make([]*entry, 0, len(entries))
 	for _, e := range entries {
@@ -249,12 +248,7 @@ func (s *Service) parseEntry(i int, in *entryIn) (*entry, error) {
 	if len(in.Resource) == 0 {
 		return nil, fhir.Errorf(400, "required", at+".resource", "a %s entry needs a resource", e.method)
 	}
-	var c bytes.Buffer
-	c.Grow(len(in.Resource))
-	if err := json.Compact(&c, in.Resource); err != nil {
-		return nil, fhir.Errorf(400, "structure", at+".resource", "%v", err)
-	}
-	e.raw = c.Bytes()
+	e.raw = in.Resource
 	if e.method == "PATCH" {
 		fn, err := bundlePatcher(e.typ, e.raw)
 		if err != nil {
@@ -434,14 +428,37 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		}
 		e.raw = raw
 	}
-	// 4. Writes: POST, then PUT and PATCH.
+	// 4. Writes: POST, then PUT and PATCH. New resources are prepared
+	// (stamped, validated, indexed) in parallel, then written in order.
+	prepared := make(map[int]*store.Write)
+	var creates []*entry
+	for _, e := range es {
+		if e.method == "POST" && pending[e.index] == nil {
+			creates = append(creates, e)
+		}
+	}
+	perrs := make([]error, len(creates))
+	ws := make([]*store.Write, len(creates))
+	parallel(len(creates), func(i int) {
+		e := creates[i]
+		ws[i], perrs[i] = s.prepare(ctx, e.typ, e.id, nil, e.res, e.raw, "POST", now)
+	})
+	for i, e := range creates {
+		if perrs[i] != nil {
+			return entryErr(e.index, perrs[i])
+		}
+		prepared[e.index] = ws[i]
+	}
 	for _, e := range es {
 		var r *Result
 		var err error
 		switch e.method {
 		case "POST":
 			if r = pending[e.index]; r == nil {
-				r, err = s.create(ctx, tx, e.typ, e.res, e.raw, "", now, e.id)
+				w := prepared[e.index]
+				if err = tx.Put(ctx, w); err == nil {
+					r = &Result{Resource: &w.Resource, Status: 201}
+				}
 			}
 		case "PUT":
 			r, err = s.update(ctx, tx, e.typ, e.id, e.res, e.raw, Preconditions{IfMatch: e.req.IfMatch, IfNoneMatchAny: e.req.IfNoneMatch == "*"}, now)
@@ -476,4 +493,32 @@ func EntryQuery(raw string) (string, url.Values, error) {
 	p, q, _ := strings.Cut(strings.TrimPrefix(raw, "/"), "?")
 	v, err := url.ParseQuery(q)
 	return p, v, err
+}
+
+// parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines: decoding,
+// validating and indexing the entries of a large Bundle use every core.
+func parallel(n int, fn func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 16 || workers < 2 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

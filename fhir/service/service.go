@@ -77,10 +77,22 @@ func BaseValidate(_ context.Context, typ string, res map[string]any) *fhir.Error
 // newID is a server-assigned id.
 func newID() string { return uuid.NewString() }
 
-// put stores a new version of typ/id over prev (nil when new): it stamps id
-// and meta into both the tree and the bytes, validates, extracts the search
-// index and writes, all inside tx.
+// put stores a new version of typ/id over prev (nil when new) inside tx.
 func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, prev *store.Resource, res map[string]any, body []byte, method string, now time.Time) (*store.Resource, error) {
+	w, err := s.prepare(ctx, typ, id, prev, res, body, method, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Put(ctx, w); err != nil {
+		return nil, err // ErrConflict stays raw so run() retries the interaction
+	}
+	return &w.Resource, nil
+}
+
+// prepare builds the version to write: it stamps id and meta into both the
+// tree and the bytes, validates, and extracts the search index. It touches
+// no storage, so a Bundle prepares its entries in parallel.
+func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resource, res map[string]any, body []byte, method string, now time.Time) (*store.Write, error) {
 	version := int64(1)
 	if prev != nil {
 		version = prev.Version + 1
@@ -113,11 +125,7 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, prev *st
 	if err != nil {
 		return nil, fhir.Errorf(422, "processing", "", "cannot index resource: %v", err)
 	}
-	w := &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: method, JSON: stamped}, Index: idx}
-	if err := tx.Put(ctx, w); err != nil {
-		return nil, err // ErrConflict stays raw so run() retries the interaction
-	}
-	return &w.Resource, nil
+	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: method, JSON: stamped}, Index: idx}, nil
 }
 
 // tombstone stores a deletion version over prev.
