@@ -101,6 +101,11 @@ func (s *Server) buildCapabilities() []byte {
 			"mode":        "server",
 			"resource":    resources,
 			"interaction": sysInter,
+			"compartment": []string{
+				"http://hl7.org/fhir/CompartmentDefinition/patient", "http://hl7.org/fhir/CompartmentDefinition/encounter",
+				"http://hl7.org/fhir/CompartmentDefinition/relatedPerson", "http://hl7.org/fhir/CompartmentDefinition/practitioner",
+				"http://hl7.org/fhir/CompartmentDefinition/device",
+			},
 		}},
 	}
 	b, _ := json.Marshal(cs)

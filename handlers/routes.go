@@ -45,6 +45,7 @@ func init() {
 		{"PATCH", "/:type/:id", "patch", "instance", (*Server).patch},
 		{"GET", "/:type/:id/_history", "history-instance", "instance", (*Server).history},
 		{"GET", "/:type/:id/_history/:vid", "vread", "instance", (*Server).vread},
+		{"GET", "/:type/:id/:compartment", "search-compartment", "", (*Server).searchCompartment},
 	}
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -9,28 +10,48 @@ import (
 	"github.com/dccfhir/dccfhir/fhir/service"
 )
 
-func (s *Server) search(c echo.Context) error { return s.runSearch(c, c.Param("type")) }
+func (s *Server) search(c echo.Context) error { return s.runSearch(c, "", "", c.Param("type")) }
 
-func (s *Server) searchSystem(c echo.Context) error { return s.runSearch(c, "") }
+func (s *Server) searchSystem(c echo.Context) error { return s.runSearch(c, "", "", "") }
+
+// searchCompartment answers Patient/123/Observation and Patient/123/*.
+func (s *Server) searchCompartment(c echo.Context) error {
+	return s.runSearch(c, c.Param("type"), c.Param("id"), c.Param("compartment"))
+}
 
 // runSearch answers a search with a searchset Bundle whose self link shows
 // the query as understood (ignored parameters left out) and whose next and
 // previous links carry the engine's cursor.
-func (s *Server) runSearch(c echo.Context, typ string) error {
+func (s *Server) runSearch(c echo.Context, comp, compID, typ string) error {
 	params, err := s.queryValues(c)
 	if err != nil {
 		return err
 	}
-	resp, err := s.svc.Search(c.Request().Context(), typ, params, prefer(c, "handling") == "strict")
+	resp, err := s.svc.SearchCompartment(c.Request().Context(), comp, compID, typ, params, prefer(c, "handling") == "strict")
 	if err != nil {
 		return err
 	}
 	q, res := resp.Query, resp.Result
 	base := s.cfg.BaseURL + "/"
+	if comp != "" {
+		base += comp + "/" + compID + "/"
+		if typ == "" {
+			typ = "*"
+		}
+	}
 	if typ != "" {
 		base += typ
 	}
-	self := q.Encode(typ)
+	enc := q
+	if comp != "" { // the compartment is in the path, not in the query
+		cq := *q
+		cq.Where = q.Where[:len(q.Where)-1]
+		if typ == "*" {
+			cq.Types = nil
+		}
+		enc = &cq
+	}
+	self := enc.Encode(strings.TrimSuffix(typ, "*"))
 	withPage := func(cursor string) string {
 		u := base + "?" + self
 		if self == "" {

@@ -47,6 +47,7 @@ func Extract(reg *Registry, typ string, res map[string]any) (*Index, error) {
 		}
 		idx.dedup(mark)
 	}
+	addCompartments(idx, typ, res)
 	return idx, nil
 }
 

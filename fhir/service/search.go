@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/dccfhir/dccfhir/fhir"
@@ -23,6 +24,27 @@ type SearchResponse struct {
 // parameters are ignored, or a 400 naming them when strict
 // (Prefer: handling=strict).
 func (s *Service) Search(ctx context.Context, typ string, params url.Values, strict bool) (*SearchResponse, error) {
+	return s.SearchCompartment(ctx, "", "", typ, params, strict)
+}
+
+// SearchCompartment is a search within the compartment comp/compID
+// (Patient/123/Observation; typ "*" or "" for every type the compartment
+// holds). With comp empty it is a plain type or system search.
+func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ string, params url.Values, strict bool) (*SearchResponse, error) {
+	if typ == "*" {
+		typ = ""
+	}
+	if comp != "" {
+		if !search.HasCompartment(comp) {
+			return nil, fhir.Errorf(404, "not-supported", "", "%s is not a compartment (Patient, Encounter, RelatedPerson, Practitioner, Device)", comp)
+		}
+		if !fhir.ValidID(compID) {
+			return nil, fhir.Errorf(400, "value", "", "invalid id %q", compID)
+		}
+		if typ != "" && fhir.KnownType(typ) && !search.InCompartment(comp, typ) {
+			return nil, fhir.Errorf(400, "not-supported", "", "%s resources are never in the %s compartment", typ, comp)
+		}
+	}
 	if typ != "" {
 		if err := checkTypeID(typ, ""); err != nil {
 			return nil, err
@@ -43,6 +65,12 @@ func (s *Service) Search(ctx context.Context, typ string, params url.Values, str
 		return nil, unknownErr("the search uses", unknown)
 	}
 	q.Page = params.Get(PageParam)
+	if comp != "" {
+		if typ == "" {
+			q.Types = compartmentTypes(comp, q.Types)
+		}
+		q.Where = append(q.Where, search.CompartmentClause(comp, compID))
+	}
 	res, err := s.Store.Search(ctx, q)
 	if err != nil {
 		return nil, storeErr(err, typ, "")
@@ -61,4 +89,24 @@ func unknownErr(what string, unknown []search.Unknown) *fhir.Error {
 		e.Issues = append(e.Issues, fhir.Issue{Severity: "error", Code: "not-supported", Diagnostics: msg, Expression: []string{strings.SplitN(u.Name, ":", 2)[0]}})
 	}
 	return e
+}
+
+// compartmentTypes is the types of a compartment search: those of _type
+// that can be in the compartment, or all of them.
+func compartmentTypes(comp string, asked []string) []string {
+	if len(asked) == 0 {
+		ts := search.CompartmentTypes(comp)
+		sort.Strings(ts)
+		return ts
+	}
+	var out []string
+	for _, t := range asked {
+		if search.InCompartment(comp, t) {
+			out = append(out, t)
+		}
+	}
+	if out == nil { // nothing can match; keep the search well-formed
+		out = []string{comp}
+	}
+	return out
 }
