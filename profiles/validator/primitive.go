@@ -41,17 +41,6 @@ var primByName = map[string]prim{
 	"dateTime": pDateTime, "instant": pInstant, "time": pTime, "base64Binary": pBase64, "xhtml": pXHTML,
 }
 
-// jsonKind is the JSON type a primitive must be written as.
-func (p prim) jsonKind() string {
-	switch p {
-	case pBoolean:
-		return "boolean"
-	case pInteger, pPositiveInt, pUnsignedInt, pDecimal:
-		return "number"
-	}
-	return "string"
-}
-
 // checkPrimitive returns "" when v is a valid value of primitive p, else
 // why not. warn is set when the problem is only a warning (a SHOULD).
 func checkPrimitive(p prim, typ string, v any) (msg string, warn bool) {

@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/dccfhir/dccfhir/fhir/model"
@@ -76,6 +77,15 @@ func (w *walker) reference(m map[string]any) {
 		return // type problems are reported by the element walk
 	}
 	kind, _ := parseReference(ref)
+	if kind == refLocal {
+		w.local = append(w.local, localRef{ref, w.inContained})
+		if len(ref) > 1 && !w.hasContained(ref[1:]) {
+			n := w.push("reference", -1)
+			w.add("error", "invariant", "ref-1: %q refers to no contained resource", ref)
+			w.path = w.path[:n]
+		}
+		return
+	}
 	switch {
 	case kind == refInvalid:
 		n := w.push("reference", -1)
@@ -104,4 +114,36 @@ func (w *walker) targets(f *field, m map[string]any) {
 	n := w.push("reference", -1)
 	w.add("error", "value", "reference %q points at a %s, but %s only allows %s", ref, typ, f.elem, strings.Join(f.targets, ", "))
 	w.path = w.path[:n]
+}
+
+// hasContained reports whether the root resource (the container when
+// walking a contained resource) has a contained resource with this id (ref-1).
+func (w *walker) hasContained(id string) bool {
+	root := w.env.RootResource
+	if root == nil {
+		root = w.env.Resource
+	}
+	cs, _ := root["contained"].([]any)
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok && m["id"] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// containedIndex is the index of the contained resource being entered,
+// read back from the path ("...contained[3]").
+func (w *walker) containedIndex() int {
+	p := w.path
+	j := len(p) - 1
+	if j < 0 || p[j] != ']' {
+		return -1
+	}
+	i := j - 1
+	for i >= 0 && p[i] >= '0' && p[i] <= '9' {
+		i--
+	}
+	n, _ := strconv.Atoi(string(p[i+1 : j]))
+	return n
 }
