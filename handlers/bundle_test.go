@@ -54,6 +54,7 @@ func TestTransactionResolvesReferences(t *testing.T) {
 			"performer": []any{map[string]any{"reference": "Practitioner?identifier=https://rpps.esante.gouv.fr|810000000001"}},
 			"extension": []any{map[string]any{"url": "http://example.org/ext", "valueReference": map[string]any{"reference": pat}}},
 			"contained": []any{map[string]any{"resourceType": "Specimen", "id": "sp", "subject": map[string]any{"reference": pat}}},
+			"specimen":  map[string]any{"reference": "#sp"},
 			"component": []any{map[string]any{"code": map[string]any{"text": "c"}, "extension": []any{map[string]any{"url": "http://example.org/deep", "valueReference": map[string]any{"reference": pat}}}}},
 		}
 		// the observation comes first: references resolve in any direction

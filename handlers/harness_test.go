@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/handlers"
+	"github.com/dccfhir/dccfhir/profiles/validator"
 	"github.com/dccfhir/dccfhir/store"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 )
@@ -55,6 +57,7 @@ func start(t *testing.T, e engine, opts ...option) *fixture {
 	t.Helper()
 	st := e.open(t)
 	svc := service.New(st, search.Default())
+	svc.Validate = service.Chain(service.BaseValidate, baseValidator().Check)
 	f := &fixture{t: t, st: st}
 	// the handler needs its base URL before the listener exists: start unstarted
 	f.srv = httptest.NewUnstartedServer(nil)
@@ -173,3 +176,6 @@ func patient(family string, extra ...string) map[string]any {
 	}
 	return p
 }
+
+// baseValidator is built once per test binary: it compiles every invariant.
+var baseValidator = sync.OnceValue(validator.New)

@@ -111,6 +111,11 @@ func TestClientErrors(t *testing.T) {
 			{"bad bundle type", "POST", "", `{"resourceType":"Bundle","type":"collection"}`, nil, 400},
 			{"not a bundle", "POST", "", `{"resourceType":"Patient"}`, nil, 400},
 			{"bad _count", "GET", "/Patient?_count=abc", nil, nil, 400},
+			{"unknown element", "POST", "/Patient", `{"resourceType":"Patient","colour":"blue"}`, nil, 422},
+			{"bad date", "POST", "/Patient", `{"resourceType":"Patient","birthDate":"1970-13-45"}`, nil, 422},
+			{"code outside required binding", "POST", "/Patient", `{"resourceType":"Patient","gender":"f"}`, nil, 422},
+			{"wrong JSON type", "POST", "/Patient", `{"resourceType":"Patient","active":"yes"}`, nil, 422},
+			{"missing required element", "POST", "/Observation", `{"resourceType":"Observation","code":{"text":"x"}}`, nil, 422},
 			{"bad If-Match", "PUT", "/Patient/a", `{"resourceType":"Patient","id":"a"}`, []string{"If-Match", "nonsense"}, 400},
 		}
 		for _, c := range cases {

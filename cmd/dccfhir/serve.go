@@ -19,6 +19,7 @@ import (
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/handlers"
+	"github.com/dccfhir/dccfhir/profiles/validator"
 	"github.com/dccfhir/dccfhir/store"
 	"github.com/dccfhir/dccfhir/store/mongo"
 	"github.com/dccfhir/dccfhir/store/sqlite"
@@ -104,6 +105,7 @@ func serve(args []string) error {
 		}
 	}()
 	svc := service.New(st, search.Default())
+	svc.Validate = service.Chain(service.BaseValidate, validator.New().Check)
 	h := handlers.New(svc, handlers.Config{
 		BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple,
 		Logger: log, Ready: st.Ping,

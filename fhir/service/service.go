@@ -161,3 +161,19 @@ func isClientErr(err error) (*fhir.Error, bool) {
 	ok := errors.As(err, &fe)
 	return fe, ok
 }
+
+// Chain runs validators in order and returns the first failure, so the
+// cheap base checks reject garbage before the full validator runs.
+func Chain(vs ...Validator) Validator {
+	return func(ctx context.Context, typ string, res map[string]any) *fhir.Error {
+		for _, v := range vs {
+			if v == nil {
+				continue
+			}
+			if err := v(ctx, typ, res); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
