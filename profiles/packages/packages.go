@@ -221,6 +221,30 @@ func LoadDir(dir string) (*Package, error) {
 	return p, nil
 }
 
+// LoadFS reads a package folder from a file system whose root is the
+// package/ directory (an embedded package such as the DCC IG).
+func LoadFS(fsys fs.FS) (*Package, error) {
+	b := newBuilder()
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name := "package/" + p
+		if !b.wants(name) {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		return b.add(name, data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("packages: %w", err)
+	}
+	return b.finish()
+}
+
 type builder struct {
 	man      *manifest
 	files    []string

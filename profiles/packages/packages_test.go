@@ -191,3 +191,17 @@ func TestUnpackRefusesEscape(t *testing.T) {
 		t.Error("path escape accepted")
 	}
 }
+
+func TestLoadFS(t *testing.T) {
+	dir := t.TempDir()
+	if err := unpack(makeTgz(t, tinyFiles), dir); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadFS(os.DirFS(filepath.Join(dir, "package")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID() != "dcc.test#0.1.0" || len(p.Resources) != 2 || len(p.Examples) != 1 {
+		t.Errorf("%s: %d resources %d examples", p.ID(), len(p.Resources), len(p.Examples))
+	}
+}
