@@ -15,7 +15,7 @@ import (
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/handlers"
-	"github.com/dccfhir/dccfhir/profiles/validator"
+	"github.com/dccfhir/dccfhir/profiles"
 	"github.com/dccfhir/dccfhir/store"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 )
@@ -57,7 +57,7 @@ func start(t *testing.T, e engine, opts ...option) *fixture {
 	t.Helper()
 	st := e.open(t)
 	svc := service.New(st, search.Default())
-	svc.Validate = service.Chain(service.BaseValidate, baseValidator().Check)
+	svc.Validate = service.Chain(service.BaseValidate, fullValidator(t).Check)
 	f := &fixture{t: t, st: st}
 	// the handler needs its base URL before the listener exists: start unstarted
 	f.srv = httptest.NewUnstartedServer(nil)
@@ -177,5 +177,18 @@ func patient(family string, extra ...string) map[string]any {
 	return p
 }
 
-// baseValidator is built once per test binary: it compiles every invariant.
-var baseValidator = sync.OnceValue(validator.New)
+// fullValidator is built once per test binary: base R4 validation plus the
+// built-in DCC guide, strict about unknown claimed profiles (as serve is by
+// default).
+func fullValidator(t testing.TB) *profiles.Validator {
+	v, err := validatorOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+var validatorOnce = sync.OnceValues(func() (*profiles.Validator, error) {
+	v, _, err := profiles.New(profiles.Options{})
+	return v, err
+})

@@ -202,7 +202,11 @@ func countType(t *testing.T, f *fixture, typ string) int {
 
 // TestSyntheaLoad loads the Synthea-120 sample unmodified on the SQLite
 // engine (the data is large: that engine only) and checks every entry
-// succeeded and the resource counts per type.
+// succeeded and the resource counts per type. The loaded server then serves
+// the search acceptance table and the paging test (searchtable_test.go), so
+// the sample is loaded once for all three:
+//
+//	go test ./handlers -run 'TestSyntheaLoad/(counts|SearchTable|SearchPaging)' -v
 func TestSyntheaLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Synthea-120 load (-short)")
@@ -216,12 +220,21 @@ func TestSyntheaLoad(t *testing.T) {
 	wall := time.Since(begin)
 	t.Logf("loaded %d Bundles, %d entries in %v (%.0f resources/s)", len(set.bundles), set.resources, wall.Round(time.Millisecond), float64(set.resources)/wall.Seconds())
 
+	// counts first: the paging test writes (and then deletes) Observations
+	t.Run("counts", func(t *testing.T) { checkSyntheaCounts(t, f.on(t), set) })
+	t.Run("SearchTable", func(t *testing.T) { testSearchTable(t, f.on(t)) })
+	t.Run("SearchPaging", func(t *testing.T) { testSearchPaging(t, f.on(t)) })
+}
+
+// checkSyntheaCounts checks the resource counts per type of the loaded
+// sample and that the conditional references were resolved.
+func checkSyntheaCounts(t *testing.T, f *fixture, set *syntheaSet) {
 	types := make([]string, 0, len(set.expected))
 	for typ := range set.expected {
 		types = append(types, typ)
 	}
 	sort.Strings(types)
-	begin = time.Now()
+	begin := time.Now()
 	defer func() { t.Logf("counted %d types in %v", len(types), time.Since(begin).Round(time.Millisecond)) }()
 	for _, typ := range types {
 		if got, want := countType(t, f, typ), set.expected[typ]; got != want {

@@ -19,7 +19,7 @@ import (
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/handlers"
-	"github.com/dccfhir/dccfhir/profiles/validator"
+	"github.com/dccfhir/dccfhir/profiles"
 	"github.com/dccfhir/dccfhir/store"
 	"github.com/dccfhir/dccfhir/store/mongo"
 	"github.com/dccfhir/dccfhir/store/sqlite"
@@ -37,6 +37,8 @@ func env(key, def string) string {
 // environment variable (the flag wins).
 type serveConfig struct {
 	listen, baseURL, storage, logLevel string
+	packages, requiredProfiles         string
+	unknownProfileWarning              bool
 	maxBody                            int64
 	condDeleteMultiple                 bool
 	shutdownTimeout                    time.Duration
@@ -49,6 +51,10 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.baseURL, "base-url", env("DCC_BASE_URL", ""), "public FHIR base URL (DCC_BASE_URL; default http://<listen>/fhir)")
 	fs.StringVar(&c.storage, "storage", env("DCC_STORAGE", "sqlite:./data/dccfhir.db"), "sqlite:PATH or a mongodb:// / mongodb+srv:// URI (DCC_STORAGE)")
 	fs.StringVar(&c.logLevel, "log-level", env("DCC_LOG_LEVEL", "info"), "debug, info, warn or error (DCC_LOG_LEVEL)")
+	fs.StringVar(&c.packages, "packages", env("DCC_PACKAGES", ""), "extra FHIR packages to load, comma-separated: .tgz files, folders or NAME@VERSION from the cache (DCC_PACKAGES)")
+	fs.StringVar(&c.requiredProfiles, "required-profiles", env("DCC_REQUIRED_PROFILES", ""), "profiles every resource of a type must conform to: Type=url,Type=url (DCC_REQUIRED_PROFILES)")
+	fs.BoolVar(&c.unknownProfileWarning, "unknown-profile-warning", env("DCC_UNKNOWN_PROFILE_WARNING", "false") == "true",
+		"a claimed meta.profile that is not loaded is a warning, not an error (DCC_UNKNOWN_PROFILE_WARNING)")
 	maxBody, _ := strconv.ParseInt(env("DCC_MAX_BODY_BYTES", strconv.Itoa(32<<20)), 10, 64)
 	fs.Int64Var(&c.maxBody, "max-body-bytes", maxBody, "request size limit in bytes (DCC_MAX_BODY_BYTES)")
 	fs.BoolVar(&c.condDeleteMultiple, "conditional-delete-multiple", env("DCC_CONDITIONAL_DELETE_MULTIPLE", "true") == "true",
@@ -104,8 +110,18 @@ func serve(args []string) error {
 			log.Error("closing storage", "err", err)
 		}
 	}()
+	v, err := loadValidator(cfg.packages, cfg.requiredProfiles, cfg.unknownProfileWarning, log)
+	if err != nil {
+		return err
+	}
 	svc := service.New(st, search.Default())
-	svc.Validate = service.Chain(service.BaseValidate, validator.New().Check)
+	svc.Validate = service.Chain(service.BaseValidate, v.Check)
+	if n, errs := profiles.Publish(ctx, svc, v); n > 0 || len(errs) > 0 {
+		log.Info("published conformance resources", "written", n, "failed", len(errs))
+		for _, e := range errs {
+			log.Warn("conformance resource not published", "err", e)
+		}
+	}
 	h := handlers.New(svc, handlers.Config{
 		BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple,
 		Logger: log, Ready: st.Ping,
@@ -142,4 +158,24 @@ func redact(uri string) string {
 		}
 	}
 	return uri
+}
+
+// loadValidator builds the validator the server and `dccfhir validate` share.
+func loadValidator(pkgs, required string, unknownWarn bool, log *slog.Logger) (*profiles.Validator, error) {
+	req, err := profiles.ParseRequired(required)
+	if err != nil {
+		return nil, err
+	}
+	var list []string
+	if pkgs != "" {
+		list = strings.Split(pkgs, ",")
+	}
+	v, warnings, err := profiles.New(profiles.Options{Packages: list, Required: req, UnknownProfileWarning: unknownWarn})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	return v, nil
 }

@@ -388,10 +388,13 @@ func refValue(f *frag, cl *search.Clause, v *search.Value, x string) error {
 	}
 	switch {
 	case v.RefURL != "":
-		u, ver, hasVer := strings.Cut(v.RefURL, "|")
+		u, ver := v.RefURL, v.RefVersion
+		if ver == "" {
+			u, ver, _ = strings.Cut(u, "|") // canonical|version not split by the caller
+		}
 		f.w(x, ".url <> '' AND ", x, ".url = ")
 		f.p(u)
-		if hasVer {
+		if ver != "" {
 			f.w(" AND ", x, ".version = ")
 			f.p(ver)
 		}
@@ -654,24 +657,83 @@ func (c *compiler) has(f *frag, h *search.Has, ra string, drive bool) error {
 	return nil
 }
 
-// composite matches when, for some OR'ed value, the resource matches every
-// component. Components are not yet tied to the same repeating element
-// (Observation.component), so this can over-match.
+// composite matches when, for some OR'ed value, one composite element of
+// the resource matches every component: the components' rows are found
+// under the same "param$k$" prefix (see compositeParam).
 func (c *compiler) composite(f *frag, cl *search.Clause, ra string) error {
+	lo, hi := cl.Param+"$", cl.Param+"%"
+	if cl.Missing != nil {
+		if *cl.Missing {
+			f.w("NOT ")
+		}
+		f.w("(0")
+		for _, k := range kinds {
+			x := c.alias("x")
+			f.w(" OR EXISTS (SELECT 1 FROM ", k.table, " ", x, " WHERE ", x, ".res = ", ra, ".rid AND ", x, ".param > ")
+			f.p(lo)
+			f.w(" AND ", x, ".param < ")
+			f.p(hi)
+			f.w(")")
+		}
+		f.w(")")
+		return nil
+	}
 	if len(cl.Components) == 0 {
 		return fmt.Errorf("sqlite: composite parameter %q has no value", cl.Param)
+	}
+	// comp writes the value condition of component clause cc on alias x.
+	comp := func(cc *search.Clause, k *kind, x string) error {
+		if cc.Modifier != "" || cc.Missing != nil || len(cc.Values) == 0 {
+			return unsupported("composite component %q with a modifier or no value", cc.Param)
+		}
+		f.w(" AND (")
+		for i := range cc.Values {
+			if i > 0 {
+				f.w(" OR ")
+			}
+			f.w("(")
+			if err := c.value(f, k, cc, &cc.Values[i], "+"+x); err != nil {
+				return err
+			}
+			f.w(")")
+		}
+		f.w(")")
+		return nil
 	}
 	f.w("(")
 	for i, comps := range cl.Components {
 		if i > 0 {
 			f.w(" OR ")
 		}
-		f.w("(1")
+		if len(comps) == 0 {
+			return fmt.Errorf("sqlite: composite parameter %q has an empty value", cl.Param)
+		}
+		kk := make([]*kind, len(comps))
 		for j := range comps {
-			f.w(" AND ")
-			if err := c.clause(f, &comps[j], ra, false); err != nil {
+			if kk[j] = kindOf(comps[j].Type); kk[j] == nil {
+				return unsupported("composite component %q of type %s", comps[j].Param, comps[j].Type)
+			}
+		}
+		a := c.alias("x")
+		suffix := "$" + comps[0].Param
+		f.w("EXISTS (SELECT 1 FROM ", kk[0].table, " ", a, " WHERE ", a, ".res = ", ra, ".rid AND ", a, ".param > ")
+		f.p(lo)
+		f.w(" AND ", a, ".param < ")
+		f.p(hi)
+		f.w(" AND substr(", a, ".param, -", strconv.Itoa(len(suffix)), ") = ")
+		f.p(suffix)
+		if err := comp(&comps[0], kk[0], a); err != nil {
+			return err
+		}
+		for j := 1; j < len(comps); j++ {
+			b := c.alias("x")
+			f.w(" AND EXISTS (SELECT 1 FROM ", kk[j].table, " ", b, " WHERE ", b, ".res = ", ra, ".rid AND ", b, ".param = substr(",
+				a, ".param, 1, length(", a, ".param) - ", strconv.Itoa(len(comps[0].Param)), ") || ")
+			f.p(comps[j].Param)
+			if err := comp(&comps[j], kk[j], b); err != nil {
 				return err
 			}
+			f.w(")")
 		}
 		f.w(")")
 	}

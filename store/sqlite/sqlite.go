@@ -58,10 +58,13 @@
 //
 // # Write path
 //
-// Put writes the resource row at once (so Tx.Read sees it) and buffers the
-// history row and the index rows, which are flushed as multi-row INSERTs
-// from statements prepared once per connection, before any search in the
-// Tx and at commit.
+// Put checks the version and writes the resource row at once, and buffers
+// the history row (which holds the JSON) and the index rows; they are
+// flushed as multi-row INSERTs of up to 100 rows, from statements prepared
+// once per connection, before any read or search in the Tx and at commit.
+// SQLite's automatic checkpoint is off: a background goroutine checkpoints
+// (PASSIVE) on its own connection once the WAL passes 32 MiB, so commits
+// do not pay for it; Close checkpoints fully.
 package sqlite
 
 import (

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
@@ -163,12 +164,7 @@ func (t *tx) Put(ctx context.Context, w *store.Write) error {
 	if w.Deleted || ix == nil {
 		ix = &search.Index{}
 	}
-	var mask int64
-	for i, n := range [...]int{len(ix.Strings), len(ix.Tokens), len(ix.Refs), len(ix.Dates), len(ix.Numbers), len(ix.Quantities), len(ix.URIs)} {
-		if n > 0 {
-			mask |= kinds[i].bit
-		}
-	}
+	mask := indexMask(ix)
 	var js any
 	if !w.Deleted {
 		js = w.JSON
@@ -266,11 +262,47 @@ func (t *tx) Put(ctx context.Context, w *store.Write) error {
 	return nil
 }
 
+// indexMask is the set of index tables ix has rows in.
+func indexMask(ix *search.Index) int64 {
+	var mask int64
+	for i, n := range [...]int{len(ix.Strings), len(ix.Tokens), len(ix.Refs), len(ix.Dates), len(ix.Numbers), len(ix.Quantities), len(ix.URIs)} {
+		if n > 0 {
+			mask |= kinds[i].bit
+		}
+	}
+	for i := range ix.Composites {
+		for j := range ix.Composites[i].Parts {
+			mask |= indexMask(&ix.Composites[i].Parts[j])
+		}
+	}
+	return mask
+}
+
+// compositeParam is the param under which the component comp of the k-th
+// composite value of param is stored: "param$k$comp". A search matches
+// components through the shared "param$k$" prefix, so they come from the
+// same element; '$' sorts below every character of a parameter code, so
+// "param$" < row < "param%" selects all of param's rows.
+func compositeParam(param string, k int, comp string) string {
+	return param + "$" + strconv.Itoa(k) + "$" + comp
+}
+
 // addIndex buffers the index rows of rid.
 func (t *tx) addIndex(rid int64, ix *search.Index) {
+	t.addEntries(rid, ix, func(p string) string { return p })
+	for k := range ix.Composites {
+		ce := &ix.Composites[k]
+		for j := range ce.Parts {
+			t.addEntries(rid, &ce.Parts[j], func(p string) string { return compositeParam(ce.Param, k, p) })
+		}
+	}
+}
+
+// addEntries buffers the entries of ix with their params mapped by param.
+func (t *tx) addEntries(rid int64, ix *search.Index, param func(string) string) {
 	p := &t.idx[0]
 	for _, e := range ix.Strings {
-		p.args = append(p.args, rid, e.Param, e.Norm, e.Exact)
+		p.args = append(p.args, rid, param(e.Param), e.Norm, e.Exact)
 		p.n++
 	}
 	p = &t.idx[1]
@@ -278,12 +310,12 @@ func (t *tx) addIndex(rid int64, ix *search.Index) {
 		if e.Param == "_id" {
 			continue // answered from resource.id
 		}
-		p.args = append(p.args, rid, e.Param, e.System, e.Code, e.Text, e.TypeSystem, e.TypeCode)
+		p.args = append(p.args, rid, param(e.Param), e.System, e.Code, e.Text, e.TypeSystem, e.TypeCode)
 		p.n++
 	}
 	p = &t.idx[2]
 	for _, e := range ix.Refs {
-		p.args = append(p.args, rid, e.Param, e.Type, e.ID, e.URL, e.Version, e.Identifier)
+		p.args = append(p.args, rid, param(e.Param), e.Type, e.ID, e.URL, e.Version, e.Identifier)
 		p.n++
 	}
 	p = &t.idx[3]
@@ -291,22 +323,22 @@ func (t *tx) addIndex(rid int64, ix *search.Index) {
 		if e.Param == "_lastUpdated" {
 			continue // answered from resource.updated
 		}
-		p.args = append(p.args, rid, e.Param, e.Low, e.High)
+		p.args = append(p.args, rid, param(e.Param), e.Low, e.High)
 		p.n++
 	}
 	p = &t.idx[4]
 	for _, e := range ix.Numbers {
-		p.args = append(p.args, rid, e.Param, e.Value, e.Low, e.High)
+		p.args = append(p.args, rid, param(e.Param), e.Value, e.Low, e.High)
 		p.n++
 	}
 	p = &t.idx[5]
 	for _, e := range ix.Quantities {
-		p.args = append(p.args, rid, e.Param, e.System, e.Code, e.Unit, e.Value, e.Low, e.High)
+		p.args = append(p.args, rid, param(e.Param), e.System, e.Code, e.Unit, e.Value, e.Low, e.High)
 		p.n++
 	}
 	p = &t.idx[6]
 	for _, e := range ix.URIs {
-		p.args = append(p.args, rid, e.Param, e.Value)
+		p.args = append(p.args, rid, param(e.Param), e.Value)
 		p.n++
 	}
 }

@@ -107,6 +107,9 @@ func searchData() []*store.Write {
 			Refs:       []search.RefEntry{ref("subject", "Patient", "p1"), ref("patient", "Patient", "p1")},
 			Dates:      []search.DateEntry{dateEntry("date", o1lo, o1hi)},
 			Quantities: []search.QuantityEntry{qty("value-quantity", 70, "kg")},
+			Composites: []search.CompositeEntry{{Param: "code-value-quantity", Parts: []search.Index{
+				{Tokens: []search.TokenEntry{{Param: "code", System: loinc, Code: "29463-7"}}},
+				{Quantities: []search.QuantityEntry{qty("value-quantity", 70, "kg")}}}}},
 		}),
 		NewWrite("Observation", "ob2", 1, At(9), &search.Index{
 			Tokens: []search.TokenEntry{{Param: "code", System: loinc, Code: "8302-2", Text: "body height"}, tok("status", "", "final")},
@@ -114,6 +117,15 @@ func searchData() []*store.Write {
 				{Param: "derived-from", URL: "http://other.org/fhir/Observation/x1"}},
 			Dates:      []search.DateEntry{dateEntry("date", o2lo, o2hi)},
 			Quantities: []search.QuantityEntry{qty("value-quantity", 165, "cm")},
+			// Two components, as a blood pressure has: 8480-6 = 120, 8462-4 = 80.
+			Composites: []search.CompositeEntry{
+				{Param: "component-code-value-quantity", Parts: []search.Index{
+					{Tokens: []search.TokenEntry{{Param: "code", System: loinc, Code: "8480-6"}}},
+					{Quantities: []search.QuantityEntry{qty("value-quantity", 120, "mm[Hg]")}}}},
+				{Param: "component-code-value-quantity", Parts: []search.Index{
+					{Tokens: []search.TokenEntry{{Param: "code", System: loinc, Code: "8462-4"}}},
+					{Quantities: []search.QuantityEntry{qty("value-quantity", 80, "mm[Hg]")}}}},
+			},
 		}),
 		NewWrite("Observation", "ob3", 1, At(10), &search.Index{
 			Tokens:     []search.TokenEntry{{Param: "code", System: loinc, Code: "8302-2", Text: "body height"}, tok("status", "", "preliminary")},
@@ -161,6 +173,21 @@ func clause(param string, t search.ParamType, mod string, vs ...search.Value) se
 func missing(param string, t search.ParamType, m bool) search.Clause {
 	return search.Clause{Param: param, Type: t, Modifier: "missing", Missing: &m}
 }
+
+// composite is a composite clause of the given OR'ed values.
+func composite(param string, values ...[]search.Clause) search.Clause {
+	return search.Clause{Param: param, Type: search.TypeComposite, Components: values}
+}
+
+// compV is a code$quantity composite value.
+func compV(code string, p search.Prefix, n float64) []search.Clause {
+	return []search.Clause{
+		clause("code", search.TypeToken, "", tokV(code)),
+		clause("value-quantity", search.TypeQuantity, "", search.Value{Prefix: p, Num: n, NumLow: n - 0.5, NumHigh: n + 0.5}),
+	}
+}
+
+var yes, no = true, false
 
 func testSearch(t *testing.T, s store.Store) {
 	ctx := context.Background()
@@ -265,6 +292,15 @@ func testSearch(t *testing.T, s store.Store) {
 		{"uri is not a prefix match", []string{"ValueSet"}, []search.Clause{clause("url", search.TypeURI, "", strV("http://example.org/fhir"))}, nil},
 		{"uri :below", []string{"ValueSet"}, []search.Clause{clause("url", search.TypeURI, "below", strV("http://example.org/fhir"))}, []string{"ValueSet/vs1"}},
 		{"uri :above", []string{"ValueSet"}, []search.Clause{clause("url", search.TypeURI, "above", strV("http://example.org/other/ValueSet/def/_history/2"))}, []string{"ValueSet/vs2"}},
+		// composite: components must match within one element
+		{"composite", obs, []search.Clause{composite("component-code-value-quantity", compV("8480-6", search.GT, 100))}, []string{"Observation/ob2"}},
+		{"composite components of different elements", obs, []search.Clause{composite("component-code-value-quantity", compV("8462-4", search.GT, 100))}, nil},
+		{"composite OR", obs, []search.Clause{composite("component-code-value-quantity", compV("8462-4", search.GT, 100), compV("8462-4", search.LT, 100))}, []string{"Observation/ob2"}},
+		{"composite with system", obs, []search.Clause{{Param: "code-value-quantity", Type: search.TypeComposite, Components: [][]search.Clause{{
+			clause("code", search.TypeToken, "", sysV(loinc, "29463-7")),
+			clause("value-quantity", search.TypeQuantity, "", search.Value{Prefix: search.EQ, Num: 70, NumLow: 69.5, NumHigh: 70.5, Unit: "kg"})}}}}, []string{"Observation/ob1"}},
+		{"composite :missing", obs, []search.Clause{{Param: "code-value-quantity", Type: search.TypeComposite, Missing: &yes}}, []string{"Observation/ob2", "Observation/ob3"}},
+		{"composite :missing=false", obs, []search.Clause{{Param: "component-code-value-quantity", Type: search.TypeComposite, Missing: &no}}, []string{"Observation/ob2"}},
 		// chain and reverse chain
 		{"chain", obs, []search.Clause{{Param: "subject", Type: search.TypeReference, TargetTypes: []string{"Patient"},
 			Chain: &search.Clause{Param: "family", Type: search.TypeString, Values: []search.Value{strV("smyth")}}}}, []string{"Observation/ob2"}},

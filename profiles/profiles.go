@@ -1,0 +1,172 @@
+// Package profiles puts validation together for the server and the command
+// line: base R4 validation (profiles/validator), the DCC implementation
+// guide built into the binary (profiles/dcc), the FHIR packages the
+// deployment loads (profiles/packages) and profile validation against them
+// (profiles/conformance). One Validator serves every write path, $validate
+// and `dccfhir validate`, so they all give the same answers.
+package profiles
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/profiles/conformance"
+	"github.com/dccfhir/dccfhir/profiles/dcc"
+	"github.com/dccfhir/dccfhir/profiles/packages"
+	"github.com/dccfhir/dccfhir/profiles/validator"
+)
+
+// DCC is the canonical base of the built-in DCC implementation guide.
+const DCC = "https://dcc.example.fr/fhir"
+
+// Options configure a Validator.
+type Options struct {
+	// Packages are the extra FHIR packages to load: .tgz files, folders or
+	// NAME@VERSION from the package cache.
+	Packages []string
+	// Required maps a resource type to profiles every resource of that type
+	// must conform to, whatever it claims (e.g. Patient → the DCC patient).
+	Required map[string][]string
+	// UnknownProfileWarning makes a claimed but unloaded meta.profile a
+	// warning instead of an error (for loading foreign data such as Synthea,
+	// whose US Core profiles are not loaded).
+	UnknownProfileWarning bool
+}
+
+// Validator is the complete validation of a resource.
+type Validator struct {
+	Base     *validator.Validator
+	Set      *conformance.Set
+	Packages []*packages.Package
+	opts     Options
+}
+
+var baseOnce = sync.OnceValue(validator.New)
+
+// New loads the DCC guide and the configured packages. Missing package
+// dependencies are returned as warnings, not errors: the bindings and
+// extensions they would define are then reported as uncheckable.
+func New(opts Options) (*Validator, []string, error) {
+	ig, err := packages.LoadFS(dcc.FS())
+	if err != nil {
+		return nil, nil, fmt.Errorf("built-in DCC guide: %w", err)
+	}
+	pkgs := []*packages.Package{ig}
+	for _, spec := range opts.Packages {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			continue
+		}
+		p, err := packages.Load(spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("package %s: %w", spec, err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	set, err := conformance.NewSet(pkgs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var warnings []string
+	for _, m := range set.MissingDependencies() {
+		warnings = append(warnings, "package dependency not loaded: "+m+" (its bindings and extensions are reported as not checkable)")
+	}
+	for typ, urls := range opts.Required {
+		for _, u := range urls {
+			if !set.Has(u) {
+				return nil, nil, fmt.Errorf("required profile %s for %s is not loaded", u, typ)
+			}
+		}
+	}
+	return &Validator{Base: baseOnce(), Set: set, Packages: pkgs, opts: opts}, warnings, nil
+}
+
+// Validate returns every issue of res: base R4, its claimed profiles, the
+// profiles required for its type and the extra ones asked for (e.g. the
+// profile parameter of $validate).
+func (v *Validator) Validate(typ string, res map[string]any, extra ...string) []fhir.Issue {
+	issues := v.Base.Validate(typ, res)
+	claimed := v.Set.ValidateClaimed(res)
+	if v.opts.UnknownProfileWarning {
+		for i := range claimed {
+			if claimed[i].Code == "not-supported" && strings.HasPrefix(claimed[i].Diagnostics, "claimed profile ") {
+				claimed[i].Severity = "warning"
+			}
+		}
+	}
+	issues = append(issues, claimed...)
+	done := map[string]bool{}
+	if meta, ok := res["meta"].(map[string]any); ok {
+		if ps, ok := meta["profile"].([]any); ok {
+			for _, p := range ps {
+				if s, ok := p.(string); ok {
+					done[s] = true
+				}
+			}
+		}
+	}
+	for _, u := range append(append([]string(nil), v.opts.Required[typ]...), extra...) {
+		if !done[u] {
+			done[u] = true
+			issues = append(issues, v.Set.Validate(res, u)...)
+		}
+	}
+	return issues
+}
+
+// HasErrors reports whether issues hold an error or a fatal issue.
+func HasErrors(issues []fhir.Issue) bool { return conformance.HasErrors(issues) }
+
+// Check is the service's write hook: nil, or a 422 listing every issue
+// when at least one is an error (warnings never block a write).
+func (v *Validator) Check(_ context.Context, typ string, res map[string]any) *fhir.Error {
+	issues := v.Validate(typ, res)
+	if !HasErrors(issues) {
+		return nil
+	}
+	sort.SliceStable(issues, func(i, j int) bool { return rank(issues[i].Severity) < rank(issues[j].Severity) })
+	return &fhir.Error{Status: 422, Issues: issues}
+}
+
+func rank(sev string) int {
+	switch sev {
+	case "fatal":
+		return 0
+	case "error":
+		return 1
+	case "warning":
+		return 2
+	}
+	return 3
+}
+
+// ParseRequired reads "Type=url,Type=url" into Options.Required.
+func ParseRequired(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		t, u, ok := strings.Cut(part, "=")
+		if !ok || !fhir.KnownType(t) || u == "" {
+			return nil, fmt.Errorf("required profile %q: want ResourceType=profile-url", part)
+		}
+		out[t] = append(out[t], u)
+	}
+	return out, nil
+}
+
+// Conformance lists the conformance resources of the loaded packages (the
+// DCC guide first), for the server to publish through its REST API.
+func (v *Validator) Conformance() []*packages.Resource {
+	var out []*packages.Resource
+	for _, p := range v.Packages {
+		out = append(out, p.Resources...)
+	}
+	return out
+}
