@@ -25,6 +25,11 @@ var (
 	ErrConflict = errors.New("version conflict")
 	// ErrNoTransactions: the deployment cannot run multi-document transactions.
 	ErrNoTransactions = errors.New("storage does not support multi-document transactions")
+	// ErrUnsupported: a search feature the engine does not implement; the
+	// client asked for it, so it is a 400, not a failure.
+	ErrUnsupported = errors.New("not supported by this storage engine")
+	// ErrBadCursor: a paging cursor the engine cannot read (forged or stale).
+	ErrBadCursor = errors.New("invalid or expired page cursor")
 )
 
 // Resource is one stored version of a resource.

@@ -149,6 +149,10 @@ func storeErr(err error, typ, id string) error {
 		return fe
 	case errors.Is(err, store.ErrConflict):
 		return fhir.Errorf(409, "conflict", "", "the resource kept changing concurrently (%v); retry with the current version", err)
+	case errors.Is(err, store.ErrUnsupported):
+		return fhir.Errorf(400, "not-supported", "", "%v", err)
+	case errors.Is(err, store.ErrBadCursor):
+		return fhir.Errorf(400, "invalid", "", "%v: start the search again", err)
 	case errors.Is(err, store.ErrNoTransactions):
 		return fhir.Errorf(400, "not-supported", "", "%v", err)
 	}

@@ -3,14 +3,14 @@ package sqlite
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/dccfhir/dccfhir/store"
 	"strconv"
 )
 
 // errBadCursor reports a page cursor this engine did not issue for that
 // query (or for any query).
-var errBadCursor = errors.New("invalid page cursor")
+var errBadCursor = store.ErrBadCursor
 
 // cursor is a keyset position: the sort key values of a row, the direction
 // to read from it (back for a Prev link) and a signature of the query

@@ -85,7 +85,7 @@ import (
 
 // ErrUnsupported is returned (wrapped) for a search feature this engine
 // cannot answer yet, so the service can report it to the client as such.
-var ErrUnsupported = errors.New("not supported by the sqlite engine")
+var ErrUnsupported = fmt.Errorf("sqlite: %w", store.ErrUnsupported)
 
 // Options tune the engine; the zero value is the default.
 type Options struct {
