@@ -69,6 +69,14 @@ func (s *Server) buildCapabilities() []byte {
 		SearchRevInclude  []string `json:"searchRevInclude,omitempty"`
 		SearchParam       []sp     `json:"searchParam,omitempty"`
 	}
+	var ops []map[string]string
+	seenOp := map[string]bool{}
+	for _, r := range routeTable {
+		if def, ok := operationDefs[r.interaction]; ok && !seenOp[r.interaction] {
+			seenOp[r.interaction] = true
+			ops = append(ops, map[string]string{"name": r.interaction, "definition": def})
+		}
+	}
 	var resources []resource
 	for _, t := range fhir.ResourceTypes {
 		r := resource{Type: t, Interaction: typeInter, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
@@ -101,6 +109,7 @@ func (s *Server) buildCapabilities() []byte {
 			"mode":        "server",
 			"resource":    resources,
 			"interaction": sysInter,
+			"operation":   ops,
 			"compartment": []string{
 				"http://hl7.org/fhir/CompartmentDefinition/patient", "http://hl7.org/fhir/CompartmentDefinition/encounter",
 				"http://hl7.org/fhir/CompartmentDefinition/relatedPerson", "http://hl7.org/fhir/CompartmentDefinition/practitioner",
@@ -110,4 +119,14 @@ func (s *Server) buildCapabilities() []byte {
 	}
 	b, _ := json.Marshal(cs)
 	return b
+}
+
+// operationDefs maps the operations the route table wires to their
+// OperationDefinitions, for the CapabilityStatement.
+var operationDefs = map[string]string{
+	"validate":      "http://hl7.org/fhir/OperationDefinition/Resource-validate",
+	"expand":        "http://hl7.org/fhir/OperationDefinition/ValueSet-expand",
+	"validate-code": "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code",
+	"lookup":        "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup",
+	"reindex":       "http://dcc.example.fr/fhir/OperationDefinition/reindex",
 }

@@ -63,7 +63,7 @@ func start(t *testing.T, e engine, opts ...option) *fixture {
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.srv.Start()
 	f.base = f.srv.URL + "/fhir"
-	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, ConditionalDeleteMultiple: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, Validator: fullValidator(t), ConditionalDeleteMultiple: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(&cfg)
 	}

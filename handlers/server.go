@@ -33,6 +33,8 @@ type Config struct {
 	// (else more than one match is a 412).
 	ConditionalDeleteMultiple bool
 	Logger                    *slog.Logger
+	// Validator answers $validate (nil: not offered).
+	Validator Validator
 	// Ready reports whether storage answers, for /readyz.
 	Ready func(ctx context.Context) error
 }

@@ -11,7 +11,9 @@ func usage() {
 	fmt.Fprint(os.Stderr, `dccfhir: FHIR R4 server for the regional cancer network record
 
 usage:
-  dccfhir serve [flags]     run the server (dccfhir serve -h for flags)
+  dccfhir serve [flags]                   run the server (dccfhir serve -h for flags)
+  dccfhir validate [flags] FILE...        validate resources offline, as the server does (exit 1 on errors)
+  dccfhir package install NAME@VERSION    fetch a FHIR package into the local cache
 `)
 }
 
@@ -24,6 +26,14 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "validate":
+		var ok bool
+		ok, err = runValidate(os.Args[2:], os.Stdout)
+		if err == nil && !ok {
+			os.Exit(1)
+		}
+	case "package":
+		err = runPackage(os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		usage()
 		return

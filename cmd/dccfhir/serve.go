@@ -124,7 +124,7 @@ func serve(args []string) error {
 	}
 	h := handlers.New(svc, handlers.Config{
 		BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple,
-		Logger: log, Ready: st.Ping,
+		Logger: log, Ready: st.Ping, Validator: v,
 	})
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
