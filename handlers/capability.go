@@ -16,8 +16,17 @@ var Version = "0.1.0"
 // the route table, the search parameter registry and the storage features,
 // so it states what this deployment does, not what someone wrote down.
 func (s *Server) capabilities(c echo.Context) error {
-	s.capOnce.Do(func() { s.capBody = s.buildCapabilities() })
-	return s.writeJSON(c, 200, s.capBody)
+	gen := uint64(0)
+	if s.svc.Params != nil {
+		gen = s.svc.Params.Generation()
+	}
+	s.capMu.Lock()
+	if s.capBody == nil || s.capGen != gen {
+		s.capBody, s.capGen = s.buildCapabilities(), gen
+	}
+	body := s.capBody
+	s.capMu.Unlock()
+	return s.writeJSON(c, 200, body)
 }
 
 type code struct {

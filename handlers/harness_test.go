@@ -55,8 +55,15 @@ type handlersConfig = handlers.Config
 
 func start(t *testing.T, e engine, opts ...option) *fixture {
 	t.Helper()
+	return startWith(t, e, search.Default(), opts...)
+}
+
+// startWith starts a server on its own parameter registry (for tests that
+// add SearchParameters and must not leak them to others).
+func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fixture {
+	t.Helper()
 	st := e.open(t)
-	svc := service.New(st, search.Default())
+	svc := service.New(st, reg)
 	svc.Validate = service.Chain(service.BaseValidate, fullValidator(t).Check)
 	f := &fixture{t: t, st: st}
 	// the handler needs its base URL before the listener exists: start unstarted

@@ -44,9 +44,11 @@ type Server struct {
 	svc     *service.Service
 	cfg     Config
 	metrics *metrics
-	// capOnce builds the CapabilityStatement on first use.
-	capOnce sync.Once
+	// capBody caches the CapabilityStatement for the registry generation
+	// capGen: a new SearchParameter rebuilds it.
+	capMu   sync.Mutex
 	capBody []byte
+	capGen  uint64
 }
 
 // New builds the HTTP handler: the FHIR API under the base path, plus

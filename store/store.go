@@ -75,6 +75,11 @@ type Tx interface {
 	// transactions; conditional create/update take it on their query so two
 	// concurrent identical requests cannot both create.
 	Lock(ctx context.Context, key string) error
+	// Reindex replaces the search index of the current version of typ/id
+	// without making a new version (a new SearchParameter, $reindex). It
+	// returns ErrConflict when the current version is no longer version or
+	// is deleted: that write indexed itself.
+	Reindex(ctx context.Context, typ, id string, version int64, idx *search.Index) error
 }
 
 // Store is a storage engine.

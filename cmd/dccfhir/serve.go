@@ -116,6 +116,11 @@ func serve(args []string) error {
 	}
 	svc := service.New(st, search.Default())
 	svc.Validate = service.Chain(service.BaseValidate, v.Check)
+	if n, err := svc.LoadSearchParameters(ctx); err != nil {
+		return fmt.Errorf("loading stored SearchParameters: %w", err)
+	} else if n > 0 {
+		log.Info("custom search parameters loaded", "count", n)
+	}
 	if n, errs := profiles.Publish(ctx, svc, v); n > 0 || len(errs) > 0 {
 		log.Info("published conformance resources", "written", n, "failed", len(errs))
 		for _, e := range errs {

@@ -177,3 +177,64 @@ func leadingName(p string) string {
 	}
 	return p[:i]
 }
+
+// RemoveURL unregisters the parameters of a (custom) SearchParameter by its
+// canonical URL; where one had replaced an R4 parameter of the same type and
+// code, the R4 one comes back. It reports whether anything was removed.
+func (r *Registry) RemoveURL(url string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	gone := old.byURL[url]
+	if len(gone) == 0 {
+		return false
+	}
+	s := &snapshot{types: make(map[string]*typeParams, len(old.types)), byURL: make(map[string][]*Param, len(old.byURL))}
+	for t, tp := range old.types {
+		s.types[t] = tp
+	}
+	for u, ps := range old.byURL {
+		if u != url {
+			s.byURL[u] = ps[:len(ps):len(ps)]
+		}
+	}
+	for _, p := range gone {
+		tp := s.types[p.Base]
+		if tp == nil || tp.byCode[p.Code] != p {
+			continue
+		}
+		n := &typeParams{byCode: make(map[string]*Param, len(tp.byCode))}
+		for _, q := range tp.list {
+			if q != p {
+				n.list = append(n.list, q)
+				n.byCode[q.Code] = q
+			}
+		}
+		s.types[p.Base] = n
+		if b := r4Param(p.Base, p.Code); b != nil && b.URL != url {
+			s.add(b)
+			n.sort()
+		}
+	}
+	r.snap.Store(s)
+	r.gen.Add(1)
+	return true
+}
+
+// Generation changes whenever parameters are added or removed, so caches
+// derived from the registry (the CapabilityStatement) know to rebuild.
+func (r *Registry) Generation() uint64 { return r.gen.Load() }
+
+// r4Param is a fresh, compiled copy of the generated R4 parameter typ/code.
+func r4Param(typ, code string) *Param {
+	for _, gp := range r4Params {
+		if gp.Base == typ && gp.Code == code {
+			p := *gp
+			if p.compile() != nil {
+				return nil
+			}
+			return &p
+		}
+	}
+	return nil
+}

@@ -76,6 +76,7 @@ func (p *Param) HasTarget(t string) bool {
 type Registry struct {
 	mu   sync.Mutex // serialises writers
 	snap atomic.Pointer[snapshot]
+	gen  atomic.Uint64
 }
 
 type snapshot struct {
@@ -217,5 +218,6 @@ func (r *Registry) Add(params ...*Param) error {
 		s.types[t].sort()
 	}
 	r.snap.Store(s)
+	r.gen.Add(1)
 	return nil
 }

@@ -323,6 +323,9 @@ func (s *Service) transaction(ctx context.Context, es []*entry, results []EntryR
 		}
 		return storeErr(err, "", "")
 	}
+	for _, e := range es {
+		s.afterCommit(results[e.index].Resource)
+	}
 	return nil
 }
 

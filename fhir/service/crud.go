@@ -48,6 +48,9 @@ func (s *Service) run(ctx context.Context, op func(tx store.Tx) (*Result, error)
 	if err != nil {
 		return nil, storeErr(err, "", "")
 	}
+	if res != nil {
+		s.afterCommit(res.Resource)
+	}
 	return res, nil
 }
 

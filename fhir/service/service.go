@@ -35,6 +35,8 @@ type Service struct {
 	DefaultCount, MaxCount int
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
+
+	custom customParams
 }
 
 // New returns a Service with the default page sizes and base validation.
@@ -114,6 +116,11 @@ func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resou
 	meta["versionId"], meta["lastUpdated"] = vid, lu
 	if s.Validate != nil {
 		if err := s.Validate(ctx, typ, res); err != nil {
+			return nil, err
+		}
+	}
+	if typ == "SearchParameter" {
+		if err := s.checkSearchParameter(res); err != nil {
 			return nil, err
 		}
 	}

@@ -238,3 +238,31 @@ func (s *Store) rollForward(ctx context.Context, typ, id string) error {
 	}
 	return nil
 }
+
+// Reindex implements store.Tx: the current document gets the new index
+// arrays by compare-and-swap on its version; history keeps what it had.
+func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, idx *search.Index) error {
+	ctx = t.ctx(ctx)
+	key := typ + "/" + id
+	var cur resDoc
+	err := t.s.res.FindOne(ctx, bson.D{{Key: "_id", Value: key}}, options.FindOne().SetProjection(dataProjection)).Decode(&cur)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return store.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: reindex %s: %w", key, err)
+	}
+	if cur.Version != version || cur.Deleted {
+		return store.ErrConflict
+	}
+	d := newDoc(&store.Write{Resource: *cur.resource(), Index: idx})
+	d.ID = key
+	r, err := t.s.res.ReplaceOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "version", Value: version}}, d)
+	if err != nil {
+		return fmt.Errorf("mongo: reindex %s: %w", key, err)
+	}
+	if r.MatchedCount == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}

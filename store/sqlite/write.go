@@ -396,3 +396,67 @@ func (s *Store) insertRows(ctx context.Context, p *pending, width int, sqlFor fu
 	p.args, p.n = p.args[:0], 0
 	return nil
 }
+
+// Reindex implements store.Tx: the index rows of the current version are
+// replaced in place; the resource and its history are untouched.
+func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, ix *search.Index) error {
+	if t.done {
+		return errTxDone
+	}
+	if ix == nil {
+		ix = &search.Index{}
+	}
+	bg := context.WithoutCancel(ctx)
+	c := t.s.w
+	st, err := c.stmt(bg, "SELECT rid, version, deleted, kinds FROM resource WHERE type = ? AND id = ?")
+	if err != nil {
+		return err
+	}
+	var rid, ver, old int64
+	var deleted bool
+	switch err := st.QueryRowContext(bg, typ, id).Scan(&rid, &ver, &deleted, &old); {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrConflict
+	case err != nil:
+		return fmt.Errorf("sqlite: reindex %s/%s: %w", typ, id, err)
+	case ver != version || deleted:
+		return store.ErrConflict
+	}
+	if _, ok := t.dirty[rid]; ok {
+		if err := t.flushIndex(bg); err != nil {
+			return err
+		}
+	}
+	for _, k := range kinds {
+		if old&k.bit == 0 {
+			continue
+		}
+		st, err := c.stmt(bg, "DELETE FROM "+k.table+" WHERE res = ?")
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(bg, rid); err != nil {
+			return fmt.Errorf("sqlite: reindex %s/%s: %w", typ, id, err)
+		}
+	}
+	mask := indexMask(ix)
+	st, err = c.stmt(bg, "UPDATE resource SET kinds = ? WHERE rid = ?")
+	if err != nil {
+		return err
+	}
+	if _, err := st.ExecContext(bg, mask, rid); err != nil {
+		return fmt.Errorf("sqlite: reindex %s/%s: %w", typ, id, err)
+	}
+	if mask != 0 {
+		t.dirty[rid] = struct{}{}
+		t.addIndex(rid, ix)
+	}
+	for i := range t.idx {
+		if t.idx[i].n >= batchRows {
+			if err := t.flushKind(bg, i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
