@@ -18,6 +18,9 @@ func TestCompartmentSearch(t *testing.T) {
 		f.want(f.do("POST", "/Observation", obs("p1")), 201)
 		f.want(f.do("POST", "/Observation", obs("p1")), 201)
 		f.want(f.do("POST", "/Observation", obs("p2")), 201)
+		abs := obs("p1")
+		abs["subject"] = map[string]any{"reference": f.base + "/Patient/p1"} // an absolute reference to this server
+		f.want(f.do("POST", "/Observation", abs), 201)
 		f.want(f.do("POST", "/Condition", map[string]any{"resourceType": "Condition", "subject": map[string]any{"reference": "Patient/p1"}}), 201)
 		f.want(f.do("POST", "/Organization", map[string]any{"resourceType": "Organization", "name": "not in any patient compartment"}), 201)
 
@@ -25,10 +28,11 @@ func TestCompartmentSearch(t *testing.T) {
 			path string
 			n    int
 		}{
-			{"/Patient/p1/Observation", 2},
+			{"/Patient/p1/Observation", 3},
+			{"/Observation?subject=Patient/p1", 3},
 			{"/Patient/p2/Observation", 1},
 			{"/Patient/p1/Condition", 1},
-			{"/Patient/p1/*", 4},
+			{"/Patient/p1/*", 5},
 			{"/Patient/p1/*?_type=Condition,Organization", 1},
 			{"/Patient/p3/Observation", 0},
 		}

@@ -62,6 +62,9 @@ func New(svc *service.Service, cfg Config) *echo.Echo {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{svc: svc, cfg: cfg, metrics: newMetrics()}
+	if svc.BaseURL == "" {
+		svc.BaseURL = cfg.BaseURL
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/dccfhir/dccfhir/fhir"
 	"sync"
 
 	"github.com/dccfhir/dccfhir/fhir/model"
@@ -18,6 +20,13 @@ import (
 // entries of a parameter are dropped. An error means an expression failed
 // on this resource; it does not happen for the R4 table on valid resources.
 func Extract(reg *Registry, typ string, res map[string]any) (*Index, error) {
+	return ExtractLocal(reg, typ, res, "")
+}
+
+// ExtractLocal is Extract for a server whose own FHIR base is base:
+// absolute references to it (http://host/fhir/Patient/1) are indexed as the
+// local references they denote, for searches and compartments alike.
+func ExtractLocal(reg *Registry, typ string, res map[string]any, base string) (*Index, error) {
 	x := extractors.Get().(*extractor)
 	defer extractors.Put(x)
 	x.root = res
@@ -47,6 +56,7 @@ func Extract(reg *Registry, typ string, res map[string]any) (*Index, error) {
 		}
 		idx.dedup(mark)
 	}
+	localizeRefs(idx, base)
 	addCompartments(idx, typ, res)
 	return idx, nil
 }
@@ -493,4 +503,21 @@ func dedupFrom[E comparable](s []E, from int) []E {
 		}
 	}
 	return out
+}
+
+func localizeRefs(idx *Index, base string) {
+	if base == "" {
+		return
+	}
+	prefix := strings.TrimRight(base, "/") + "/"
+	for i := range idx.Refs {
+		r := &idx.Refs[i]
+		if r.ID != "" || !strings.HasPrefix(r.URL, prefix) {
+			continue
+		}
+		parts := strings.Split(strings.TrimPrefix(r.URL, prefix), "/")
+		if len(parts) >= 2 && fhir.KnownType(parts[0]) && fhir.ValidID(parts[1]) {
+			r.Type, r.ID, r.URL = parts[0], parts[1], ""
+		}
+	}
 }

@@ -164,7 +164,7 @@ func (s *Service) reindex(ctx context.Context, j *Job) error {
 						if ferr != nil {
 							return ferr
 						}
-						idx, err := search.Extract(s.Params, r.Type, tree)
+						idx, err := search.ExtractLocal(s.Params, r.Type, tree, s.BaseURL)
 						if err != nil {
 							return err
 						}

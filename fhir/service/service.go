@@ -36,6 +36,10 @@ type Service struct {
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 
+	// BaseURL is the server's own FHIR base: absolute references to it are
+	// indexed as the local references they are.
+	BaseURL string
+
 	custom customParams
 }
 
@@ -128,7 +132,7 @@ func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resou
 	if err != nil {
 		return nil, fhir.Errorf(400, "structure", "", "body is not a JSON object: %v", err)
 	}
-	idx, err := search.Extract(s.Params, typ, res)
+	idx, err := search.ExtractLocal(s.Params, typ, res, s.BaseURL)
 	if err != nil {
 		return nil, fhir.Errorf(422, "processing", "", "cannot index resource: %v", err)
 	}
@@ -188,3 +192,4 @@ func Chain(vs ...Validator) Validator {
 		return nil
 	}
 }
+
