@@ -192,4 +192,3 @@ func Chain(vs ...Validator) Validator {
 		return nil
 	}
 }
-
