@@ -64,7 +64,6 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	t.Helper()
 	st := e.open(t)
 	svc := service.New(st, reg)
-	svc.Validate = service.Chain(service.BaseValidate, fullValidator(t).Check)
 	f := &fixture{t: t, st: st}
 	// the handler needs its base URL before the listener exists: start unstarted
 	f.srv = httptest.NewUnstartedServer(nil)
@@ -74,6 +73,7 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	for _, o := range opts {
 		o(&cfg)
 	}
+	svc.Validate = service.Chain(service.BaseValidate, cfg.Validator.(*profiles.Validator).Check)
 	f.srv.Config.Handler = handlers.New(svc, cfg)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -199,3 +199,24 @@ var validatorOnce = sync.OnceValues(func() (*profiles.Validator, error) {
 	v, _, err := profiles.New(profiles.Options{})
 	return v, err
 })
+
+// foreignValidator is the validator of a server started with
+// --unknown-profile-warning, for data claiming profiles it does not load
+// (Synthea claims US Core).
+func foreignValidator(t testing.TB) *profiles.Validator {
+	v, err := foreignOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+var foreignOnce = sync.OnceValues(func() (*profiles.Validator, error) {
+	v, _, err := profiles.New(profiles.Options{UnknownProfileWarning: true})
+	return v, err
+})
+
+// foreignProfiles is the option for such a server.
+func foreignProfiles(t testing.TB) option {
+	return func(c *handlersConfig) { c.Validator = foreignValidator(t) }
+}

@@ -14,6 +14,12 @@ usage:
   dccfhir serve [flags]                   run the server (dccfhir serve -h for flags)
   dccfhir validate [flags] FILE...        validate resources offline, as the server does (exit 1 on errors)
   dccfhir package install NAME@VERSION    fetch a FHIR package into the local cache
+  dccfhir generate --patients N --seed S --out DIR | --server URL
+                                          a synthetic regional cancer network (DCC profiles)
+  dccfhir import [--server URL | --storage URI] [--workers N] PATH...
+                                          load Bundles, resources or NDJSON (.gz, .bz2), resumable
+  dccfhir bench --server URL [--vs URL] [--duration D] [--connections N] [--scenario NAME]
+                                          load generator: ingest, read, search, mixed
 `)
 }
 
@@ -34,6 +40,12 @@ func main() {
 		}
 	case "package":
 		err = runPackage(os.Args[2:], os.Stdout)
+	case "generate":
+		err = runGenerate(os.Args[2:])
+	case "import":
+		err = runImport(os.Args[2:])
+	case "bench":
+		err = runBench(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
