@@ -611,7 +611,12 @@ func (c *compiler) chain(f *frag, cl *search.Clause, ra string, drive bool) erro
 		return err
 	}
 	if drive {
-		f.w(ra, ".rid IN (SELECT ", x, ".res FROM idx_ref ", x, " JOIN resource ", t, " ON ", t, ".type = ", x, ".type AND ", t, ".id = ", x, ".id WHERE ")
+		// Start from the targets that match the inner clause (its own index
+		// drives), then follow references to them through idx_ref's
+		// (type, id, param) key. CROSS JOIN fixes that order: without value
+		// statistics SQLite would rather scan every reference to the target
+		// type and test each target, which is quadratic on large data.
+		f.w(ra, ".rid IN (SELECT ", x, ".res FROM resource ", t, " CROSS JOIN idx_ref ", x, " ON ", x, ".type = ", t, ".type AND ", x, ".id = ", t, ".id WHERE ")
 	} else {
 		f.w("EXISTS (SELECT 1 FROM idx_ref ", x, " JOIN resource ", t, " ON ", t, ".type = ", x, ".type AND ", t, ".id = ", x, ".id WHERE ", x, ".res = ", ra, ".rid AND ")
 	}
