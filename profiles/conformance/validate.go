@@ -665,7 +665,8 @@ func (v *vctx) checkConstraint(it item, c *constraintRule, l *loc) {
 		v.add("warning", "not-supported", l, "invariant %s of %s not checked: %s", c.key, c.src, c.bad)
 		return
 	}
-	focus := fhirpath.Node{Value: it.val, Type: it.typ, Path: l.steps()}
+	// No Path: an invariant needs values, not locations, and paths allocate.
+	focus := fhirpath.Node{Value: it.val, Type: it.typ}
 	out, err := c.expr.EvaluateNode(focus, v.res, nil)
 	if err != nil {
 		v.add("warning", "not-supported", l, "invariant %s of %s could not be evaluated: %v", c.key, c.src, err)

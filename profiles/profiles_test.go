@@ -1,0 +1,172 @@
+package profiles
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/dccfhir/dccfhir/fhir"
+)
+
+func readJSON(t testing.TB, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ferr := fhir.Decode(b)
+	if ferr != nil {
+		t.Fatal(ferr)
+	}
+	return m
+}
+
+const dccPatient = DCC + "/StructureDefinition/dcc-patient"
+
+func TestRequiredAndClaimedProfiles(t *testing.T) {
+	req, err := ParseRequired("Patient=" + dccPatient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, _, err := New(Options{Required: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lenient, _, err := New(Options{UnknownProfileWarning: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := map[string]any{"resourceType": "Patient", "id": "p", "gender": "female"}
+	foreign := map[string]any{"resourceType": "Patient", "id": "p", "meta": map[string]any{"profile": []any{"http://example.org/unknown"}}}
+	good := readJSON(t, filepath.Join("..", "testdata", "dcc", "dcc-patient.valid.json"))
+	cases := []struct {
+		name string
+		v    *Validator
+		res  map[string]any
+		ok   bool
+	}{
+		{"required profile enforced on a plain patient", strict, plain, false},
+		{"required profile satisfied", strict, good, true},
+		{"unknown claimed profile is an error", strict, foreign, false},
+		{"unknown claimed profile is a warning when configured", lenient, foreign, true},
+		{"no profile required, plain patient", lenient, plain, true},
+	}
+	for _, c := range cases {
+		err := c.v.Check(context.Background(), "Patient", c.res)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if _, err := ParseRequired("Unicorn=x"); err == nil {
+		t.Error("unknown type accepted")
+	}
+	if _, _, err := New(Options{Required: map[string][]string{"Patient": {"http://nope"}}}); err == nil {
+		t.Error("an unloaded required profile must fail at start")
+	}
+}
+
+// BenchmarkValidateDCCPatient is base plus profile validation of a typical
+// DCC patient (qualified INS identity), the check every Patient write pays.
+func BenchmarkValidateDCCPatient(b *testing.B) {
+	v, _, err := New(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := readJSON(b, filepath.Join("..", "testdata", "dcc", "dcc-patient.valid.json"))
+	if issues := v.Validate("Patient", p); HasErrors(issues) {
+		b.Fatalf("example invalid: %v", issues)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v.Validate("Patient", p)
+	}
+}
+
+// BenchmarkValidateSyntheaBundle validates every entry of a Synthea
+// transaction bundle of about 700 entries, as a transaction does.
+func BenchmarkValidateSyntheaBundle(b *testing.B) {
+	best := syntheaBundle(b)
+	v, _, err := New(Options{UnknownProfileWarning: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, e := range best {
+			v.Validate(e.typ, e.res)
+		}
+	}
+	b.ReportMetric(float64(len(best)), "entries")
+}
+
+type bundleEntry struct {
+	typ string
+	res map[string]any
+}
+
+var syntheaOnce struct {
+	sync.Once
+	entries []bundleEntry
+}
+
+// syntheaBundle is the Synthea transaction bundle closest to 700 entries,
+// decoded once per test binary.
+func syntheaBundle(b *testing.B) []bundleEntry {
+	syntheaOnce.Do(func() { syntheaOnce.entries = loadSyntheaBundle(b) })
+	if syntheaOnce.entries == nil {
+		b.Skip("Synthea sample absent at ../../shared/data/synthea-120")
+	}
+	return syntheaOnce.entries
+}
+
+func loadSyntheaBundle(b *testing.B) []bundleEntry {
+	dir := filepath.Join("..", "..", "shared", "data", "synthea-120")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json.bz2"))
+	if len(files) == 0 {
+		return nil
+	}
+	var best []bundleEntry
+	sort.Strings(files)
+	for _, f := range files {
+		fh, _ := os.Open(f)
+		raw, _ := io.ReadAll(bzip2.NewReader(fh))
+		fh.Close()
+		var bun struct {
+			Type  string `json:"type"`
+			Entry []struct {
+				Resource json.RawMessage `json:"resource"`
+			} `json:"entry"`
+		}
+		if json.Unmarshal(raw, &bun) != nil || bun.Type != "transaction" {
+			continue
+		}
+		if best != nil && abs(len(bun.Entry)-700) >= abs(len(best)-700) {
+			continue
+		}
+		best = best[:0]
+		for _, e := range bun.Entry {
+			m, ferr := fhir.Decode(bytes.Clone(e.Resource))
+			if ferr != nil {
+				b.Fatal(ferr)
+			}
+			typ, _ := m["resourceType"].(string)
+			best = append(best, bundleEntry{typ, m})
+		}
+	}
+	return best
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
