@@ -428,7 +428,9 @@ type ExpandRequest struct {
 	// Filter keeps the codes whose display, designations or code match
 	// every word of it (see matcher).
 	Filter string
-	// Count is the page size (-1: not given); Offset the codes to skip.
+	// Count is the page size, -1 when not given (as ParseExpand sets it:
+	// the zero value asks for no codes, only the total); Offset the codes
+	// to skip.
 	Count, Offset       int
 	IncludeDesignations bool
 	// IncludeDefinition copies the value set's compose into the answer.
