@@ -69,11 +69,12 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.srv.Start()
 	f.base = f.srv.URL + "/fhir"
-	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, Validator: fullValidator(t), ConditionalDeleteMultiple: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, Validator: fullValidator(t), Terminology: fullValidator(t).Set, ConditionalDeleteMultiple: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	svc.Validate = service.Chain(service.BaseValidate, cfg.Validator.(*profiles.Validator).Check)
+	svc.ValueSetCodes = cfg.Validator.(*profiles.Validator).ValueSetCodes
 	f.srv.Config.Handler = handlers.New(svc, cfg)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -424,7 +425,8 @@ func BenchmarkSearchQueries(b *testing.B) {
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String() + "/fhir"
 	srv.Config.Handler = handlers.New(service.New(st, search.Default()),
-		handlers.Config{BaseURL: base, Ready: st.Ping, ConditionalDeleteMultiple: true})
+		handlers.Config{BaseURL: base, Ready: st.Ping, ConditionalDeleteMultiple: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv.Start()
 	b.Cleanup(srv.Close)
 	client := &http.Client{}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/profiles/conformance"
 )
 
 // Config is what the HTTP layer needs to know of its deployment.
@@ -35,6 +36,9 @@ type Config struct {
 	Logger                    *slog.Logger
 	// Validator answers $validate (nil: not offered).
 	Validator Validator
+	// Terminology holds the code systems and value sets of $expand,
+	// $validate-code and $lookup (nil: not offered).
+	Terminology *conformance.Set
 	// Ready reports whether storage answers, for /readyz.
 	Ready func(ctx context.Context) error
 }

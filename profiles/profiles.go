@@ -17,6 +17,7 @@ import (
 	"github.com/dccfhir/dccfhir/profiles/conformance"
 	"github.com/dccfhir/dccfhir/profiles/dcc"
 	"github.com/dccfhir/dccfhir/profiles/packages"
+	"github.com/dccfhir/dccfhir/profiles/terminology"
 	"github.com/dccfhir/dccfhir/profiles/validator"
 )
 
@@ -169,4 +170,18 @@ func (v *Validator) Conformance() []*packages.Resource {
 		out = append(out, p.Resources...)
 	}
 	return out
+}
+
+// ValueSetCodes expands a loaded value set into system|code pairs, for the
+// search modifiers :in and :not-in.
+func (v *Validator) ValueSetCodes(url string) ([][2]string, error) {
+	cs, err := terminology.Codes(v.Set, url)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][2]string, len(cs))
+	for i, c := range cs {
+		out[i] = [2]string{c.System, c.Code}
+	}
+	return out, nil
 }

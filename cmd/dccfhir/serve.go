@@ -116,6 +116,7 @@ func serve(args []string) error {
 	}
 	svc := service.New(st, search.Default())
 	svc.Validate = service.Chain(service.BaseValidate, v.Check)
+	svc.ValueSetCodes = v.ValueSetCodes
 	if n, err := svc.LoadSearchParameters(ctx); err != nil {
 		return fmt.Errorf("loading stored SearchParameters: %w", err)
 	} else if n > 0 {
@@ -129,7 +130,7 @@ func serve(args []string) error {
 	}
 	h := handlers.New(svc, handlers.Config{
 		BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple,
-		Logger: log, Ready: st.Ping, Validator: v,
+		Logger: log, Ready: st.Ping, Validator: v, Terminology: v.Set,
 	})
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

@@ -71,7 +71,11 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 		}
 		q.Where = append(q.Where, search.CompartmentClause(comp, compID))
 	}
-	res, err := s.Store.Search(ctx, q)
+	sq, err := s.expandValueSets(q)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Store.Search(ctx, sq)
 	if err != nil {
 		return nil, storeErr(err, typ, "")
 	}

@@ -36,6 +36,8 @@ type Service struct {
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 
+	// ValueSetCodes expands value sets for :in / :not-in (nil: refused).
+	ValueSetCodes CodeLister
 	// BaseURL is the server's own FHIR base: absolute references to it are
 	// indexed as the local references they are.
 	BaseURL string

@@ -1,0 +1,89 @@
+package service
+
+import (
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search"
+)
+
+// CodeLister expands a value set (by canonical URL) into system|code pairs,
+// for the token modifiers :in and :not-in.
+type CodeLister func(url string) ([][2]string, error)
+
+// noCode matches nothing: an empty expansion must not become "any code".
+var noCode = search.Value{Prefix: search.EQ, System: "urn:dccfhir:no-code", HasSystem: true, Code: "\x00"}
+
+// expandValueSets returns q with every :in / :not-in clause (in chains and
+// _has too) replaced by the token clause over the value set's codes, so
+// the engines only ever see plain tokens. q itself is left as the client
+// wrote it, for the self link.
+func (s *Service) expandValueSets(q *search.Query) (*search.Query, error) {
+	var out *search.Query
+	for i := range q.Where {
+		cl, changed, err := s.expandClause(&q.Where[i])
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			if out == nil {
+				cp := *q
+				cp.Where = append([]search.Clause(nil), q.Where...)
+				out = &cp
+			}
+			out.Where[i] = *cl
+		}
+	}
+	if out == nil {
+		return q, nil
+	}
+	return out, nil
+}
+
+func (s *Service) expandClause(cl *search.Clause) (*search.Clause, bool, error) {
+	switch {
+	case cl.Chain != nil:
+		inner, changed, err := s.expandClause(cl.Chain)
+		if err != nil || !changed {
+			return cl, false, err
+		}
+		cp := *cl
+		cp.Chain = inner
+		return &cp, true, nil
+	case cl.Has != nil:
+		inner, changed, err := s.expandClause(&cl.Has.Where)
+		if err != nil || !changed {
+			return cl, false, err
+		}
+		cp, h := *cl, *cl.Has
+		h.Where = *inner
+		cp.Has = &h
+		return &cp, true, nil
+	case cl.Type != search.TypeToken || (cl.Modifier != "in" && cl.Modifier != "not-in"):
+		return cl, false, nil
+	}
+	if s.ValueSetCodes == nil {
+		return nil, false, fhir.Errorf(400, "not-supported", "", "%s:%s needs a terminology service, which this server has not configured", cl.Param, cl.Modifier)
+	}
+	cp := *cl
+	cp.Values = nil
+	for _, v := range cl.Values {
+		codes, err := s.ValueSetCodes(v.Str)
+		if err != nil {
+			if fe, ok := isClientErr(err); ok {
+				// the search is what the client sent: a value set we cannot expand is a bad request
+				return nil, false, &fhir.Error{Status: 400, Issues: fe.Issues}
+			}
+			return nil, false, err
+		}
+		for _, c := range codes {
+			cp.Values = append(cp.Values, search.Value{Prefix: search.EQ, System: c[0], HasSystem: c[0] != "", Code: c[1], Raw: c[0] + "|" + c[1]})
+		}
+	}
+	if len(cp.Values) == 0 {
+		cp.Values = []search.Value{noCode}
+	}
+	cp.Modifier = ""
+	if cl.Modifier == "not-in" {
+		cp.Modifier = "not"
+	}
+	return &cp, true, nil
+}
