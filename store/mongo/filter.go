@@ -652,9 +652,8 @@ func dateConds(v *search.Value, lo, hi string) ([][]cond, error) {
 	case search.EB:
 		return [][]cond{{{hi, "$lt", vlo}}}, nil
 	case search.AP:
-		now := time.Now().UnixMicro()
-		gap := int64(math.Abs(float64(now-(vlo/2+vhi/2))) * 0.1)
-		return [][]cond{{{lo, "$lte", vhi + gap}, {hi, "$gte", vlo - gap}}}, nil
+		al, ah := search.ApproxDateRange(vlo, vhi, time.Now().UnixMicro())
+		return [][]cond{{{lo, "$lte", ah}, {hi, "$gte", al}}}, nil
 	}
 	return nil, notSupported("unknown prefix %q", v.Prefix)
 }

@@ -460,35 +460,18 @@ func dateCond(f *frag, cl *search.Clause, v *search.Value, low, high string) err
 	case search.EB:
 		f.w(high, " < ")
 		f.p(l)
-	case search.AP: // overlaps the search range widened by 10% of its distance to now
-		now := time.Now().UnixMicro()
-		mid := l/2 + h/2
-		d := now - mid
-		if d < 0 {
-			d = -d
-		}
-		d /= 10
-		d = max(d, int64(time.Hour/time.Microsecond))
+	case search.AP: // overlaps the search range widened as search.ApproxDateRange says
+		al, ah := search.ApproxDateRange(l, h, time.Now().UnixMicro())
 		f.w(low, " <= ")
-		f.p(satAdd(h, d))
+		f.p(ah)
 		f.w(" AND ", high, " >= ")
-		f.p(satAdd(l, -d))
+		f.p(al)
 	default:
 		return fmt.Errorf("sqlite: unknown prefix %q on %q", v.Prefix, cl.Param)
 	}
 	return nil
 }
 
-func satAdd(a, b int64) int64 {
-	c := a + b
-	if (b > 0 && c < a) || (b < 0 && c > a) {
-		if b > 0 {
-			return 1<<63 - 1
-		}
-		return -1 << 63
-	}
-	return c
-}
 
 // numberCond compares the target's value with the search number: eq/ne
 // against the range the search value's precision implies (100 matches
