@@ -81,34 +81,3 @@ func RewriteReferences(doc []byte, fn func(ref string) (string, bool, error)) ([
 	}
 	return append(out, doc[last:]...), nil
 }
-
-// WalkReferences calls fn for every "reference" string element in a decoded
-// resource and stores the replacement it returns, so the tree stays in step
-// with RewriteReferences on the bytes.
-func WalkReferences(v any, fn func(ref string) (string, bool, error)) error {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, c := range x {
-			if s, ok := c.(string); ok && k == "reference" {
-				repl, ok, err := fn(s)
-				if err != nil {
-					return err
-				}
-				if ok {
-					x[k] = repl
-				}
-				continue
-			}
-			if err := WalkReferences(c, fn); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, c := range x {
-			if err := WalkReferences(c, fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}

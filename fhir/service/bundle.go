@@ -58,8 +58,8 @@ type entry struct {
 	method   string
 	typ, id  string // from the request URL
 	query    string // conditional criteria after '?'
-	raw      []byte // the resource, compacted
-	res      map[string]any
+	raw      []byte // the resource as sent, references resolved in step 3
+	bodyID   string // the resource's own id
 	resType  string // POST/PUT resource type
 	patchFn  applyFunc
 	finalRef string // Type/id this entry's resource ends up as
@@ -257,18 +257,40 @@ func (s *Service) parseEntry(i int, in *entryIn) (*entry, error) {
 		e.patchFn = fn
 		return e, nil
 	}
-	res, err := decodeFor(e.typ, e.raw)
-	if err != nil {
-		return nil, err
+	// Only the head is read here: the resource is decoded once, when it is
+	// prepared, after its references are resolved — so a large Bundle never
+	// holds all its decoded resources at once.
+	rt, bid, err := head(e.raw)
+	switch {
+	case err != nil:
+		return nil, fhir.Errorf(400, "structure", at+".resource", "resource is not a JSON object: %v", err)
+	case rt == "":
+		return nil, fhir.Errorf(400, "required", at+".resource.resourceType", "resource has no resourceType")
+	case rt != e.typ:
+		return nil, fhir.Errorf(400, "invalid", at+".resource.resourceType", "resourceType %q does not match request.url %q", rt, e.req.URL)
+	case e.method == "PUT" && e.id != "" && bid != e.id:
+		return nil, fhir.Errorf(400, "invalid", at+".resource.id", "the resource id (%q) does not match request.url %q", bid, e.req.URL)
 	}
-	if e.method == "PUT" && e.id != "" {
-		bid, _ := res["id"].(string)
-		if bid != e.id {
-			return nil, fhir.Errorf(400, "invalid", at+".resource.id", "the resource id (%q) does not match request.url %q", bid, e.req.URL)
+	e.bodyID = bid
+	return e, nil
+}
+
+// head reads the top-level resourceType and id of a JSON resource without
+// decoding the rest.
+func head(raw []byte) (rt, id string, err error) {
+	ms, err := fhir.Members(raw)
+	if err != nil {
+		return "", "", err
+	}
+	for _, m := range ms {
+		switch m.Key {
+		case "resourceType":
+			_ = json.Unmarshal(m.Value, &rt)
+		case "id":
+			_ = json.Unmarshal(m.Value, &id)
 		}
 	}
-	e.res = res
-	return e, nil
+	return rt, id, nil
 }
 
 // bundlePatcher reads a PATCH entry's resource: a Parameters (FHIRPath
@@ -373,7 +395,7 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 			}
 		case "PUT":
 			if e.query != "" {
-				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.res)
+				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.bodyID)
 				if err != nil {
 					return entryErr(e.index, err)
 				}
@@ -418,15 +440,12 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		}
 	}
 	for _, e := range es {
-		if e.res == nil || pending[e.index] != nil {
+		if (e.method != "POST" && e.method != "PUT") || pending[e.index] != nil {
 			continue
 		}
 		fn := resolve(e)
 		raw, err := fhir.RewriteReferences(e.raw, fn)
 		if err != nil {
-			return entryErr(e.index, err)
-		}
-		if err := fhir.WalkReferences(e.res, fn); err != nil {
 			return entryErr(e.index, err)
 		}
 		e.raw = raw
@@ -444,7 +463,12 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 	ws := make([]*store.Write, len(creates))
 	parallel(len(creates), func(i int) {
 		e := creates[i]
-		ws[i], perrs[i] = s.prepare(ctx, e.typ, e.id, nil, e.res, e.raw, "POST", now)
+		res, err := decodeFor(e.typ, e.raw)
+		if err != nil {
+			perrs[i] = err
+			return
+		}
+		ws[i], perrs[i] = s.prepare(ctx, e.typ, e.id, nil, res, e.raw, "POST", now)
 	})
 	for i, e := range creates {
 		if perrs[i] != nil {
@@ -464,7 +488,10 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 				}
 			}
 		case "PUT":
-			r, err = s.update(ctx, tx, e.typ, e.id, e.res, e.raw, Preconditions{IfMatch: e.req.IfMatch, IfNoneMatchAny: e.req.IfNoneMatch == "*"}, now)
+			var res map[string]any
+			if res, err = decodeFor(e.typ, e.raw); err == nil {
+				r, err = s.update(ctx, tx, e.typ, e.id, res, e.raw, Preconditions{IfMatch: e.req.IfMatch, IfNoneMatchAny: e.req.IfNoneMatch == "*"}, now)
+			}
 		case "PATCH":
 			if e.query != "" {
 				m, merr := s.match(ctx, tx, e.typ, e.query, true)

@@ -305,7 +305,8 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ, query string, body
 }
 
 func (s *Service) conditionalUpdate(ctx context.Context, tx store.Tx, typ, query string, res map[string]any, body []byte, pre Preconditions, now time.Time) (*Result, error) {
-	id, err := s.resolveConditionalID(ctx, tx, typ, query, res)
+	bid, _ := res["id"].(string)
+	id, err := s.resolveConditionalID(ctx, tx, typ, query, bid)
 	if err != nil {
 		return nil, err
 	}
@@ -313,12 +314,12 @@ func (s *Service) conditionalUpdate(ctx context.Context, tx store.Tx, typ, query
 }
 
 // resolveConditionalID picks the id a conditional update writes to.
-func (s *Service) resolveConditionalID(ctx context.Context, tx store.Tx, typ, query string, res map[string]any) (string, error) {
+// bid is the id in the body, if any.
+func (s *Service) resolveConditionalID(ctx context.Context, tx store.Tx, typ, query, bid string) (string, error) {
 	m, err := s.match(ctx, tx, typ, query, true)
 	if err != nil {
 		return "", err
 	}
-	bid, _ := res["id"].(string)
 	switch len(m) {
 	case 0:
 		if bid == "" {

@@ -145,9 +145,9 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		nread = max(4, 2*runtime.GOMAXPROCS(0))
 	}
 	common := "_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_pragma=foreign_keys(0)"
-	wdsn := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)"
+	wdsn := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)"
 	cdsn := path + "?" + common + "&_pragma=synchronous(" + syncMode + ")&_pragma=wal_autocheckpoint(0)"
-	rdsn := path + "?" + common + "&_pragma=query_only(1)&_pragma=cache_size(-32768)"
+	rdsn := path + "?" + common + "&_pragma=query_only(1)&_pragma=cache_size(-8192)"
 
 	s := &Store{path: path}
 	var err error
