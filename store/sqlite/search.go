@@ -472,7 +472,6 @@ func dateCond(f *frag, cl *search.Clause, v *search.Value, low, high string) err
 	return nil
 }
 
-
 // numberCond compares the target's value with the search number: eq/ne
 // against the range the search value's precision implies (100 matches
 // [99.5, 100.5]), gt/lt/ge/le against the value itself, sa/eb against the
