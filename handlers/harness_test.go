@@ -47,6 +47,7 @@ type fixture struct {
 	srv  *httptest.Server
 	base string
 	st   store.Store
+	svc  *service.Service
 }
 
 type option = func(*handlersConfig)
@@ -64,7 +65,7 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	t.Helper()
 	st := e.open(t)
 	svc := service.New(st, reg)
-	f := &fixture{t: t, st: st}
+	f := &fixture{t: t, st: st, svc: svc}
 	// the handler needs its base URL before the listener exists: start unstarted
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.srv.Start()
