@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/internal/r4pkg"
+	"github.com/dccfhir/dccfhir/internal/r4pkg"
 )
 
 var (

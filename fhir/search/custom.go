@@ -2,10 +2,10 @@ package search
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/model"
+	"github.com/dccfhir/dccfhir/fhir/search/internal/restrict"
 )
 
 // ParamsFromResource turns a SearchParameter resource (decoded by
@@ -77,7 +77,7 @@ func (r *Registry) ParamsFromResource(sp map[string]any) ([]*Param, error) {
 		for _, t := range types {
 			p := &Param{Base: t, Code: code, Type: typ, URL: u, Targets: targets, Modifiers: mods,
 				Comparators: comparators, Components: comps}
-			p.Expression = restrictExpr(expr, base, t, len(bases) > 1)
+			p.Expression = restrict.Expr(expr, base, t, len(bases) > 1)
 			if expr == "" || typ == TypeSpecial {
 				p.Unsupported = "no expression"
 			} else if p.Expression == "" {
@@ -114,68 +114,6 @@ var defaultModifiers = map[ParamType][]string{
 
 func errSP(format string, args ...any) *fhir.Error {
 	return fhir.Errorf(422, "processing", "", format, args...)
-}
-
-// restrictExpr narrows expr to resource type t (see spgen): with several
-// bases only the union branches starting with base are kept, and a
-// Resource/DomainResource prefix is rewritten to t.
-func restrictExpr(expr, base, t string, multiBase bool) string {
-	if expr == "" {
-		return ""
-	}
-	var keep []string
-	for _, p := range splitUnion(expr) {
-		p = strings.TrimSpace(p)
-		head := leadingName(p)
-		if multiBase && head != base {
-			continue
-		}
-		if head == base && base != t {
-			i := strings.Index(p, base)
-			p = p[:i] + t + p[i+len(base):]
-		}
-		keep = append(keep, p)
-	}
-	return strings.Join(keep, " | ")
-}
-
-// splitUnion splits a FHIRPath expression on its top-level '|' operators.
-func splitUnion(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '`':
-			quote = c
-		case c == '(' || c == '[':
-			depth++
-		case c == ')' || c == ']':
-			depth--
-		case c == '|' && depth == 0:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
-
-// leadingName is the first identifier of a union branch past any opening
-// parentheses: "(Observation.value as Quantity)" gives "Observation".
-func leadingName(p string) string {
-	p = strings.TrimLeft(p, "( ")
-	i := 0
-	for i < len(p) && (p[i] >= 'A' && p[i] <= 'Z' || p[i] >= 'a' && p[i] <= 'z' || p[i] >= '0' && p[i] <= '9' || p[i] == '_') {
-		i++
-	}
-	return p[:i]
 }
 
 // RemoveURL unregisters the parameters of a (custom) SearchParameter by its

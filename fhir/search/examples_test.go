@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/internal/r4pkg"
+	"github.com/dccfhir/dccfhir/internal/r4pkg"
 )
 
 type example struct {

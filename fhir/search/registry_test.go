@@ -1,6 +1,7 @@
 package search
 
 import (
+	"github.com/dccfhir/dccfhir/fhir/search/internal/restrict"
 	"net/url"
 	"sync"
 	"testing"
@@ -66,7 +67,7 @@ func TestRestrictExpr(t *testing.T) {
 		{"name | alias", "InsurancePlan", "InsurancePlan", false, "name | alias"},
 		{"A.x.where(a = 'p|q') | B.y", "A", "A", true, "A.x.where(a = 'p|q')"},
 	} {
-		if got := restrictExpr(tc.expr, tc.base, tc.typ, tc.multi); got != tc.want {
+		if got := restrict.Expr(tc.expr, tc.base, tc.typ, tc.multi); got != tc.want {
 			t.Errorf("restrictExpr(%q, %s) = %q, want %q", tc.expr, tc.base, got, tc.want)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/profiles/validator/internal/r4files"
+	"github.com/dccfhir/dccfhir/internal/r4pkg"
 )
 
 var (
@@ -33,7 +33,7 @@ func testValidator() *Validator {
 // cannot be had.
 func r4Examples(t testing.TB) map[string][]byte {
 	examplesOnce.Do(func() {
-		examples, examplesErr = r4files.Read(func(n string) bool {
+		examples, examplesErr = r4pkg.Read(func(n string) bool {
 			typ, _, ok := strings.Cut(n, "-")
 			return ok && strings.HasSuffix(n, ".json") && isResourceType(typ)
 		})

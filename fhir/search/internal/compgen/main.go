@@ -15,7 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/dccfhir/dccfhir/fhir/internal/r4pkg"
+	"github.com/dccfhir/dccfhir/internal/r4pkg"
 )
 
 func main() {

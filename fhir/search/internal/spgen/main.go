@@ -20,7 +20,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dccfhir/dccfhir/fhir/internal/r4pkg"
+	"github.com/dccfhir/dccfhir/fhir/search/internal/restrict"
+	"github.com/dccfhir/dccfhir/internal/r4pkg"
 )
 
 type searchParam struct {
@@ -104,7 +105,7 @@ func main() {
 			for _, t := range bases {
 				e := entry{base: t, code: sp.Code, typ: sp.Type, url: sp.URL,
 					comparators: sp.Comparator, modifiers: modifiersByType[sp.Type]}
-				e.expr = restrict(sp.Expression, base, t, len(sp.Base) > 1)
+				e.expr = restrict.Expr(sp.Expression, base, t, len(sp.Base) > 1)
 				e.targets = append([]string(nil), sp.Target...)
 				sort.Strings(e.targets)
 				for _, c := range sp.Component {
@@ -276,69 +277,6 @@ func resourceTypes() (all, domain []string) {
 	sort.Strings(all)
 	sort.Strings(domain)
 	return all, domain
-}
-
-// restrict returns expr as it applies to resource type t: for a parameter
-// declared on several bases only the union branches that start with base are
-// kept, and a Resource/DomainResource prefix is rewritten to t.
-func restrict(expr, base, t string, multiBase bool) string {
-	if expr == "" {
-		return ""
-	}
-	parts := splitUnion(expr)
-	var keep []string
-	for _, p := range parts {
-		p = strings.TrimSpace(p)
-		head := leadingName(p)
-		if multiBase && head != base {
-			continue
-		}
-		if head == base && base != t {
-			i := strings.Index(p, base)
-			p = p[:i] + t + p[i+len(base):]
-		}
-		keep = append(keep, p)
-	}
-	return strings.Join(keep, " | ")
-}
-
-// splitUnion splits a FHIRPath expression on its top-level '|' operators.
-func splitUnion(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '`':
-			quote = c
-		case c == '(' || c == '[':
-			depth++
-		case c == ')' || c == ']':
-			depth--
-		case c == '|' && depth == 0:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
-
-// leadingName is the first identifier of a union branch, past any opening
-// parentheses: "(Observation.value as Quantity)" gives "Observation".
-func leadingName(p string) string {
-	p = strings.TrimLeft(p, "( ")
-	i := 0
-	for i < len(p) && (p[i] >= 'A' && p[i] <= 'Z' || p[i] >= 'a' && p[i] <= 'z' || p[i] >= '0' && p[i] <= '9' || p[i] == '_') {
-		i++
-	}
-	return p[:i]
 }
 
 func typeConst(t string) string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // Name is the package the generated tables come from.
@@ -69,5 +70,43 @@ func ReadFile(name string) ([]byte, error) {
 		if h.Name == "package/"+name {
 			return io.ReadAll(tr)
 		}
+	}
+}
+
+// Read returns the files package/<name> for which keep(name) is true, read
+// in one pass over the tarball (the package holds ~5,000 files).
+func Read(keep func(name string) bool) (map[string][]byte, error) {
+	p, err := Path()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(gz)
+	out := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		name, ok := strings.CutPrefix(h.Name, "package/")
+		if !ok || strings.Contains(name, "/") || !keep(name) {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = b
 	}
 }
