@@ -45,6 +45,14 @@ type syntheaSet struct {
 // absent.
 func loadSynthea(tb testing.TB) *syntheaSet {
 	tb.Helper()
+	return loadSyntheaFiles(tb, nil)
+}
+
+// loadSyntheaFiles is loadSynthea restricted to the Bundle files named in
+// only (base names; every file when only is nil), in the same order. A
+// named file missing from a sample that is present fails.
+func loadSyntheaFiles(tb testing.TB, only []string) *syntheaSet {
+	tb.Helper()
 	files, err := filepath.Glob(filepath.Join(syntheaDir, "*.json.bz2"))
 	if err != nil {
 		tb.Fatal(err)
@@ -52,6 +60,24 @@ func loadSynthea(tb testing.TB) *syntheaSet {
 	if len(files) == 0 {
 		abs, _ := filepath.Abs(syntheaDir)
 		tb.Skipf("Synthea-120 sample absent: no *.json.bz2 in %s", abs)
+	}
+	if only != nil {
+		keep := map[string]bool{}
+		for _, name := range only {
+			keep[name] = true
+		}
+		var kept []string
+		for _, f := range files {
+			if keep[filepath.Base(f)] {
+				kept = append(kept, f)
+				delete(keep, filepath.Base(f))
+			}
+		}
+		if len(keep) > 0 {
+			abs, _ := filepath.Abs(syntheaDir)
+			tb.Fatalf("%d Bundle files of the subset missing from %s: %v", len(keep), abs, keep)
+		}
+		files = kept
 	}
 	info := func(f string) bool {
 		b := filepath.Base(f)

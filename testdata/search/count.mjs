@@ -3,6 +3,14 @@
 // and writes expected.json. No network; Node >= 20; bzcat on the PATH.
 //
 //	node testdata/search/count.mjs [synthea-dir]   (default ../shared/data/synthea-120 beside the checkout)
+//	node testdata/search/count.mjs --subset small [synthea-dir]
+//
+// With --subset NAME it counts over a subset of the Bundles instead and
+// writes expected-NAME.json (see subsets below): the subset's Bundle file
+// names are recorded there, so the test loading it needs no other
+// description. A query naming by placeholder a resource absent from the
+// subset is recorded as {"skip": reason}; the queries' "min" counts (meant
+// for the full sample) are not checked.
 //
 // It reads the bzip2 Bundles with bzcat, applies the 0-*Information* batch
 // Bundles' conditional creates (ifNoneExist: a second match creates
@@ -44,7 +52,29 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dataDir = process.argv[2] || join(here, '..', '..', '..', 'shared', 'data', 'synthea-120');
+
+// subsets: name → how many patient Bundles, the smallest by entry count (ties
+// by file name), beside the two 0-*Information* batch Bundles, which every
+// subset holds pruned to the entries the patient Bundles reference by
+// conditional reference (Type?identifier=…): a server scanning for every
+// search (FerretDB) must hold few resources. The kept entries are recorded
+// as "Type?identifier=…" in subset.shared of the output.
+const subsets = {
+  small: { patients: 3 },
+};
+
+let subsetName = '';
+const positional = [];
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (a === '--subset') subsetName = process.argv[++i] || '';
+  else if (a.startsWith('--subset=')) subsetName = a.slice('--subset='.length);
+  else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
+  else positional.push(a);
+}
+if (subsetName !== '' && !subsets[subsetName]) throw new Error(`unknown subset ${JSON.stringify(subsetName)}: want one of ${Object.keys(subsets).join(', ')}`);
+const dataDir = positional[0] || join(here, '..', '..', '..', 'shared', 'data', 'synthea-120');
+const outName = subsetName ? `expected-${subsetName}.json` : 'expected.json';
 
 // ---------------------------------------------------------------- loading
 
@@ -53,18 +83,47 @@ const byKey = new Map();
 /** identifier index: "Type|system|value" → key */
 const byIdent = new Map();
 
-function loadAll() {
+/** readBundle decompresses and parses one Bundle file of dataDir. */
+const readBundle = (f) => JSON.parse(execFileSync('bzcat', [join(dataDir, f)], { maxBuffer: 1 << 30 }));
+
+/** isInfo reports whether f is one of the 0-*Information* batch Bundles. */
+const isInfo = (f) => f.startsWith('0-') && f.includes('Information');
+
+/**
+ * bundleFiles lists the Bundle files to load, in load order: the
+ * 0-*Information* ones first, then by name; with a subset, only the
+ * 0-*Information* ones and the subset's smallest patient Bundles.
+ */
+function bundleFiles() {
   const files = readdirSync(dataDir).filter((f) => f.endsWith('.json.bz2'));
   if (files.length === 0) throw new Error(`no *.json.bz2 in ${dataDir}`);
-  const info = (f) => f.startsWith('0-') && f.includes('Information');
-  files.sort((a, b) => (info(a) !== info(b) ? (info(a) ? -1 : 1) : a < b ? -1 : a > b ? 1 : 0));
+  files.sort((a, b) => (isInfo(a) !== isInfo(b) ? (isInfo(a) ? -1 : 1) : a < b ? -1 : a > b ? 1 : 0));
+  if (!subsetName) return files;
+  const sizes = files.filter((f) => !isInfo(f)).map((f) => [f, readBundle(f).entry.length]);
+  sizes.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const keep = new Set(sizes.slice(0, subsets[subsetName].patients).map(([f]) => f));
+  const chosen = files.filter((f) => isInfo(f) || keep.has(f));
+  for (const f of chosen) {
+    if (isInfo(f)) continue;
+    walkRefs(readBundle(f), (ref) => {
+      if (/^[A-Za-z]+\?identifier=/.test(ref.reference)) sharedKeep.add(ref.reference);
+    });
+  }
+  return chosen;
+}
+
+/** sharedKeep: with a subset, the "Type?identifier=…" of the 0-*Information* entries kept. */
+const sharedKeep = new Set();
+
+function loadAll(files) {
   const pending = []; // resources whose references wait for every Bundle
   for (const f of files) {
-    const bundle = JSON.parse(execFileSync('bzcat', [join(dataDir, f)], { maxBuffer: 1 << 30 }));
+    const bundle = readBundle(f);
     const local = new Map(); // fullUrl → key
     for (const e of bundle.entry) {
       const r = e.resource;
       if (e.request.method !== 'POST') throw new Error(`${f}: ${e.request.method} entry`);
+      if (subsetName && isInfo(f) && !sharedKeep.has(`${r.resourceType}?${e.request.ifNoneExist}`)) continue;
       if (e.request.ifNoneExist) {
         const [name, val] = e.request.ifNoneExist.split('=');
         if (name !== 'identifier') throw new Error(`${f}: ifNoneExist ${e.request.ifNoneExist}`);
@@ -608,6 +667,12 @@ function run(query) {
   return out;
 }
 
+/** missingPlaceholder names the first placeholder of q with no resource loaded, or ''. */
+function missingPlaceholder(q) {
+  for (const [m, t, ident] of q.matchAll(/\{([A-Za-z]+)\?identifier=([^}]*)\}/g)) if (!byIdent.get(`${t}|${ident}`)) return m;
+  return '';
+}
+
 /** resolvePlaceholders replaces {Type?identifier=system|value} by the id found. */
 function resolvePlaceholders(q) {
   return q.replace(/\{([A-Za-z]+)\?identifier=([^}]*)\}/g, (_, t, ident) => {
@@ -619,11 +684,19 @@ function resolvePlaceholders(q) {
 
 // ---------------------------------------------------------------- main
 
-loadAll();
+const files = bundleFiles();
+loadAll(files);
 const spec = JSON.parse(readFileSync(join(here, 'queries.json'), 'utf8'));
 const expected = {};
 let problems = 0;
 for (const item of spec.queries) {
+  if (expected[item.query]) throw new Error(`duplicate query ${item.query}`);
+  const absent = subsetName ? missingPlaceholder(item.query) : '';
+  if (absent) {
+    expected[item.query] = { skip: `${absent} is not in subset ${subsetName}` };
+    console.log('  skip        ', item.query.length > 150 ? item.query.slice(0, 150) + '…' : item.query);
+    continue;
+  }
   const q = resolvePlaceholders(item.query);
   NOW = Date.now() * 1000;
   numberReading = 'value';
@@ -646,11 +719,10 @@ for (const item of spec.queries) {
       res.rangeReading = alt.total;
     }
   }
-  if (item.min !== undefined && res.total < item.min) {
+  if (!subsetName && item.min !== undefined && res.total < item.min) {
     console.error(`TOO FEW: ${item.query}: ${res.total} < ${item.min}`);
     problems++;
   }
-  if (expected[item.query]) throw new Error(`duplicate query ${item.query}`);
   expected[item.query] = res;
   console.log(String(res.total).padStart(6), res.included !== undefined ? `+${res.included}`.padStart(7) : '       ', item.query.length > 150 ? item.query.slice(0, 150) + '…' : item.query);
 }
@@ -659,6 +731,8 @@ for (const k of byKey.keys()) {
   const t = k.split('/')[0];
   types[t] = (types[t] || 0) + 1;
 }
-writeFileSync(join(here, 'expected.json'), JSON.stringify({ resources: types, queries: expected }, null, 1) + '\n');
-console.log(`${spec.queries.length} queries; wrote expected.json`);
+// a subset's file records the Bundles it was counted over, for the test to load
+const doc = subsetName ? { subset: { name: subsetName, bundles: files, shared: [...sharedKeep].sort() }, resources: types, queries: expected } : { resources: types, queries: expected };
+writeFileSync(join(here, outName), JSON.stringify(doc, null, 1) + '\n');
+console.log(`${spec.queries.length} queries; wrote ${outName}`);
 if (problems) process.exit(1);
