@@ -1,6 +1,10 @@
 package patch
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/dccfhir/dccfhir/fhir"
+)
 
 func TestSlotEdits(t *testing.T) {
 	doc := `{"a":[{"b":{"c":"x"}},{"d":1}],"p":["u","v"],"_p":[{"id":"1"},null],"q":"w","_q":{"id":"2"}}`
@@ -37,7 +41,7 @@ func TestSlotEdits(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.edit(s, root, tc.steps)
-			if want := decodeJSON(t, tc.want); !jsonEqual(root, want) {
+			if want := decodeJSON(t, tc.want); !fhir.Equal(root, want) {
 				t.Errorf("got %v, want %v", root, want)
 			}
 		})

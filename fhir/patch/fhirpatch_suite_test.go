@@ -53,7 +53,7 @@ func runPatchCases(t *testing.T, cases []patchCase) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if !jsonEqual(got, c.output) {
+			if !fhir.Equal(got, c.output) {
 				g, _ := json.Marshal(got)
 				w, _ := json.Marshal(c.output)
 				t.Fatalf("got  %s\nwant %s", g, w)

@@ -122,7 +122,7 @@ func TestApplyFHIRPathPatch(t *testing.T) {
 			doc := decodeJSON(t, tc.doc).(map[string]any)
 			orig := deepCopy(doc)
 			got, err := ApplyFHIRPathPatch(tc.rt, doc, decodeJSON(t, tc.patch).(map[string]any))
-			if !jsonEqual(doc, orig) {
+			if !fhir.Equal(doc, orig) {
 				t.Errorf("input document was modified: %v", doc)
 			}
 			if tc.want == "" {
@@ -138,7 +138,7 @@ func TestApplyFHIRPathPatch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if want := decodeJSON(t, tc.want); !jsonEqual(got, want) {
+			if want := decodeJSON(t, tc.want); !fhir.Equal(got, want) {
 				g, _ := json.Marshal(got)
 				t.Errorf("got %s, want %s", g, tc.want)
 			}

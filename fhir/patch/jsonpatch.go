@@ -137,7 +137,7 @@ func applyJSONOp(doc any, i int, op jsonOp) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !jsonEqual(got, v) {
+		if !fhir.Equal(got, v) {
 			return nil, fail("test failed: the value differs")
 		}
 		return doc, nil

@@ -57,7 +57,7 @@ func TestApplyJSONPatch(t *testing.T) {
 			doc := decodeJSON(t, tc.doc).(map[string]any)
 			orig := deepCopy(doc)
 			got, err := ApplyJSONPatch(doc, []byte(tc.patch))
-			if !jsonEqual(doc, orig) {
+			if !fhir.Equal(doc, orig) {
 				t.Errorf("input document was modified: %v", doc)
 			}
 			if tc.want == "" {
@@ -70,7 +70,7 @@ func TestApplyJSONPatch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if want := decodeJSON(t, tc.want); !jsonEqual(got, want) {
+			if want := decodeJSON(t, tc.want); !fhir.Equal(got, want) {
 				t.Errorf("got %v, want %v", got, want)
 			}
 		})
@@ -118,7 +118,7 @@ func TestJSONPatchSuite(t *testing.T) {
 			case err != nil:
 				t.Fatalf("unexpected error: %v", err)
 			default:
-				if want := decodeJSON(t, string(c.Expected)); !jsonEqual(got, want) {
+				if want := decodeJSON(t, string(c.Expected)); !fhir.Equal(got, want) {
 					t.Fatalf("got %v, want %v", got, want)
 				}
 			}

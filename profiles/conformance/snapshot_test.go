@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"github.com/dccfhir/dccfhir/fhir"
 	"strings"
 	"testing"
 )
@@ -196,7 +197,7 @@ func TestPatternAndFixed(t *testing.T) {
 		if got := matchPattern(tc.p, tc.v); got != tc.pattern {
 			t.Errorf("%s: pattern = %v", tc.name, got)
 		}
-		if got := equalJSON(tc.p, tc.v); got != tc.fix {
+		if got := fhir.Equal(tc.p, tc.v); got != tc.fix {
 			t.Errorf("%s: fixed = %v", tc.name, got)
 		}
 	}

@@ -164,7 +164,7 @@ func (v *vctx) value(it item, n *node, l *loc, noScan bool) {
 			return
 		}
 	}
-	if n.fixed != nil && !equalJSON(n.fixed, it.val) {
+	if n.fixed != nil && !fhir.Equal(n.fixed, it.val) {
 		v.add("error", "value", l, "value must be exactly %s", compact(n.fixed))
 	}
 	if n.pattern != nil && !matchPattern(n.pattern, it.val) {
@@ -504,7 +504,7 @@ func (v *vctx) matches(it item, s *node) membership {
 			for _, want := range d.expected {
 				found := false
 				for _, g := range got {
-					if (d.exact && equalJSON(want, g)) || (!d.exact && matchPattern(want, g)) {
+					if (d.exact && fhir.Equal(want, g)) || (!d.exact && matchPattern(want, g)) {
 						found = true
 						break
 					}
@@ -700,38 +700,6 @@ func compact(v any) string {
 		return string(b[:200]) + "…"
 	}
 	return string(b)
-}
-
-// equalJSON is deep equality of generic-tree values (numbers compared by value).
-func equalJSON(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, xv := range x {
-			if !equalJSON(xv, y[k]) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equalJSON(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case json.Number:
-		return numEqual(x, b)
-	default:
-		return a == b
-	}
 }
 
 // matchPattern is the pattern[x] rule: every member the pattern has must be
