@@ -1,10 +1,7 @@
 package search
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"io"
-	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -19,39 +16,18 @@ type example struct {
 }
 
 var loadExamples = sync.OnceValues(func() ([]example, error) {
-	p, err := r4pkg.Path()
+	files, err := r4pkg.Read(func(name string) bool {
+		return strings.HasSuffix(name, ".json") && !(strings.HasPrefix(name, "Bundle-") && strings.Contains(name, "searchParams"))
+	})
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
-	tr := tar.NewReader(gz)
-	var out []example
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		name := strings.TrimPrefix(h.Name, "package/")
-		if !strings.HasSuffix(name, ".json") || strings.Contains(name, "/") || strings.HasPrefix(name, "Bundle-") && strings.Contains(name, "searchParams") {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, err
-		}
+	out := make([]example, 0, len(files))
+	for name, b := range files {
 		out = append(out, example{name, b})
 	}
+	sort.Slice(out, func(i, k int) bool { return out[i].name < out[k].name })
+	return out, nil
 })
 
 func examples(t testing.TB) []example {
