@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.srv.Start()
 	f.base = f.srv.URL + "/fhir"
-	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, Validator: fullValidator(t), Terminology: fullValidator(t).Set, ConditionalDeleteMultiple: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, Validator: fullValidator(t), Terminology: fullValidator(t).Set, ConditionalDeleteMultiple: true, Logger: testLogger()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -79,6 +80,15 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	f.srv.Config.Handler = handlers.New(svc, cfg)
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// testLogger discards server logs unless DCC_TEST_LOG is set (then they go
+// to stderr, to see what a 500 was).
+func testLogger() *slog.Logger {
+	if os.Getenv("DCC_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // forEach runs fn as a subtest on every engine, each with a fresh server.

@@ -44,7 +44,10 @@
 //
 // # Writes without transactions
 //
-// A Put inserts the history document first: it is the commit point, and its
+// A Put takes a lease on its resource (an insert on a unique _id, the one
+// operation every MongoDB-compatible server runs atomically; FerretDB runs
+// a filtered replace as a read then a write), then inserts the history
+// document first: it is the commit point, and its
 // unique _id makes the loser of two writers of one version get
 // store.ErrConflict. It then replaces the current document with a filter on
 // the previous version (compare-and-swap). A writer that finds a history

@@ -92,50 +92,64 @@ func (t *tx) Lock(ctx context.Context, key string) error {
 			return nil
 		}
 	}
+	l, err := t.s.lease(ctx, key)
+	if err != nil {
+		return err
+	}
+	t.locks = append(t.locks, l)
+	return nil
+}
+
+// lease takes key in the locks collection: an insert on the unique _id is
+// atomic on every MongoDB-compatible server. A lease older than LockTTL is
+// taken over, so a crashed holder cannot block the key forever.
+func (s *Store) lease(ctx context.Context, key string) (lease, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	owner := hex.EncodeToString(b[:])
 	wait := 2 * time.Millisecond
 	for {
-		_, err := t.s.locks.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "owner", Value: owner}, {Key: "exp", Value: time.Now().Add(LockTTL).UnixMicro()}})
+		_, err := s.locks.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "owner", Value: owner}, {Key: "exp", Value: time.Now().Add(LockTTL).UnixMicro()}})
 		if err == nil {
-			t.locks = append(t.locks, lease{key, owner})
-			return nil
+			return lease{key, owner}, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("mongo: lock %q: %w", key, err)
+			return lease{}, fmt.Errorf("mongo: lock %q: %w", key, err)
 		}
 		var held struct {
 			Owner string `bson:"owner"`
 			Exp   int64  `bson:"exp"`
 		}
-		err = t.s.locks.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&held)
-		if err == nil && held.Exp < time.Now().UnixMicro() {
-			// The holder is gone: take the lease over.
-			_, err = t.s.locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "owner", Value: held.Owner}})
-			if err != nil {
-				return fmt.Errorf("mongo: lock %q: %w", key, err)
-			}
-			continue
-		}
-		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-			return fmt.Errorf("mongo: lock %q: %w", key, err)
-		}
+		err = s.locks.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&held)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			continue // released meanwhile
 		}
+		if err != nil {
+			return lease{}, fmt.Errorf("mongo: lock %q: %w", key, err)
+		}
+		if held.Exp < time.Now().UnixMicro() {
+			// The holder is gone: take the lease over.
+			if _, err := s.locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "owner", Value: held.Owner}}); err != nil {
+				return lease{}, fmt.Errorf("mongo: lock %q: %w", key, err)
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return lease{}, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 100*time.Millisecond)
 	}
 }
 
+func (s *Store) release(ctx context.Context, l lease) {
+	_, _ = s.locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.key}, {Key: "owner", Value: l.owner}})
+}
+
 func (t *tx) unlock(ctx context.Context) {
 	for _, l := range t.locks {
-		_, _ = t.s.locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.key}, {Key: "owner", Value: l.owner}})
+		t.s.release(ctx, l)
 	}
 	t.locks = nil
 }
@@ -147,6 +161,17 @@ func (s *Store) put(ctx context.Context, w *store.Write, inTxn bool) error {
 		return fmt.Errorf("mongo: put: bad write %s/%s version %d", w.Type, w.ID, w.Version)
 	}
 	key := w.Type + "/" + w.ID
+	if !inTxn {
+		// Without a transaction the current document is updated by
+		// compare-and-swap, which some MongoDB-compatible servers
+		// (FerretDB) run as a read then a write: a lease per resource
+		// keeps two writers of one resource from interleaving there.
+		l, err := s.lease(ctx, "w:"+key)
+		if err != nil {
+			return err
+		}
+		defer s.release(context.WithoutCancel(ctx), l)
+	}
 	cur, err := s.currentVersion(ctx, key)
 	if err != nil {
 		return err
@@ -244,6 +269,13 @@ func (s *Store) rollForward(ctx context.Context, typ, id string) error {
 func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, idx *search.Index) error {
 	ctx = t.ctx(ctx)
 	key := typ + "/" + id
+	if t.sess == nil {
+		l, err := t.s.lease(ctx, "w:"+key)
+		if err != nil {
+			return err
+		}
+		defer t.s.release(context.WithoutCancel(ctx), l)
+	}
 	var cur resDoc
 	err := t.s.res.FindOne(ctx, bson.D{{Key: "_id", Value: key}}, options.FindOne().SetProjection(dataProjection)).Decode(&cur)
 	if errors.Is(err, mongo.ErrNoDocuments) {
