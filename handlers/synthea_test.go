@@ -241,6 +241,9 @@ func countType(t *testing.T, f *fixture, typ string) int {
 //
 //	go test ./handlers -run 'TestSyntheaLoad/(counts|SearchTable|SearchPaging)' -v
 func TestSyntheaLoad(t *testing.T) {
+	// The two long loads (SQLite, FerretDB) overlap: each mostly keeps one
+	// core busy. Neither changes shared state (the default registry is only read).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("Synthea-120 load (-short)")
 	}

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 )
 
 func usage() {
@@ -28,15 +29,43 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
+	stop := func() {}
+	if path := os.Getenv("DCC_CPUPROFILE"); path != "" {
+		// Profiling any command (serve, import...) as it really runs: the
+		// profile is written when the command ends.
+		var err error
+		if stop, err = startCPUProfile(path); err != nil {
+			fmt.Fprintln(os.Stderr, "dccfhir:", err)
+			os.Exit(1)
+		}
+	}
+	code := run()
+	stop()
+	os.Exit(code)
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("DCC_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("DCC_CPUPROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// run runs the command named by os.Args[1] and returns the exit code.
+func run() int {
 	var err error
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
 	case "validate":
 		var ok bool
-		ok, err = runValidate(os.Args[2:], os.Stdout)
-		if err == nil && !ok {
-			os.Exit(1)
+		if ok, err = runValidate(os.Args[2:], os.Stdout); err == nil && !ok {
+			return 1
 		}
 	case "package":
 		err = runPackage(os.Args[2:], os.Stdout)
@@ -48,14 +77,14 @@ func main() {
 		err = runBench(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
-		return
 	default:
 		fmt.Fprintf(os.Stderr, "dccfhir: unknown command %q\n", os.Args[1])
 		usage()
-		os.Exit(2)
+		return 2
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dccfhir:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
