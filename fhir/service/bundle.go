@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -332,9 +333,10 @@ func checkDuplicates(es []*entry) error {
 // a version race.
 func (s *Service) transaction(ctx context.Context, es []*entry, results []EntryResult) error {
 	now := s.now()
+	ah := s.planAhead(ctx, es, now)
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		err = s.Store.Update(ctx, func(tx store.Tx) error { return s.runEntries(ctx, tx, es, results, now) })
+		err = s.Store.Update(ctx, func(tx store.Tx) error { return s.runEntries(ctx, tx, es, results, now, ah) })
 		if !errors.Is(err, store.ErrConflict) {
 			break
 		}
@@ -351,8 +353,11 @@ func (s *Service) transaction(ctx context.Context, es []*entry, results []EntryR
 	return nil
 }
 
-func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, results []EntryResult, now time.Time) error {
-	refs := map[string]string{} // fullUrl → Type/id
+// runEntries runs the entries of one storage transaction in the order of
+// the specification. ah, when not nil, holds the creates prepared outside
+// the transaction; they are used only if placing the entries inside it
+// comes to the same ids and references.
+func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, results []EntryResult, now time.Time, ah *ahead) error {
 	// 1. DELETEs.
 	for _, e := range es {
 		if e.method != "DELETE" {
@@ -370,106 +375,25 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		}
 		results[e.index] = EntryResult{Request: e.req, Status: r.Status, Resource: r.Resource, Outcome: r.Outcome}
 	}
-	// 2. Decide where every POST and PUT lands, so references can be resolved
-	// in any direction before anything is written.
-	pending := map[int]*Result{}
-	for _, e := range es {
-		switch e.method {
-		case "POST":
-			e.id = ""
-			if e.req.IfNoneExist != "" {
-				m, err := s.match(ctx, tx, e.typ, e.req.IfNoneExist, true)
-				if err != nil {
-					return entryErr(e.index, err)
-				}
-				if len(m) > 1 {
-					return entryErr(e.index, fhir.Errorf(412, "multiple-matches", "", "ifNoneExist %q matches more than one %s", e.req.IfNoneExist, e.typ))
-				}
-				if len(m) == 1 {
-					pending[e.index] = &Result{Resource: m[0], Status: 200}
-					e.id = m[0].ID
-				}
-			}
-			if e.id == "" {
-				e.id = newID()
-			}
-		case "PUT":
-			if e.query != "" {
-				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.bodyID)
-				if err != nil {
-					return entryErr(e.index, err)
-				}
-				e.id = id
-			}
-		default:
-			continue
-		}
-		e.finalRef = e.typ + "/" + e.id
-		if e.fullURL != "" {
-			refs[e.fullURL] = e.finalRef
-		}
+	var seed map[int]string
+	if ah != nil {
+		seed = ah.newIDs
 	}
-	// 3. Resolve references: fullUrls of other entries, and conditional
-	// references (Type?criteria), which must match exactly one resource.
-	cond := map[string]string{}
-	resolve := func(e *entry) func(string) (string, bool, error) {
-		return func(ref string) (string, bool, error) {
-			if to, ok := refs[ref]; ok {
-				return to, true, nil
-			}
-			if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
-				return "", false, fhir.Errorf(400, "not-found", "", "reference %q is not the fullUrl of any entry", ref)
-			}
-			typ, query, ok := strings.Cut(ref, "?")
-			if !ok || !fhir.KnownType(typ) {
-				return "", false, nil
-			}
-			if to, ok := cond[ref]; ok {
-				return to, true, nil
-			}
-			m, err := s.match(ctx, tx, typ, query, false)
-			if err != nil {
-				return "", false, err
-			}
-			if len(m) != 1 {
-				return "", false, fhir.Errorf(412, "not-found", "", "conditional reference %q matches %d resources; it must match exactly one", ref, len(m))
-			}
-			to := typ + "/" + m[0].ID
-			cond[ref] = to
-			return to, true, nil
-		}
-	}
-	for _, e := range es {
-		if (e.method != "POST" && e.method != "PUT") || pending[e.index] != nil {
-			continue
-		}
-		fn := resolve(e)
-		raw, err := fhir.RewriteReferences(e.raw, fn)
-		if err != nil {
-			return entryErr(e.index, err)
-		}
-		e.raw = raw
+	p, err := s.place(ctx, tx, es, seed)
+	if err != nil {
+		return err
 	}
 	// 4. Writes: POST, then PUT and PATCH. New resources are prepared
 	// (stamped, validated, indexed) in parallel, then written in order.
-	prepared := make(map[int]*store.Write)
-	var creates []*entry
-	for _, e := range es {
-		if e.method == "POST" && pending[e.index] == nil {
-			creates = append(creates, e)
-		}
+	creates := p.creates(es)
+	var ws []*store.Write
+	var perrs []error
+	if ah != nil && ah.same(es, p) {
+		ws, perrs = ah.ws, ah.errs
+	} else {
+		ws, perrs = s.prepareCreates(ctx, creates, now)
 	}
-	perrs := make([]error, len(creates))
-	ws := make([]*store.Write, len(creates))
-	parallel(len(creates), func(i int) {
-		e := creates[i]
-		res, err := decodeFor(e.typ, e.raw)
-		if err != nil {
-			perrs[i] = err
-			return
-		}
-		ws[i], perrs[i] = s.prepare(ctx, e.typ, e.id, nil, res, e.raw, "POST", now)
-	})
+	prepared := make(map[int]*store.Write, len(creates))
 	for i, e := range creates {
 		if perrs[i] != nil {
 			return entryErr(e.index, perrs[i])
@@ -481,7 +405,7 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		var err error
 		switch e.method {
 		case "POST":
-			if r = pending[e.index]; r == nil {
+			if r = p.pending[e.index]; r == nil {
 				w := prepared[e.index]
 				if err = tx.Put(ctx, w); err == nil {
 					r = &Result{Resource: &w.Resource, Status: 201}
@@ -516,6 +440,222 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		results[e.index] = EntryResult{Request: e.req, Status: r.Status, Resource: r.Resource, Outcome: r.Outcome}
 	}
 	return nil
+}
+
+// placement is where a Bundle's POSTs and PUTs land (steps 2 and 3 of the
+// processing), read from the storage the way it was when placed.
+type placement struct {
+	// pending are the POSTs whose ifNoneExist matched: nothing to write.
+	pending map[int]*Result
+	// cond is every conditional reference resolved, to Type/id.
+	cond map[string]string
+}
+
+// creates lists the POST entries that create a resource.
+func (p *placement) creates(es []*entry) []*entry {
+	var out []*entry
+	for _, e := range es {
+		if e.method == "POST" && p.pending[e.index] == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// place decides the id of every POST and PUT entry and rewrites the
+// references of their resources (fullUrls of other entries, conditional
+// references). A new resource takes the id seed gives its entry, else a
+// new one.
+func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[int]string) (*placement, error) {
+	p := &placement{pending: map[int]*Result{}, cond: map[string]string{}}
+	refs := map[string]string{} // fullUrl → Type/id
+	// 2. Decide where every POST and PUT lands, so references can be resolved
+	// in any direction before anything is written.
+	for _, e := range es {
+		switch e.method {
+		case "POST":
+			e.id = ""
+			if e.req.IfNoneExist != "" {
+				m, err := s.match(ctx, tx, e.typ, e.req.IfNoneExist, true)
+				if err != nil {
+					return nil, entryErr(e.index, err)
+				}
+				if len(m) > 1 {
+					return nil, entryErr(e.index, fhir.Errorf(412, "multiple-matches", "", "ifNoneExist %q matches more than one %s", e.req.IfNoneExist, e.typ))
+				}
+				if len(m) == 1 {
+					p.pending[e.index] = &Result{Resource: m[0], Status: 200}
+					e.id = m[0].ID
+				}
+			}
+			if e.id == "" {
+				if e.id = seed[e.index]; e.id == "" {
+					e.id = newID()
+				}
+			}
+		case "PUT":
+			if e.query != "" {
+				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.bodyID)
+				if err != nil {
+					return nil, entryErr(e.index, err)
+				}
+				e.id = id
+			}
+		default:
+			continue
+		}
+		e.finalRef = e.typ + "/" + e.id
+		if e.fullURL != "" {
+			refs[e.fullURL] = e.finalRef
+		}
+	}
+	// 3. Resolve references: fullUrls of other entries, and conditional
+	// references (Type?criteria), which must match exactly one resource.
+	resolve := func(ref string) (string, bool, error) {
+		if to, ok := refs[ref]; ok {
+			return to, true, nil
+		}
+		if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
+			return "", false, fhir.Errorf(400, "not-found", "", "reference %q is not the fullUrl of any entry", ref)
+		}
+		typ, query, ok := strings.Cut(ref, "?")
+		if !ok || !fhir.KnownType(typ) {
+			return "", false, nil
+		}
+		if to, ok := p.cond[ref]; ok {
+			return to, true, nil
+		}
+		m, err := s.match(ctx, tx, typ, query, false)
+		if err != nil {
+			return "", false, err
+		}
+		if len(m) != 1 {
+			return "", false, fhir.Errorf(412, "not-found", "", "conditional reference %q matches %d resources; it must match exactly one", ref, len(m))
+		}
+		to := typ + "/" + m[0].ID
+		p.cond[ref] = to
+		return to, true, nil
+	}
+	for _, e := range es {
+		if (e.method != "POST" && e.method != "PUT") || p.pending[e.index] != nil {
+			continue
+		}
+		raw, err := fhir.RewriteReferences(e.raw, resolve)
+		if err != nil {
+			return nil, entryErr(e.index, err)
+		}
+		e.raw = raw
+	}
+	return p, nil
+}
+
+// prepareCreates stamps, validates and indexes new resources on every core.
+func (s *Service) prepareCreates(ctx context.Context, creates []*entry, now time.Time) ([]*store.Write, []error) {
+	ws := make([]*store.Write, len(creates))
+	errs := make([]error, len(creates))
+	parallel(len(creates), func(i int) {
+		e := creates[i]
+		res, err := decodeFor(e.typ, e.raw)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		ws[i], errs[i] = s.prepare(ctx, e.typ, e.id, nil, res, e.raw, "POST", now)
+	})
+	return ws, errs
+}
+
+// ahead is a Bundle's creates prepared before its storage transaction.
+// Preparing (decoding, validating, indexing) is most of the CPU of a write;
+// done inside the transaction it would hold the single writer of the
+// embedded engine meanwhile, so concurrent Bundles could not overlap.
+type ahead struct {
+	ids map[int]string // entry index → id, every POST and PUT
+	// newIDs are the ids chosen for the resources to create, which the
+	// transaction reuses so that what was prepared can still serve.
+	newIDs map[int]string
+	cond   map[string]string
+	// pending are the entries whose ifNoneExist matched, by matched id.
+	pending map[int]string
+	ws      []*store.Write // by position in placement.creates
+	errs    []error
+}
+
+// planAhead places the entries on the committed state and prepares the
+// creates, outside any write transaction. It returns nil when there is
+// nothing to gain or placing fails (the transaction then reports why).
+func (s *Service) planAhead(ctx context.Context, es []*entry, now time.Time) *ahead {
+	n := 0
+	for _, e := range es {
+		if e.method == "POST" {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	cp := make([]*entry, len(es))
+	for i, e := range es {
+		c := *e
+		cp[i] = &c
+	}
+	p, err := s.place(ctx, committed{s.Store}, cp, nil)
+	if err != nil {
+		return nil
+	}
+	ah := &ahead{ids: map[int]string{}, newIDs: map[int]string{}, cond: p.cond, pending: map[int]string{}}
+	for _, e := range cp {
+		if e.method == "POST" || e.method == "PUT" {
+			ah.ids[e.index] = e.id
+		}
+		if r := p.pending[e.index]; r != nil {
+			ah.pending[e.index] = r.Resource.ID
+		}
+	}
+	creates := p.creates(cp)
+	for _, e := range creates {
+		ah.newIDs[e.index] = e.id
+	}
+	ah.ws, ah.errs = s.prepareCreates(ctx, creates, now)
+	return ah
+}
+
+// same reports whether placing es inside the transaction (p) came to what
+// planAhead found: the same ids, ifNoneExist matches and conditional
+// references, hence byte for byte the same resources to write.
+func (ah *ahead) same(es []*entry, p *placement) bool {
+	if len(p.cond) != len(ah.cond) || len(p.pending) != len(ah.pending) {
+		return false
+	}
+	for ref, to := range p.cond {
+		if ah.cond[ref] != to {
+			return false
+		}
+	}
+	for i, r := range p.pending {
+		if ah.pending[i] != r.Resource.ID {
+			return false
+		}
+	}
+	for _, e := range es {
+		if (e.method == "POST" || e.method == "PUT") && ah.ids[e.index] != e.id {
+			return false
+		}
+	}
+	return true
+}
+
+// committed is the store as a Tx that writes nothing, for planAhead: its
+// reads see what is committed; Lock has nothing to hold since nothing is
+// decided for good there.
+type committed struct{ store.Reader }
+
+var errPlanOnly = errors.New("service: planning reads only")
+
+func (committed) Put(context.Context, *store.Write) error { return errPlanOnly }
+func (committed) Lock(context.Context, string) error      { return nil }
+func (committed) Reindex(context.Context, string, string, int64, *search.Index) error {
+	return errPlanOnly
 }
 
 // EntryQuery splits a GET entry URL into path and parameters.

@@ -70,6 +70,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -191,26 +192,55 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// walCheckpointBytes is the WAL size past which a commit wakes the
-// checkpointer.
-const walCheckpointBytes = 32 << 20
+// walCheckpointBytes is how much WAL content not yet copied back into the
+// database makes the checkpointer run. Checkpointing after every commit
+// would copy a page each time a transaction touches it again; waiting for
+// this much lets one copy serve several transactions.
+const walCheckpointBytes = 64 << 20
 
-// checkpointer runs PASSIVE checkpoints when a commit has grown the WAL
-// past walCheckpointBytes. SQLite's automatic checkpoint would run them
-// inside COMMIT, on the writer's time, fsync included; here they overlap
-// the next transactions instead. A PASSIVE checkpoint never blocks readers
-// or the writer; once it has caught up, the next write transaction starts
-// the WAL over from its beginning, so the file stops growing.
+// checkpointer runs PASSIVE checkpoints when commits have left more than
+// walCheckpointBytes of WAL frames not yet in the database. SQLite's
+// automatic checkpoint would run them inside COMMIT, on the writer's time,
+// fsync included; here they overlap the next transactions instead. A
+// PASSIVE checkpoint never blocks readers or the writer; once it has
+// caught up, the next write transaction starts the WAL over from its
+// beginning, so the file stops growing.
 func (s *Store) checkpointer() {
 	defer close(s.ckptDone)
 	for range s.ckpt {
-		if fi, err := os.Stat(s.path + "-wal"); err != nil || fi.Size() < walCheckpointBytes {
+		if n, ok := walPending(s.path); ok && n < walCheckpointBytes {
 			continue
 		}
 		// An error (SQLITE_BUSY from another process) only delays the
 		// checkpoint to the next commit.
 		_, _ = s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 	}
+}
+
+// walPending reports the bytes of WAL frames not yet checkpointed, read
+// from the wal-index header in the -shm file (https://www.sqlite.org/walformat.html:
+// szPage at byte 14, mxFrame at 16, the checkpoint's nBackfill at 96, in
+// the machine's byte order). ok is false when the header cannot be read;
+// the caller then checkpoints, as SQLite would.
+func walPending(path string) (n int64, ok bool) {
+	f, err := os.Open(path + "-shm")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var h [100]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return 0, false
+	}
+	page := int64(binary.NativeEndian.Uint16(h[14:]))
+	if page == 1 {
+		page = 65536 // szPage stores 65536 as 1
+	}
+	mx, backfill := binary.NativeEndian.Uint32(h[16:]), binary.NativeEndian.Uint32(h[96:])
+	if page == 0 || backfill > mx {
+		return 0, false
+	}
+	return int64(mx-backfill) * (page + 24), true
 }
 
 // committed wakes the checkpointer without waiting for it.

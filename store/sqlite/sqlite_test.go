@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -100,5 +101,34 @@ func TestUnsupportedSearch(t *testing.T) {
 	_, err := s.Search(context.Background(), &search.Query{Types: []string{"Patient"}, Count: 10, Page: "garbage"})
 	if !errors.Is(err, errBadCursor) {
 		t.Errorf("bad page: got %v, want errBadCursor", err)
+	}
+}
+
+// TestWALPending reads the checkpointer's measure of the WAL: it grows
+// with a commit and drops to zero once a checkpoint has copied it back.
+func TestWALPending(t *testing.T) {
+	s := openTemp(t)
+	if _, ok := walPending(filepath.Join(t.TempDir(), "absent.db")); ok {
+		t.Error("walPending of a missing file reported ok")
+	}
+	before, ok := walPending(s.path)
+	if !ok {
+		t.Fatal("walPending: wal-index header not readable")
+	}
+	for i := range 20 {
+		storetest.Put(t, s, storetest.NewWrite("Patient", fmt.Sprint("p", i), 1, storetest.At(i), nil))
+	}
+	after, ok := walPending(s.path)
+	if !ok || after <= before {
+		t.Fatalf("pending %d bytes before 20 commits, %d after (ok %v)", before, after, ok)
+	}
+	if after > walCheckpointBytes {
+		t.Fatalf("pending %d bytes after 20 small commits", after)
+	}
+	if _, err := s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := walPending(s.path); !ok || n != 0 {
+		t.Fatalf("pending %d bytes after a checkpoint (ok %v)", n, ok)
 	}
 }
