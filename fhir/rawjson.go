@@ -63,6 +63,54 @@ func Members(obj []byte) ([]Member, error) {
 	}
 }
 
+// Elements splits a JSON array into its elements, in order, without decoding
+// them: each element is a sub-slice of arr (no copies), so walking a large
+// array (a Bundle's entries) costs one pass of the scanner instead of a full
+// json.Unmarshal. Like Members it checks the structure only as far as it
+// needs to find where each element ends (a malformed scalar or string inside
+// an element is not noticed), but it does fail on truncated input and on
+// anything but whitespace after the closing bracket. null is not an array.
+func Elements(arr []byte) ([][]byte, error) {
+	s := scanner{b: arr}
+	s.ws()
+	if !s.eat('[') {
+		return nil, errors.New("not a JSON array")
+	}
+	var out [][]byte
+	s.ws()
+	if s.eat(']') {
+		return out, s.end()
+	}
+	for {
+		s.ws()
+		vs := s.i
+		if err := s.skipValue(); err != nil {
+			return nil, err
+		}
+		out = append(out, s.b[vs:s.i])
+		s.ws()
+		if s.eat(',') {
+			continue
+		}
+		if s.eat(']') {
+			return out, s.end()
+		}
+		if s.i >= len(s.b) {
+			return nil, errors.New("unterminated array")
+		}
+		return nil, fmt.Errorf("expected ',' or ']' at %d", s.i)
+	}
+}
+
+// end fails unless only whitespace is left.
+func (s *scanner) end() error {
+	s.ws()
+	if s.i < len(s.b) {
+		return fmt.Errorf("unexpected %q after the value at %d", s.b[s.i], s.i)
+	}
+	return nil
+}
+
 // Object writes members back as a compact JSON object.
 func Object(ms []Member) []byte {
 	n := 2

@@ -92,3 +92,57 @@ func TestRewriteReferencesWhitespace(t *testing.T) {
 		t.Fatalf("got %s", out)
 	}
 }
+
+func TestElements(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want []string // nil with fail
+		fail bool
+	}{
+		{"empty", `[]`, []string{}, false},
+		{"empty with spaces", " [ \n ] \n", []string{}, false},
+		{"scalars", `[1, -2.5e3,true,null, "x"]`, []string{`1`, `-2.5e3`, `true`, `null`, `"x"`}, false},
+		{"nested, kept verbatim", `[ {"a": [1, {"b": "]"}]} , [ [] ,{}] ]`, []string{`{"a": [1, {"b": "]"}]}`, `[ [] ,{}]`}, false},
+		{"brackets and escapes in strings", `["a\"],[", "\\", "{"]`, []string{`"a\"],["`, `"\\"`, `"{"`}, false},
+		{"not an array", `{"a":1}`, nil, true},
+		{"null", `null`, nil, true},
+		{"empty input", ``, nil, true},
+		{"truncated", `[{"a":1},{"b":`, nil, true},
+		{"truncated after element", `[1`, nil, true},
+		{"unterminated string", `["abc`, nil, true},
+		{"trailing comma", `[1,]`, nil, true},
+		{"missing element", `[1,,2]`, nil, true},
+		{"missing comma", `[1 2]`, nil, true},
+		{"content after the array", `[1] x`, nil, true},
+		{"second array", `[1][2]`, nil, true},
+	}
+	for _, c := range cases {
+		got, err := Elements([]byte(c.in))
+		if c.fail {
+			if err == nil {
+				t.Errorf("%s: %q accepted as %q", c.name, c.in, got)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+			continue
+		}
+		for i := range got {
+			if string(got[i]) != c.want[i] {
+				t.Errorf("%s: element %d is %q, want %q", c.name, i, got[i], c.want[i])
+			}
+		}
+	}
+	// the elements are sub-slices of the input, not copies
+	in := []byte(`[{"x":1}]`)
+	got, _ := Elements(in)
+	if len(got) != 1 || &got[0][0] != &in[1] {
+		t.Error("element is not a sub-slice of the input")
+	}
+}

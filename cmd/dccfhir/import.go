@@ -22,7 +22,7 @@ func runImport(args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	server := fs.String("server", "", "FHIR base URL (e.g. http://127.0.0.1:8080/fhir)")
 	storage := fs.String("storage", "", "write straight into a storage engine: sqlite:PATH or a mongodb:// URI (no server must be using it)")
-	workers := fs.Int("workers", 4, "units written at once")
+	workers := fs.Int("workers", 4, "files read and units written at once")
 	journal := fs.String("journal", "", "journal of completed files and line ranges (default <first path>.import-journal); a re-run skips them")
 	batch := fs.Int("batch", 500, "NDJSON lines per batch Bundle")
 	noDedup := fs.Bool("no-dedup", false, "send POST entries as they are instead of conditional creates on their identifier (faster; a re-run may duplicate)")

@@ -4,8 +4,8 @@
 //
 // Order: files whose name starts with "0-" (the shared organisations and
 // practitioners of Synthea and of dccfhir generate) go first, one at a time
-// in name order, since the rest refer to them; everything else follows on
-// the worker pool.
+// in name order, since the rest refer to them; everything else follows,
+// read and written by Options.Workers goroutines each.
 //
 // Resumption and duplicates: each unit of work (a file, or a range of
 // NDJSON lines) is recorded in a journal file, fsynced, once every entry of
@@ -40,11 +40,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dccfhir/dccfhir/fhir"
 )
 
 // Options tune an import.
 type Options struct {
-	// Workers is the number of units written at once (default 4).
+	// Workers is the number of units written at once, and of files read
+	// (decompressed, parsed) at once (default 4).
 	Workers int
 	// Journal is the journal file ("" for <first path>.import-journal).
 	Journal string
@@ -165,49 +168,109 @@ func Run(ctx context.Context, sink Sink, paths []string, o Options) (*Summary, e
 			return im.finish(start), err
 		}
 	}
-	// then everything else on the pool
-	units := make(chan *unit, o.Workers*2)
-	var wg sync.WaitGroup
-	var werr atomic.Value
+	// then everything else: o.Workers readers feed o.Workers senders
+	err = im.pool(ctx, rest)
+	stopProgress()
+	return im.finish(start), err
+}
+
+// pool reads, decompresses and parses files on o.Workers reader goroutines
+// and sends the units they make on o.Workers sender goroutines. Reading is
+// parallel because it is a real cost (bzip2 above all: about 8 s of CPU for
+// 120 Synthea patients) that a single reader goroutine turned into a serial
+// stage: whenever the senders were faster than it they waited on it.
+// Memory stays bounded: a reader holds one file at a time and the channel
+// between readers and senders holds o.Workers units.
+//
+// Errors: the first sender error (a journal write, a cancelled context)
+// cancels everything. A reader error (a file that cannot be opened or
+// decompressed) stops the reading, but the units already made are still
+// sent, as a single reader did before. Malformed JSON is not an error: it
+// is a failure of that file in the summary.
+func (im *run) pool(ctx context.Context, files []string) error {
+	workers := im.o.Workers
+	units := make(chan *unit, workers)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for w := 0; w < o.Workers; w++ {
-		wg.Add(1)
+	rctx, stopReading := context.WithCancel(wctx)
+	defer stopReading()
+	var werr, rerr firstErr
+
+	var senders sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		senders.Add(1)
 		go func() {
-			defer wg.Done()
+			defer senders.Done()
 			for u := range units {
 				if err := im.do(wctx, u); err != nil {
-					werr.CompareAndSwap(nil, err)
+					werr.set(err)
 					cancel()
 				}
 			}
 		}()
 	}
-	var rerr error
-	for _, f := range rest {
-		rerr = im.file(wctx, f, func(u *unit) error {
-			select {
-			case units <- u:
-				return nil
-			case <-wctx.Done():
-				return wctx.Err()
-			}
-		})
-		if rerr != nil {
-			break
+
+	emit := func(u *unit) error {
+		select {
+		case units <- u:
+			return nil
+		case <-rctx.Done():
+			return rctx.Err()
 		}
 	}
+	// Files are taken in name order; each one is read by one reader, so an
+	// NDJSON file's batches still reach the channel in line order.
+	var next atomic.Int64
+	var readers sync.WaitGroup
+	for r := 0; r < workers; r++ {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for rctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(len(files)) {
+					return
+				}
+				if err := im.file(rctx, files[i], emit); err != nil {
+					rerr.set(err) // before stopReading, so it wins over the others' context.Canceled
+					stopReading()
+					return
+				}
+			}
+		}()
+	}
+	readers.Wait()
 	close(units)
-	wg.Wait()
-	stopProgress()
-	sum := im.finish(start)
-	if e, _ := werr.Load().(error); e != nil {
-		return sum, e
+	senders.Wait()
+	if err := werr.get(); err != nil {
+		return err
 	}
-	if rerr != nil {
-		return sum, rerr
+	if err := rerr.get(); err != nil {
+		return err
 	}
-	return sum, ctx.Err()
+	return ctx.Err()
+}
+
+// firstErr keeps the first error set. (An atomic.Value would panic when a
+// later error has another concrete type, e.g. context.Canceled after a
+// journal write error.)
+type firstErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *firstErr) set(err error) {
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+}
+
+func (f *firstErr) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }
 
 type run struct {
@@ -342,38 +405,60 @@ func (im *run) skip(weight int64) {
 // fromJSON makes a unit of a JSON file: a batch or transaction Bundle as is
 // (made idempotent), another Bundle as a batch of its resources, a single
 // resource as a PUT or a conditional create.
+//
+// It reads the file's head with fhir.Members, which only finds where each
+// top-level member ends, instead of json.Unmarshal, which validates and
+// scans every byte of a multi-MB Bundle a second time just to fill three
+// fields. Members still fails on a truncated file or one that is not a JSON
+// object, so those stay failures of the file here; what it lets through
+// (say a bad literal deep inside a resource) the server refuses, which is a
+// failure of the file too.
 func (im *run) fromJSON(key string, data []byte) (*unit, error) {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		Type         string `json:"type"`
-		ID           string `json:"id"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
+	ms, err := fhir.Members(data)
+	if err != nil {
 		return nil, fmt.Errorf("not JSON: %v", err)
 	}
+	var resourceType, typ, id string
+	var entry []byte
+	for _, m := range ms { // the last of duplicate keys wins, as with json.Unmarshal
+		var err error
+		switch m.Key {
+		case "resourceType":
+			resourceType, err = jsonString(m.Value)
+		case "type":
+			typ, err = jsonString(m.Value)
+		case "id":
+			id, err = jsonString(m.Value)
+		case "entry":
+			entry = m.Value
+		}
+		if err != nil {
+			return nil, fmt.Errorf("not JSON: %s: %v", m.Key, err)
+		}
+	}
 	switch {
-	case head.ResourceType == "":
+	case resourceType == "":
 		return nil, errors.New("no resourceType")
-	case head.ResourceType == "Bundle" && (head.Type == "batch" || head.Type == "transaction"):
-		body, types, noID, err := idempotent(data, im.o.NoDedup)
+	case resourceType == "Bundle" && (typ == "batch" || typ == "transaction"):
+		body, types, noID, err := idempotent(data, entry, im.o.NoDedup)
 		if err != nil {
 			return nil, err
 		}
 		im.addNoID(noID)
 		return &unit{key: key, kind: kindBundle, body: body, types: types}, nil
-	case head.ResourceType == "Bundle" && head.Type != "document" && head.Type != "message":
-		var b struct {
-			Entry []struct {
-				Resource json.RawMessage `json:"resource"`
-			} `json:"entry"`
-		}
-		if err := json.Unmarshal(data, &b); err != nil {
+	case resourceType == "Bundle" && typ != "document" && typ != "message":
+		entries, err := entries(entry)
+		if err != nil {
 			return nil, err
 		}
 		var lines [][]byte
-		for _, e := range b.Entry {
-			if len(e.Resource) > 0 {
-				lines = append(lines, e.Resource)
+		for _, e := range entries {
+			res, err := member(e, "resource")
+			if err != nil {
+				return nil, err
+			}
+			if len(res) > 0 {
+				lines = append(lines, res)
 			}
 		}
 		body, types, noID, err := batchOf(lines, im.o.NoDedup)
@@ -382,8 +467,8 @@ func (im *run) fromJSON(key string, data []byte) (*unit, error) {
 		}
 		im.addNoID(noID)
 		return &unit{key: key, kind: kindBundle, body: body, types: types}, nil
-	case head.ID != "":
-		return &unit{key: key, kind: kindPut, typ: head.ResourceType, id: head.ID, body: data, types: []string{head.ResourceType}}, nil
+	case id != "":
+		return &unit{key: key, kind: kindPut, typ: resourceType, id: id, body: data, types: []string{resourceType}}, nil
 	}
 	cond := ""
 	if !im.o.NoDedup {
@@ -392,7 +477,56 @@ func (im *run) fromJSON(key string, data []byte) (*unit, error) {
 			im.addNoID(1)
 		}
 	}
-	return &unit{key: key, kind: kindCreate, typ: head.ResourceType, body: data, cond: cond, types: []string{head.ResourceType}}, nil
+	return &unit{key: key, kind: kindCreate, typ: resourceType, body: data, cond: cond, types: []string{resourceType}}, nil
+}
+
+// jsonString decodes a raw JSON value that should be a string; null is "".
+func jsonString(v []byte) (string, error) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1]), nil
+	}
+	var s *string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", err
+	}
+	if s == nil {
+		return "", nil
+	}
+	return *s, nil
+}
+
+// entries splits a Bundle's raw entry array (absent or null: none).
+func entries(entry []byte) ([][]byte, error) {
+	if len(entry) == 0 || string(entry) == "null" {
+		return nil, nil
+	}
+	es, err := fhir.Elements(entry)
+	if err != nil {
+		return nil, fmt.Errorf("not a Bundle: entry: %v", err)
+	}
+	return es, nil
+}
+
+// member is the raw value of key in the JSON object obj (nil when absent or
+// null).
+func member(obj []byte, key string) ([]byte, error) {
+	if string(obj) == "null" {
+		return nil, nil
+	}
+	ms, err := fhir.Members(obj)
+	if err != nil {
+		return nil, fmt.Errorf("not a Bundle: entry: %v", err)
+	}
+	var v []byte
+	for _, m := range ms {
+		if m.Key == key {
+			v = m.Value
+		}
+	}
+	if string(v) == "null" {
+		return nil, nil
+	}
+	return v, nil
 }
 
 func (im *run) addNoID(n int) {
@@ -543,8 +677,72 @@ func (im *run) fail(key string, entry, status int, outcome string) {
 // idempotent rewrites a batch or transaction Bundle so that sending it twice
 // stores nothing twice: POST entries without ifNoneExist get a conditional
 // create on their first identifier. It returns the Bundle, the resource type
-// of each entry and how many POSTs had no identifier to use.
-func idempotent(data []byte, noDedup bool) ([]byte, []string, int, error) {
+// of each entry and how many POSTs had no identifier to use. entry is the
+// Bundle's raw entry member.
+//
+// It first walks the entries with fhir.Elements and fhir.Members, reading
+// only each request's url, method and ifNoneExist: with noDedup, or when no
+// entry needs a condition, the Bundle goes out as it came and is never
+// decoded here (json.Unmarshal of a whole Bundle cost as much CPU as
+// parsing it again on the server). Only a Bundle that must be rewritten is
+// decoded and re-encoded.
+func idempotent(data, entry []byte, noDedup bool) ([]byte, []string, int, error) {
+	es, err := entries(entry)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	types := make([]string, len(es))
+	noID := 0
+	for i, e := range es {
+		ems, err := fhir.Members(e)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("not a Bundle: entry %d: %v", i, err)
+		}
+		var req, res []byte
+		for _, m := range ems {
+			switch m.Key {
+			case "request":
+				req = m.Value
+			case "resource":
+				res = m.Value
+			}
+		}
+		if len(req) == 0 || string(req) == "null" {
+			continue
+		}
+		rms, err := fhir.Members(req)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("not a Bundle: entry %d request: %v", i, err)
+		}
+		var u, method, ine string
+		for _, m := range rms {
+			// a value that is not a string counts as absent, as before
+			switch m.Key {
+			case "url":
+				u, _ = jsonString(m.Value)
+			case "method":
+				method, _ = jsonString(m.Value)
+			case "ifNoneExist":
+				ine, _ = jsonString(m.Value)
+			}
+		}
+		t, _, _ := strings.Cut(strings.TrimPrefix(u, "/"), "/")
+		types[i], _, _ = strings.Cut(t, "?")
+		if noDedup || !strings.EqualFold(method, "POST") || ine != "" {
+			continue
+		}
+		if identifierQuery(res) != "" {
+			return rewrite(data)
+		}
+		noID++
+	}
+	return data, types, noID, nil
+}
+
+// rewrite is idempotent for a Bundle with at least one POST entry to make
+// conditional: it decodes the Bundle, sets the entries' ifNoneExist and
+// encodes it again.
+func rewrite(data []byte) ([]byte, []string, int, error) {
 	var b struct {
 		ResourceType string `json:"resourceType"`
 		Type         string `json:"type"`
@@ -563,7 +761,7 @@ func idempotent(data []byte, noDedup bool) ([]byte, []string, int, error) {
 		u, _ := e.Request["url"].(string)
 		t, _, _ := strings.Cut(strings.TrimPrefix(u, "/"), "/")
 		types[i], _, _ = strings.Cut(t, "?")
-		if noDedup || e.Request == nil {
+		if e.Request == nil {
 			continue
 		}
 		m, _ := e.Request["method"].(string)
