@@ -16,7 +16,8 @@ type Member struct {
 }
 
 // Members splits a JSON object into its members, in order, without decoding
-// the values. The input must be a valid JSON object.
+// the values. It checks the structure only as far as it needs to find where
+// each member ends, and fails on anything but whitespace after the object.
 func Members(obj []byte) ([]Member, error) {
 	s := scanner{b: obj}
 	s.ws()
@@ -26,7 +27,7 @@ func Members(obj []byte) ([]Member, error) {
 	var out []Member
 	s.ws()
 	if s.eat('}') {
-		return out, nil
+		return out, s.end()
 	}
 	for {
 		s.ws()
@@ -57,7 +58,7 @@ func Members(obj []byte) ([]Member, error) {
 			continue
 		}
 		if s.eat('}') {
-			return out, nil
+			return out, s.end()
 		}
 		return nil, fmt.Errorf("expected ',' or '}' at %d", s.i)
 	}

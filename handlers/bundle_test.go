@@ -202,3 +202,46 @@ func TestBatchEntriesStandAlone(t *testing.T) {
 		}
 	})
 }
+
+// TestBundleMalformedJSON: a Bundle is split without decoding its
+// resources, yet malformed JSON anywhere in it is a 400 OperationOutcome
+// naming where, and stores nothing.
+func TestBundleMalformedJSON(t *testing.T) {
+	good := `{"fullUrl": "urn:uuid:11111111-1111-1111-1111-111111111111", "request": {"method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient", "active": true}}`
+	cases := []struct{ name, body, where string }{
+		{"bad literal in a resource", `{"resourceType": "Bundle", "type": "TYPE", "entry": [` + good + `, {"request": {"method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient", "active": tru}}]}`, "entry[1]"},
+		{"bad number in a resource", `{"resourceType": "Bundle", "type": "TYPE", "entry": [` + good + `, {"request": {"method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient", "multipleBirthInteger": 1.2.3}}]}`, "entry[1]"},
+		{"content after the Bundle", `{"resourceType": "Bundle", "type": "TYPE", "entry": [` + good + `]} {}`, "Bundle"},
+		{"truncated", `{"resourceType": "Bundle", "type": "TYPE", "entry": [` + good, "Bundle"},
+		{"entry not an array", `{"resourceType": "Bundle", "type": "TYPE", "entry": {"a": 1}}`, "Bundle.entry"},
+		{"bad request member", `{"resourceType": "Bundle", "type": "TYPE", "entry": [{"request": {"method": POST, "url": "Patient"}, "resource": {"resourceType": "Patient"}}]}`, "entry[0]"},
+		{"bad unread member", `{"resourceType": "Bundle", "type": "TYPE", "meta": {"versionId": nul}, "entry": [` + good + `]}`, "Bundle.meta"},
+		{"bad resource in a DELETE", `{"resourceType": "Bundle", "type": "TYPE", "entry": [` + good + `, {"request": {"method": "DELETE", "url": "Patient/x"}, "resource": {"a": nul}}]}`, "entry[1]"},
+	}
+	forEach(t, func(t *testing.T, f *fixture) {
+		types := []string{"batch"}
+		if f.st.Features().Transactions {
+			types = append(types, "transaction")
+		}
+		for _, typ := range types {
+			before := len(entries(f.do("GET", "/_history?_count=1000", nil)))
+			for _, c := range cases {
+				body := strings.ReplaceAll(c.body, "TYPE", typ)
+				r := f.do("POST", "", []byte(body))
+				if typ == "batch" && r.status == 200 {
+					// a batch answers a bad entry in the entry itself
+					if !strings.Contains(string(r.body), `"status":"400`) {
+						t.Errorf("%s %s: 200 without a 400 entry: %s", typ, c.name, r.body)
+					}
+					continue
+				}
+				if r.status != 400 || r.str("resourceType") != "OperationOutcome" || !strings.Contains(string(r.body), c.where) {
+					t.Errorf("%s %s: %d %s, want 400 naming %s", typ, c.name, r.status, r.body, c.where)
+				}
+			}
+			if after := len(entries(f.do("GET", "/_history?_count=1000", nil))); typ == "transaction" && after != before {
+				t.Errorf("%d versions stored by malformed transactions", after-before)
+			}
+		}
+	})
+}

@@ -91,7 +91,7 @@ func freeAddr(t *testing.T) string {
 func childEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DCC_") {
+		if !strings.HasPrefix(kv, "DCC_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
 			env = append(env, kv)
 		}
 	}
@@ -632,6 +632,10 @@ func TestListenEnv(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "env.db")); err != nil {
 		t.Errorf("DCC_STORAGE not used: %v", err)
+	}
+	// the default soft memory limit is in force (the runtime reports it)
+	if m := must(t, "GET", "http://"+envAddr+"/metrics", ""); !strings.Contains(string(m.body), "go_gc_gomemlimit_bytes 2.01326592e+08") {
+		t.Errorf("the default --memory-limit (192MiB) is not applied")
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	if err := s.wait(30 * time.Second); err != nil {

@@ -34,6 +34,90 @@ type entryIn struct {
 	Request  *EntryRequest   `json:"request"`
 }
 
+// bundleIn is a request Bundle split without decoding its resources: each
+// entry's resource stays a sub-slice of the body, decoded once when it is
+// prepared, so a large Bundle is neither scanned twice nor copied.
+type bundleIn struct {
+	ResourceType string
+	Type         string
+	Entry        []entryIn
+}
+
+// parseBundle splits body into its entries. The members the server reads
+// are decoded (and so checked); every other member is checked to be valid
+// JSON; resources are checked when they are decoded.
+func parseBundle(body []byte) (*bundleIn, error) {
+	ms, err := fhir.Members(body)
+	if err != nil {
+		return nil, fhir.Errorf(400, "structure", "Bundle", "not a Bundle: %v", err)
+	}
+	b := &bundleIn{}
+	for _, m := range ms {
+		at := "Bundle." + m.Key
+		var err error
+		switch m.Key {
+		case "resourceType":
+			err = json.Unmarshal(m.Value, &b.ResourceType)
+		case "type":
+			err = json.Unmarshal(m.Value, &b.Type)
+		case "entry":
+			if string(m.Value) == "null" {
+				b.Entry = nil
+				continue
+			}
+			var els [][]byte
+			if els, err = fhir.Elements(m.Value); err != nil {
+				break
+			}
+			b.Entry = make([]entryIn, len(els))
+			for i, el := range els {
+				if err := parseEntryIn(el, &b.Entry[i]); err != nil {
+					return nil, fhir.Errorf(400, "structure", fmt.Sprintf("Bundle.entry[%d]", i), "not a Bundle entry: %v", err)
+				}
+			}
+		default:
+			if !json.Valid(m.Value) {
+				err = errors.New("invalid JSON")
+			}
+		}
+		if err != nil {
+			return nil, fhir.Errorf(400, "structure", at, "not a Bundle: %s: %v", m.Key, err)
+		}
+	}
+	return b, nil
+}
+
+// parseEntryIn reads one entry the way json.Unmarshal into entryIn would,
+// keeping the resource as a sub-slice.
+func parseEntryIn(el []byte, in *entryIn) error {
+	ms, err := fhir.Members(el)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		switch m.Key {
+		case "fullUrl":
+			err = json.Unmarshal(m.Value, &in.FullURL)
+		case "resource":
+			in.Resource = json.RawMessage(m.Value)
+		case "request":
+			in.Request = nil
+			if string(m.Value) != "null" {
+				in.Request = &EntryRequest{}
+				err = json.Unmarshal(m.Value, in.Request)
+			}
+		default:
+			if !json.Valid(m.Value) {
+				err = errors.New("invalid JSON")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", m.Key, err)
+		}
+	}
+	return nil
+}
+
 // EntryResult is what one entry came to; for a GET the handler's Getter
 // fills Body.
 type EntryResult struct {
@@ -74,13 +158,9 @@ var methodRank = map[string]int{"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "G
 // any failing entry fails the whole (the error names the entry) and nothing
 // is stored. A batch answers each entry on its own.
 func (s *Service) Bundle(ctx context.Context, body []byte, get Getter) (string, []EntryResult, error) {
-	var b struct {
-		ResourceType string    `json:"resourceType"`
-		Type         string    `json:"type"`
-		Entry        []entryIn `json:"entry"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil {
-		return "", nil, fhir.Errorf(400, "structure", "Bundle", "not a Bundle: %v", err)
+	b, err := parseBundle(body)
+	if err != nil {
+		return "", nil, err
 	}
 	if b.ResourceType != "Bundle" {
 		return "", nil, fhir.Errorf(400, "invalid", "resourceType", "POST to the base takes a Bundle, not %q", b.ResourceType)
@@ -212,6 +292,9 @@ func (s *Service) parseEntry(i int, in *entryIn) (*entry, error) {
 		return nil, fhir.Errorf(400, "not-supported", at+".request.method", "unknown method %q", in.Request.Method)
 	}
 	if e.method == "GET" || e.method == "HEAD" {
+		if len(in.Resource) > 0 && !json.Valid(in.Resource) {
+			return nil, fhir.Errorf(400, "structure", at+".resource", "resource is not valid JSON")
+		}
 		return e, nil
 	}
 	u := strings.TrimPrefix(e.req.URL, "/")
@@ -244,6 +327,9 @@ func (s *Service) parseEntry(i int, in *entryIn) (*entry, error) {
 		}
 	}
 	if e.method == "DELETE" {
+		if len(in.Resource) > 0 && !json.Valid(in.Resource) {
+			return nil, fhir.Errorf(400, "structure", at+".resource", "resource is not valid JSON")
+		}
 		return e, nil
 	}
 	if len(in.Resource) == 0 {
