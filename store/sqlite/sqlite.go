@@ -77,6 +77,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dccfhir/dccfhir/store"
@@ -115,6 +116,14 @@ type Store struct {
 	cdb      *sql.DB
 	ckpt     chan struct{}
 	ckptDone chan struct{}
+	// ckptBytes is walCheckpointBytes (smaller in tests).
+	ckptBytes int64
+	// catchUp asks the next writer to finish the checkpoint before it
+	// begins (see checkpointer).
+	catchUp atomic.Bool
+	// ckptMu keeps the writer's catch-up from running into a background
+	// checkpoint (SQLite runs one at a time; the other gets SQLITE_BUSY).
+	ckptMu sync.Mutex
 }
 
 var _ store.Store = (*Store)(nil)
@@ -188,6 +197,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	}
 	s.cdb.SetMaxOpenConns(1)
 	s.ckpt, s.ckptDone = make(chan struct{}, 1), make(chan struct{})
+	s.ckptBytes = walCheckpointBytes
 	go s.checkpointer()
 	return s, nil
 }
@@ -199,21 +209,34 @@ func OpenWith(path string, opts Options) (*Store, error) {
 const walCheckpointBytes = 64 << 20
 
 // checkpointer runs PASSIVE checkpoints when commits have left more than
-// walCheckpointBytes of WAL frames not yet in the database. SQLite's
-// automatic checkpoint would run them inside COMMIT, on the writer's time,
-// fsync included; here they overlap the next transactions instead. A
-// PASSIVE checkpoint never blocks readers or the writer; once it has
-// caught up, the next write transaction starts the WAL over from its
-// beginning, so the file stops growing.
+// ckptBytes of WAL frames not yet in the database. SQLite's automatic
+// checkpoint would run them inside COMMIT, on the writer's time, fsync
+// included; here they overlap the next transactions instead, and never
+// block readers.
+//
+// A checkpoint that runs while writers keep appending never catches up,
+// and SQLite starts the WAL over only when a write transaction begins
+// after one has: left alone, the WAL would grow without bound under a
+// steady load (it reached 40 GB during a region import). So when frames
+// were appended meanwhile, the next writer finishes the checkpoint itself
+// before it begins (Update): only the frames of the last transactions are
+// left to copy, and with no writer running the copy completes. At worst
+// the writer waits for a background checkpoint still running, once per
+// ckptBytes of WAL.
 func (s *Store) checkpointer() {
 	defer close(s.ckptDone)
 	for range s.ckpt {
-		if n, ok := walPending(s.path); ok && n < walCheckpointBytes {
+		if n, ok := walPending(s.path); ok && n < s.ckptBytes {
 			continue
 		}
 		// An error (SQLITE_BUSY from another process) only delays the
 		// checkpoint to the next commit.
+		s.ckptMu.Lock()
 		_, _ = s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		s.ckptMu.Unlock()
+		if n, ok := walPending(s.path); !ok || n > 0 {
+			s.catchUp.Store(true)
+		}
 	}
 }
 

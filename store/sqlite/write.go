@@ -91,6 +91,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 		return err
 	}
 	bg := context.WithoutCancel(ctx)
+	if s.catchUp.Swap(false) {
+		// See checkpointer: with no writer running, this completes the
+		// checkpoint, so the BEGIN below starts the WAL over.
+		s.ckptMu.Lock()
+		_, _ = s.wconn.ExecContext(bg, "PRAGMA wal_checkpoint(PASSIVE)")
+		s.ckptMu.Unlock()
+	}
 	if _, err := s.wconn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
