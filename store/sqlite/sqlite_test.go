@@ -166,9 +166,10 @@ func TestWALStaysBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	written := int64(txs * per * len(body))
-	// bounded by the threshold and what a few transactions append while a
-	// checkpoint runs, not by what was written (37 MB)
-	if fi.Size() > 8<<20 {
+	// bounded by the threshold and what transactions append while a
+	// checkpoint runs (under 4 MB on a quiet machine; the margin is for a
+	// loaded CI), not by what was written (37 MB, which grew it to 144 MB)
+	if fi.Size() > 32<<20 {
 		t.Fatalf("WAL file %d bytes after writing %d bytes of resources: it is not being started over", fi.Size(), written)
 	}
 	t.Logf("WAL file %d bytes after writing %d bytes of resources", fi.Size(), written)
