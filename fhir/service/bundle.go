@@ -656,10 +656,11 @@ func (s *Service) prepareCreates(ctx context.Context, creates []*entry, now time
 // done inside the transaction it would hold the single writer of the
 // embedded engine meanwhile, so concurrent Bundles could not overlap.
 type ahead struct {
-	ids map[int]string // entry index → id, every POST and PUT
 	// newIDs are the ids chosen for the resources to create, which the
-	// transaction reuses so that what was prepared can still serve.
+	// transaction reuses so that what was prepared can still serve. The
+	// ids of the other POSTs are their matches, in pending.
 	newIDs map[int]string
+	putIDs map[int]string // entry index → id of each PUT
 	cond   map[string]string
 	// pending are the entries whose ifNoneExist matched, by matched id.
 	pending map[int]string
@@ -689,10 +690,10 @@ func (s *Service) planAhead(ctx context.Context, es []*entry, now time.Time) *ah
 	if err != nil {
 		return nil
 	}
-	ah := &ahead{ids: map[int]string{}, newIDs: map[int]string{}, cond: p.cond, pending: map[int]string{}}
+	ah := &ahead{newIDs: map[int]string{}, putIDs: map[int]string{}, cond: p.cond, pending: map[int]string{}}
 	for _, e := range cp {
-		if e.method == "POST" || e.method == "PUT" {
-			ah.ids[e.index] = e.id
+		if e.method == "PUT" {
+			ah.putIDs[e.index] = e.id
 		}
 		if r := p.pending[e.index]; r != nil {
 			ah.pending[e.index] = r.Resource.ID
@@ -707,8 +708,9 @@ func (s *Service) planAhead(ctx context.Context, es []*entry, now time.Time) *ah
 }
 
 // same reports whether placing es inside the transaction (p) came to what
-// planAhead found: the same ids, ifNoneExist matches and conditional
-// references, hence byte for byte the same resources to write.
+// planAhead found: the same ifNoneExist matches, PUT ids and conditional
+// references (the new resources take newIDs either way), hence byte for
+// byte the same resources to write.
 func (ah *ahead) same(es []*entry, p *placement) bool {
 	if len(p.cond) != len(ah.cond) || len(p.pending) != len(ah.pending) {
 		return false
@@ -724,7 +726,7 @@ func (ah *ahead) same(es []*entry, p *placement) bool {
 		}
 	}
 	for _, e := range es {
-		if (e.method == "POST" || e.method == "PUT") && ah.ids[e.index] != e.id {
+		if e.method == "PUT" && ah.putIDs[e.index] != e.id {
 			return false
 		}
 	}

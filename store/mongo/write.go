@@ -143,6 +143,18 @@ func (s *Store) lease(ctx context.Context, key string) (lease, error) {
 	}
 }
 
+// holdResource leases the resource key ("Type/id") for a write outside a
+// transaction. The current document is updated by compare-and-swap, which
+// some MongoDB-compatible servers (FerretDB) run as a read then a write:
+// the lease keeps two writers of one resource from interleaving there.
+func (s *Store) holdResource(ctx context.Context, key string) (release func(), err error) {
+	l, err := s.lease(ctx, "w:"+key)
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.release(context.WithoutCancel(ctx), l) }, nil
+}
+
 func (s *Store) release(ctx context.Context, l lease) {
 	_, _ = s.locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.key}, {Key: "owner", Value: l.owner}})
 }
@@ -162,15 +174,11 @@ func (s *Store) put(ctx context.Context, w *store.Write, inTxn bool) error {
 	}
 	key := w.Type + "/" + w.ID
 	if !inTxn {
-		// Without a transaction the current document is updated by
-		// compare-and-swap, which some MongoDB-compatible servers
-		// (FerretDB) run as a read then a write: a lease per resource
-		// keeps two writers of one resource from interleaving there.
-		l, err := s.lease(ctx, "w:"+key)
+		release, err := s.holdResource(ctx, key)
 		if err != nil {
 			return err
 		}
-		defer s.release(context.WithoutCancel(ctx), l)
+		defer release()
 	}
 	cur, err := s.currentVersion(ctx, key)
 	if err != nil {
@@ -270,11 +278,11 @@ func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, idx *se
 	ctx = t.ctx(ctx)
 	key := typ + "/" + id
 	if t.sess == nil {
-		l, err := t.s.lease(ctx, "w:"+key)
+		release, err := t.s.holdResource(ctx, key)
 		if err != nil {
 			return err
 		}
-		defer t.s.release(context.WithoutCancel(ctx), l)
+		defer release()
 	}
 	var cur resDoc
 	err := t.s.res.FindOne(ctx, bson.D{{Key: "_id", Value: key}}, options.FindOne().SetProjection(dataProjection)).Decode(&cur)
