@@ -14,9 +14,9 @@ import (
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
-	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/handlers"
 	"github.com/dccfhir/dccfhir/profiles"
+	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 )

@@ -6,7 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/service"
 )
 
 // history answers instance, type and system history.

@@ -8,7 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/service"
 )
 
 // reindex starts an asynchronous $reindex (POST [base]/$reindex?type=A,B or

@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store"
 )
 

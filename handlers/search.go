@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/service"
 )
 
 func (s *Server) search(c echo.Context) error { return s.runSearch(c, "", "", c.Param("type")) }

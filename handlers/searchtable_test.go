@@ -37,8 +37,8 @@ import (
 	"time"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
-	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/handlers"
+	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 )
 

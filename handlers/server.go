@@ -20,8 +20,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/profiles/conformance"
+	"github.com/dccfhir/dccfhir/service"
 )
 
 // Config is what the HTTP layer needs to know of its deployment.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/service"
 )
 
 // Publish makes the conformance resources of the loaded packages readable

@@ -13,7 +13,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // Errors an engine returns; the service maps them to HTTP statuses.
@@ -47,7 +47,7 @@ type Resource struct {
 // (nil for a deletion).
 type Write struct {
 	Resource
-	Index *search.Index
+	Index *query.Index
 }
 
 // Features says what a deployment can do.
@@ -61,7 +61,7 @@ type Reader interface {
 	// Read returns the current version (a tombstone if deleted) or ErrNotFound.
 	Read(ctx context.Context, typ, id string) (*Resource, error)
 	// Search returns current, non-deleted resources matching q.
-	Search(ctx context.Context, q *search.Query) (*SearchResult, error)
+	Search(ctx context.Context, q *query.Query) (*SearchResult, error)
 }
 
 // Tx is a storage transaction: what it writes is visible to its own reads
@@ -79,7 +79,7 @@ type Tx interface {
 	// without making a new version (a new SearchParameter, $reindex). It
 	// returns ErrConflict when the current version is no longer version or
 	// is deleted: that write indexed itself.
-	Reindex(ctx context.Context, typ, id string, version int64, idx *search.Index) error
+	Reindex(ctx context.Context, typ, id string, version int64, idx *query.Index) error
 }
 
 // Store is a storage engine.

@@ -10,8 +10,8 @@ import (
 	"syscall"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
-	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/profiles/validator"
+	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/tools/importer"
 )
 

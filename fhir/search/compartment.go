@@ -1,5 +1,7 @@
 package search
 
+import "github.com/dccfhir/dccfhir/fhir/search/query"
+
 // CompartmentParam is the virtual reference parameter under which the
 // extractor records a resource's compartment memberships (Patient/123,
 // Encounter/9...), so a compartment search (Patient/123/Observation) is one
@@ -33,13 +35,13 @@ func CompartmentTypes(comp string) []string {
 }
 
 // CompartmentClause selects the members of compartment comp/id.
-func CompartmentClause(comp, id string) Clause {
-	return Clause{Param: CompartmentParam, Type: TypeReference, Values: []Value{{Prefix: EQ, RefType: comp, RefID: id, Raw: comp + "/" + id}}}
+func CompartmentClause(comp, id string) query.Clause {
+	return query.Clause{Param: CompartmentParam, Type: query.TypeReference, Values: []query.Value{{Prefix: query.EQ, RefType: comp, RefID: id, Raw: comp + "/" + id}}}
 }
 
 // addCompartments records the compartments the resource belongs to, from
 // the reference values already extracted.
-func addCompartments(idx *Index, typ string, res map[string]any) {
+func addCompartments(idx *query.Index, typ string, res map[string]any) {
 	seen := map[[2]string]bool{}
 	add := func(comp, id string) {
 		k := [2]string{comp, id}
@@ -47,7 +49,7 @@ func addCompartments(idx *Index, typ string, res map[string]any) {
 			return
 		}
 		seen[k] = true
-		idx.Refs = append(idx.Refs, RefEntry{Param: CompartmentParam, Type: comp, ID: id})
+		idx.Refs = append(idx.Refs, query.RefEntry{Param: CompartmentParam, Type: comp, ID: id})
 	}
 	if _, ok := compartmentParams[typ]; ok {
 		if id, _ := res["id"].(string); id != "" {

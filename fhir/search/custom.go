@@ -6,6 +6,7 @@ import (
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/model"
 	"github.com/dccfhir/dccfhir/fhir/search/internal/restrict"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // ParamsFromResource turns a SearchParameter resource (decoded by
@@ -17,13 +18,13 @@ import (
 func (r *Registry) ParamsFromResource(sp map[string]any) ([]*Param, error) {
 	code, _ := sp["code"].(string)
 	u, _ := sp["url"].(string)
-	typ := ParseParamType(str(sp, "type"))
+	typ := query.ParseParamType(str(sp, "type"))
 	expr := str(sp, "expression")
 	bases := strList(sp["base"])
 	switch {
 	case code == "":
 		return nil, errSP("SearchParameter.code is missing")
-	case typ == TypeUnknown:
+	case typ == query.TypeUnknown:
 		return nil, errSP("SearchParameter.type %q is not a search parameter type", str(sp, "type"))
 	case len(bases) == 0:
 		return nil, errSP("SearchParameter.base is missing")
@@ -42,17 +43,17 @@ func (r *Registry) ParamsFromResource(sp map[string]any) ([]*Param, error) {
 		}
 		comps = append(comps, Component{Definition: def, Code: ds[0].Code, Type: ds[0].Type, Expression: cexpr})
 	}
-	if typ == TypeComposite && len(comps) < 2 {
+	if typ == query.TypeComposite && len(comps) < 2 {
 		return nil, errSP("a composite SearchParameter needs at least two components")
 	}
 	targets := strList(sp["target"])
 	sort.Strings(targets)
-	var comparators []Prefix
+	var comparators []query.Prefix
 	for _, c := range strList(sp["comparator"]) {
-		comparators = append(comparators, Prefix(c))
+		comparators = append(comparators, query.Prefix(c))
 	}
-	if len(comparators) == 0 && (typ == TypeDate || typ == TypeNumber || typ == TypeQuantity) {
-		comparators = []Prefix{EQ, NE, GT, GE, LT, LE, SA, EB, AP}
+	if len(comparators) == 0 && (typ == query.TypeDate || typ == query.TypeNumber || typ == query.TypeQuantity) {
+		comparators = []query.Prefix{query.EQ, query.NE, query.GT, query.GE, query.LT, query.LE, query.SA, query.EB, query.AP}
 	}
 	mods := strList(sp["modifier"])
 	if len(mods) == 0 {
@@ -78,7 +79,7 @@ func (r *Registry) ParamsFromResource(sp map[string]any) ([]*Param, error) {
 			p := &Param{Base: t, Code: code, Type: typ, URL: u, Targets: targets, Modifiers: mods,
 				Comparators: comparators, Components: comps}
 			p.Expression = restrict.Expr(expr, base, t, len(bases) > 1)
-			if expr == "" || typ == TypeSpecial {
+			if expr == "" || typ == query.TypeSpecial {
 				p.Unsupported = "no expression"
 			} else if p.Expression == "" {
 				return nil, errSP("SearchParameter.expression has no branch for %s", base)
@@ -101,15 +102,15 @@ func (r *Registry) AddResource(sp map[string]any) error {
 	return r.Add(ps...)
 }
 
-var defaultModifiers = map[ParamType][]string{
-	TypeString:    {"missing", "exact", "contains"},
-	TypeToken:     {"missing", "text", "not", "above", "below", "in", "not-in", "of-type"},
-	TypeReference: {"missing", "type", "identifier", "above", "below"},
-	TypeDate:      {"missing"},
-	TypeNumber:    {"missing"},
-	TypeQuantity:  {"missing"},
-	TypeURI:       {"missing", "above", "below"},
-	TypeComposite: {"missing"},
+var defaultModifiers = map[query.ParamType][]string{
+	query.TypeString:    {"missing", "exact", "contains"},
+	query.TypeToken:     {"missing", "text", "not", "above", "below", "in", "not-in", "of-type"},
+	query.TypeReference: {"missing", "type", "identifier", "above", "below"},
+	query.TypeDate:      {"missing"},
+	query.TypeNumber:    {"missing"},
+	query.TypeQuantity:  {"missing"},
+	query.TypeURI:       {"missing", "above", "below"},
+	query.TypeComposite: {"missing"},
 }
 
 func errSP(format string, args ...any) *fhir.Error {

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/dccfhir/dccfhir/fhir/model"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // Extract computes the search index of resource res of type typ: every
@@ -19,18 +20,18 @@ import (
 // HumanName a string per part, a Period a date range, ...). Duplicate
 // entries of a parameter are dropped. An error means an expression failed
 // on this resource; it does not happen for the R4 table on valid resources.
-func Extract(reg *Registry, typ string, res map[string]any) (*Index, error) {
+func Extract(reg *Registry, typ string, res map[string]any) (*query.Index, error) {
 	return ExtractLocal(reg, typ, res, "")
 }
 
 // ExtractLocal is Extract for a server whose own FHIR base is base:
 // absolute references to it (http://host/fhir/Patient/1) are indexed as the
 // local references they denote, for searches and compartments alike.
-func ExtractLocal(reg *Registry, typ string, res map[string]any, base string) (*Index, error) {
+func ExtractLocal(reg *Registry, typ string, res map[string]any, base string) (*query.Index, error) {
 	x := extractors.Get().(*extractor)
 	defer extractors.Put(x)
 	x.root = res
-	idx := &Index{}
+	idx := &query.Index{}
 	root := node{v: res, t: typ}
 	for _, p := range reg.Params(typ) {
 		if p.eval == nil {
@@ -44,17 +45,17 @@ func ExtractLocal(reg *Registry, typ string, res map[string]any, base string) (*
 		if len(x.buf) == 0 {
 			continue
 		}
-		if p.Type == TypeComposite {
+		if p.Type == query.TypeComposite {
 			if err := x.composite(idx, p); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		mark := idx.marks()
+		mark := marksOf(idx)
 		for _, n := range x.buf {
 			addNode(idx, p.Code, p.Type, n, res)
 		}
-		idx.dedup(mark)
+		dedup(idx, mark)
 	}
 	localizeRefs(idx, base)
 	addCompartments(idx, typ, res)
@@ -70,10 +71,10 @@ type extractor struct {
 
 var extractors = sync.Pool{New: func() any { return &extractor{} }}
 
-func (x *extractor) composite(idx *Index, p *Param) error {
+func (x *extractor) composite(idx *query.Index, p *Param) error {
 	focus := append([]node(nil), x.buf...)
 	for _, f := range focus {
-		e := CompositeEntry{Param: p.Code, Parts: make([]Index, len(p.comps))}
+		e := query.CompositeEntry{Param: p.Code, Parts: make([]query.Index, len(p.comps))}
 		complete := true
 		for i, c := range p.comps {
 			var err error
@@ -84,7 +85,7 @@ func (x *extractor) composite(idx *Index, p *Param) error {
 			for _, n := range x.cbuf {
 				addNode(&e.Parts[i], p.Components[i].Code, p.Components[i].Type, n, x.root)
 			}
-			if e.Parts[i].empty() {
+			if e.Parts[i].Empty() {
 				complete = false
 				break
 			}
@@ -96,34 +97,30 @@ func (x *extractor) composite(idx *Index, p *Param) error {
 	return nil
 }
 
-func (idx *Index) empty() bool {
-	return len(idx.Strings)+len(idx.Tokens)+len(idx.Refs)+len(idx.Dates)+len(idx.Numbers)+len(idx.Quantities)+len(idx.URIs)+len(idx.Composites) == 0
-}
-
 // addNode turns one selected value into entries of param code.
-func addNode(idx *Index, code string, pt ParamType, n node, root map[string]any) {
+func addNode(idx *query.Index, code string, pt query.ParamType, n node, root map[string]any) {
 	switch pt {
-	case TypeString:
+	case query.TypeString:
 		addString(idx, code, n)
-	case TypeToken:
+	case query.TypeToken:
 		addToken(idx, code, n)
-	case TypeReference:
+	case query.TypeReference:
 		addRef(idx, code, n, root)
-	case TypeDate:
+	case query.TypeDate:
 		if lo, hi, ok := dateOf(n); ok {
-			idx.Dates = append(idx.Dates, DateEntry{Param: code, Low: lo, High: hi})
+			idx.Dates = append(idx.Dates, query.DateEntry{Param: code, Low: lo, High: hi})
 		}
-	case TypeNumber:
+	case query.TypeNumber:
 		if s, ok := numText(n.v); ok {
-			if v, lo, hi, err := NumberRange(s); err == nil {
-				idx.Numbers = append(idx.Numbers, NumberEntry{Param: code, Value: v, Low: lo, High: hi})
+			if v, lo, hi, err := query.NumberRange(s); err == nil {
+				idx.Numbers = append(idx.Numbers, query.NumberEntry{Param: code, Value: v, Low: lo, High: hi})
 			}
 		}
-	case TypeQuantity:
+	case query.TypeQuantity:
 		addQuantity(idx, code, n)
-	case TypeURI:
+	case query.TypeURI:
 		if s, ok := n.v.(string); ok && s != "" {
-			idx.URIs = append(idx.URIs, URIEntry{Param: code, Value: s})
+			idx.URIs = append(idx.URIs, query.URIEntry{Param: code, Value: s})
 		}
 	}
 }
@@ -133,13 +130,13 @@ func str(m map[string]any, k string) string {
 	return s
 }
 
-func addStr(idx *Index, code, s string) {
+func addStr(idx *query.Index, code, s string) {
 	if s = strings.TrimSpace(s); s != "" {
-		idx.Strings = append(idx.Strings, StringEntry{Param: code, Norm: NormString(s), Exact: s})
+		idx.Strings = append(idx.Strings, query.StringEntry{Param: code, Norm: query.NormString(s), Exact: s})
 	}
 }
 
-func addString(idx *Index, code string, n node) {
+func addString(idx *query.Index, code string, n node) {
 	switch v := n.v.(type) {
 	case string:
 		addStr(idx, code, v)
@@ -180,16 +177,16 @@ func strList(v any) []string {
 	return out
 }
 
-func addToken(idx *Index, code string, n node) {
+func addToken(idx *query.Index, code string, n node) {
 	switch v := n.v.(type) {
 	case string:
 		if v != "" {
-			idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, System: n.sys, Code: v})
+			idx.Tokens = append(idx.Tokens, query.TokenEntry{Param: code, System: n.sys, Code: v})
 		}
 	case bool:
-		idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, Code: strconv.FormatBool(v)})
+		idx.Tokens = append(idx.Tokens, query.TokenEntry{Param: code, Code: strconv.FormatBool(v)})
 	case json.Number:
-		idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, Code: v.String()})
+		idx.Tokens = append(idx.Tokens, query.TokenEntry{Param: code, Code: v.String()})
 	case map[string]any:
 		switch n.t {
 		case "CodeableConcept":
@@ -197,14 +194,14 @@ func addToken(idx *Index, code string, n node) {
 		case "Coding":
 			addCoding(idx, code, v, "")
 		case "Identifier":
-			e := TokenEntry{Param: code, System: str(v, "system"), Code: str(v, "value")}
+			e := query.TokenEntry{Param: code, System: str(v, "system"), Code: str(v, "value")}
 			if t, ok := v["type"].(map[string]any); ok {
-				e.Text = NormString(str(t, "text"))
+				e.Text = query.NormString(str(t, "text"))
 				if cs, _ := t["coding"].([]any); len(cs) > 0 {
 					if c, ok := cs[0].(map[string]any); ok {
 						e.TypeSystem, e.TypeCode = str(c, "system"), str(c, "code")
 						if e.Text == "" {
-							e.Text = NormString(str(c, "display"))
+							e.Text = query.NormString(str(c, "display"))
 						}
 					}
 				}
@@ -214,11 +211,11 @@ func addToken(idx *Index, code string, n node) {
 			}
 		case "ContactPoint":
 			if val := str(v, "value"); val != "" {
-				idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, System: str(v, "system"), Code: val})
+				idx.Tokens = append(idx.Tokens, query.TokenEntry{Param: code, System: str(v, "system"), Code: val})
 			}
 		case "Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity":
 			if c := str(v, "code"); c != "" {
-				idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, System: str(v, "system"), Code: c, Text: NormString(str(v, "unit"))})
+				idx.Tokens = append(idx.Tokens, query.TokenEntry{Param: code, System: str(v, "system"), Code: c, Text: query.NormString(str(v, "unit"))})
 			}
 		case "Reference":
 			if id, ok := v["identifier"].(map[string]any); ok {
@@ -231,7 +228,7 @@ func addToken(idx *Index, code string, n node) {
 // addConcept adds a token per coding, with the coding's display (or the
 // concept's text) as Text, and a text-only token when the concept has text
 // but no coding carries it.
-func addConcept(idx *Index, code string, cc map[string]any) {
+func addConcept(idx *query.Index, code string, cc map[string]any) {
 	text := str(cc, "text")
 	cs, _ := cc["coding"].([]any)
 	textUsed := text == ""
@@ -245,21 +242,21 @@ func addConcept(idx *Index, code string, cc map[string]any) {
 		}
 	}
 	if !textUsed {
-		idx.Tokens = append(idx.Tokens, TokenEntry{Param: code, Text: NormString(text)})
+		idx.Tokens = append(idx.Tokens, query.TokenEntry{Param: code, Text: query.NormString(text)})
 	}
 }
 
-func addCoding(idx *Index, code string, c map[string]any, display string) {
+func addCoding(idx *query.Index, code string, c map[string]any, display string) {
 	if display == "" {
 		display = str(c, "display")
 	}
-	e := TokenEntry{Param: code, System: str(c, "system"), Code: str(c, "code"), Text: NormString(display)}
+	e := query.TokenEntry{Param: code, System: str(c, "system"), Code: str(c, "code"), Text: query.NormString(display)}
 	if e.Code != "" || e.System != "" || e.Text != "" {
 		idx.Tokens = append(idx.Tokens, e)
 	}
 }
 
-func addRef(idx *Index, code string, n node, root map[string]any) {
+func addRef(idx *query.Index, code string, n node, root map[string]any) {
 	switch v := n.v.(type) {
 	case string: // canonical, uri, url
 		if v == "" {
@@ -267,7 +264,7 @@ func addRef(idx *Index, code string, n node, root map[string]any) {
 		}
 		if n.t == "canonical" {
 			u, ver := splitCanonical(v)
-			idx.Refs = append(idx.Refs, RefEntry{Param: code, URL: u, Version: ver})
+			idx.Refs = append(idx.Refs, query.RefEntry{Param: code, URL: u, Version: ver})
 			return
 		}
 		idx.Refs = append(idx.Refs, refEntry(code, v, root))
@@ -275,11 +272,11 @@ func addRef(idx *Index, code string, n node, root map[string]any) {
 		if n.t != "Reference" {
 			// A resource (e.g. Bundle.entry.resource): a reference to itself.
 			if rt := str(v, "resourceType"); rt != "" && str(v, "id") != "" {
-				idx.Refs = append(idx.Refs, RefEntry{Param: code, Type: rt, ID: str(v, "id")})
+				idx.Refs = append(idx.Refs, query.RefEntry{Param: code, Type: rt, ID: str(v, "id")})
 			}
 			return
 		}
-		var e RefEntry
+		var e query.RefEntry
 		if ref := str(v, "reference"); ref != "" {
 			e = refEntry(code, ref, root)
 		} else {
@@ -303,8 +300,8 @@ func addRef(idx *Index, code string, n node, root map[string]any) {
 // ID; "#id" a contained resource (URL "#id", Type from the contained
 // resource); anything else (absolute URL, urn:uuid:) is kept as URL, with
 // Type too when the URL ends in Type/id.
-func refEntry(code, ref string, root map[string]any) RefEntry {
-	e := RefEntry{Param: code}
+func refEntry(code, ref string, root map[string]any) query.RefEntry {
+	e := query.RefEntry{Param: code}
 	if id, ok := strings.CutPrefix(ref, "#"); ok {
 		e.URL = ref
 		if c := containedByID(root, id); c != nil {
@@ -330,16 +327,16 @@ func dateOf(n node) (lo, hi int64, ok bool) {
 		if n.t == "time" {
 			return 0, 0, false
 		}
-		lo, hi, err := DateRange(v)
+		lo, hi, err := query.DateRange(v)
 		return lo, hi, err == nil
 	case map[string]any:
 		switch n.t {
 		case "Period":
 			return periodOf(v)
 		case "Timing":
-			lo, hi = MaxTime, MinTime
+			lo, hi = query.MaxTime, query.MinTime
 			for _, e := range strList(v["event"]) {
-				if l, h, err := DateRange(e); err == nil {
+				if l, h, err := query.DateRange(e); err == nil {
 					lo, hi = min(lo, l), max(hi, h)
 				}
 			}
@@ -358,20 +355,20 @@ func dateOf(n node) (lo, hi int64, ok bool) {
 
 // periodOf is a Period's range; a missing start or end is open (MinTime/MaxTime).
 func periodOf(p map[string]any) (lo, hi int64, ok bool) {
-	lo, hi = MinTime, MaxTime
+	lo, hi = query.MinTime, query.MaxTime
 	s, e := str(p, "start"), str(p, "end")
 	if s == "" && e == "" {
 		return 0, 0, false
 	}
 	if s != "" {
-		l, _, err := DateRange(s)
+		l, _, err := query.DateRange(s)
 		if err != nil {
 			return 0, 0, false
 		}
 		lo = l
 	}
 	if e != "" {
-		_, h, err := DateRange(e)
+		_, h, err := query.DateRange(e)
 		if err != nil {
 			return 0, 0, false
 		}
@@ -394,12 +391,12 @@ func numText(v any) (string, bool) {
 	return "", false
 }
 
-func addQuantity(idx *Index, code string, n node) {
+func addQuantity(idx *query.Index, code string, n node) {
 	m, ok := n.v.(map[string]any)
 	if !ok {
 		if s, ok := numText(n.v); ok { // a bare number
-			if v, lo, hi, err := NumberRange(s); err == nil {
-				idx.Quantities = append(idx.Quantities, QuantityEntry{Param: code, Value: v, Low: lo, High: hi})
+			if v, lo, hi, err := query.NumberRange(s); err == nil {
+				idx.Quantities = append(idx.Quantities, query.QuantityEntry{Param: code, Value: v, Low: lo, High: hi})
 			}
 		}
 		return
@@ -408,7 +405,7 @@ func addQuantity(idx *Index, code string, n node) {
 	case n.t == "Range":
 		lo, _ := m["low"].(map[string]any)
 		hi, _ := m["high"].(map[string]any)
-		e := QuantityEntry{Param: code, Low: math.Inf(-1), High: math.Inf(1)}
+		e := query.QuantityEntry{Param: code, Low: math.Inf(-1), High: math.Inf(1)}
 		found := false
 		for i, q := range [2]map[string]any{lo, hi} {
 			if q == nil {
@@ -418,7 +415,7 @@ func addQuantity(idx *Index, code string, n node) {
 			if !ok {
 				continue
 			}
-			v, l, h, err := NumberRange(s)
+			v, l, h, err := query.NumberRange(s)
 			if err != nil {
 				continue
 			}
@@ -440,15 +437,15 @@ func addQuantity(idx *Index, code string, n node) {
 		}
 	case n.t == "Money":
 		if s, ok := numText(m["value"]); ok {
-			if v, l, h, err := NumberRange(s); err == nil {
+			if v, l, h, err := query.NumberRange(s); err == nil {
 				cur := str(m, "currency")
-				idx.Quantities = append(idx.Quantities, QuantityEntry{Param: code, System: "urn:iso:std:iso:4217", Code: cur, Unit: cur, Value: v, Low: l, High: h})
+				idx.Quantities = append(idx.Quantities, query.QuantityEntry{Param: code, System: "urn:iso:std:iso:4217", Code: cur, Unit: cur, Value: v, Low: l, High: h})
 			}
 		}
 	case model.IsA(n.t, "Quantity"):
 		if s, ok := numText(m["value"]); ok {
-			if v, l, h, err := NumberRange(s); err == nil {
-				idx.Quantities = append(idx.Quantities, QuantityEntry{Param: code, System: str(m, "system"), Code: str(m, "code"), Unit: str(m, "unit"), Value: v, Low: l, High: h})
+			if v, l, h, err := query.NumberRange(s); err == nil {
+				idx.Quantities = append(idx.Quantities, query.QuantityEntry{Param: code, System: str(m, "system"), Code: str(m, "code"), Unit: str(m, "unit"), Value: v, Low: l, High: h})
 			}
 		}
 	}
@@ -457,13 +454,13 @@ func addQuantity(idx *Index, code string, n node) {
 // indexMarks are the slice lengths before a parameter's entries were added.
 type indexMarks [7]int
 
-func (idx *Index) marks() indexMarks {
+func marksOf(idx *query.Index) indexMarks {
 	return indexMarks{len(idx.Strings), len(idx.Tokens), len(idx.Refs), len(idx.Dates), len(idx.Numbers), len(idx.Quantities), len(idx.URIs)}
 }
 
 // dedup drops repeated entries added since m (a union may select a value
 // twice, e.g. Observation combo-code).
-func (idx *Index) dedup(m indexMarks) {
+func dedup(idx *query.Index, m indexMarks) {
 	idx.Strings = dedupFrom(idx.Strings, m[0])
 	idx.Tokens = dedupFrom(idx.Tokens, m[1])
 	idx.Refs = dedupFrom(idx.Refs, m[2])
@@ -505,7 +502,7 @@ func dedupFrom[E comparable](s []E, from int) []E {
 	return out
 }
 
-func localizeRefs(idx *Index, base string) {
+func localizeRefs(idx *query.Index, base string) {
 	if base == "" {
 		return
 	}

@@ -2,10 +2,11 @@ package search
 
 import (
 	"fmt"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"testing"
 )
 
-func extractExample(t *testing.T, name string) *Index {
+func extractExample(t *testing.T, name string) *query.Index {
 	t.Helper()
 	res := exampleNamed(t, name)
 	idx, err := Extract(Default(), res["resourceType"].(string), res)
@@ -16,21 +17,21 @@ func extractExample(t *testing.T, name string) *Index {
 }
 
 // has reports whether idx contains entry want (a StringEntry, TokenEntry, ...).
-func has(idx *Index, want any) bool {
+func has(idx *query.Index, want any) bool {
 	switch w := want.(type) {
-	case StringEntry:
+	case query.StringEntry:
 		return in(idx.Strings, w)
-	case TokenEntry:
+	case query.TokenEntry:
 		return in(idx.Tokens, w)
-	case RefEntry:
+	case query.RefEntry:
 		return in(idx.Refs, w)
-	case DateEntry:
+	case query.DateEntry:
 		return in(idx.Dates, w)
-	case NumberEntry:
+	case query.NumberEntry:
 		return in(idx.Numbers, w)
-	case QuantityEntry:
+	case query.QuantityEntry:
 		return in(idx.Quantities, w)
-	case URIEntry:
+	case query.URIEntry:
 		return in(idx.URIs, w)
 	}
 	panic(fmt.Sprintf("bad entry %T", want))
@@ -45,7 +46,7 @@ func in[E comparable](s []E, e E) bool {
 	return false
 }
 
-func count(idx *Index, param string) int {
+func count(idx *query.Index, param string) int {
 	n := 0
 	for _, e := range idx.Strings {
 		if e.Param == param {
@@ -85,15 +86,15 @@ func count(idx *Index, param string) int {
 	return n
 }
 
-func dateEntry(param, s string) DateEntry {
-	lo, hi, err := DateRange(s)
+func dateEntry(param, s string) query.DateEntry {
+	lo, hi, err := query.DateRange(s)
 	if err != nil {
 		panic(err)
 	}
-	return DateEntry{param, lo, hi}
+	return query.DateEntry{Param: param, Low: lo, High: hi}
 }
 
-func strE(param, s string) StringEntry { return StringEntry{param, NormString(s), s} }
+func strE(param, s string) query.StringEntry { return query.StringEntry{Param: param, Norm: query.NormString(s), Exact: s} }
 
 func TestExtractHandChecked(t *testing.T) {
 	const v2 = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -104,72 +105,72 @@ func TestExtractHandChecked(t *testing.T) {
 		counts  map[string]int
 	}{
 		{"Patient-example.json", []any{
-			TokenEntry{Param: "_id", Code: "example"},
-			TokenEntry{Param: "identifier", System: "urn:oid:1.2.36.146.595.217.0.1", Code: "12345", TypeSystem: v2, TypeCode: "MR"},
+			query.TokenEntry{Param: "_id", Code: "example"},
+			query.TokenEntry{Param: "identifier", System: "urn:oid:1.2.36.146.595.217.0.1", Code: "12345", TypeSystem: v2, TypeCode: "MR"},
 			strE("name", "Chalmers"), strE("name", "Peter"), strE("name", "James"), strE("name", "Jim"), strE("name", "Windsor"),
 			strE("family", "Chalmers"), strE("family", "Windsor"), strE("given", "Jim"),
-			TokenEntry{Param: "phone", System: "phone", Code: "(03) 5555 6473"},
-			TokenEntry{Param: "telecom", System: "phone", Code: "(03) 3410 5613"},
-			TokenEntry{Param: "gender", System: "http://hl7.org/fhir/administrative-gender", Code: "male"},
-			TokenEntry{Param: "active", Code: "true"},
-			TokenEntry{Param: "deceased", Code: "false"},
+			query.TokenEntry{Param: "phone", System: "phone", Code: "(03) 5555 6473"},
+			query.TokenEntry{Param: "telecom", System: "phone", Code: "(03) 3410 5613"},
+			query.TokenEntry{Param: "gender", System: "http://hl7.org/fhir/administrative-gender", Code: "male"},
+			query.TokenEntry{Param: "active", Code: "true"},
+			query.TokenEntry{Param: "deceased", Code: "false"},
 			dateEntry("birthdate", "1974-12-25"),
 			strE("address", "534 Erewhon St"), strE("address", "PleasantVille"), strE("address-city", "PleasantVille"),
 			strE("address-postalcode", "3999"), strE("address-state", "Vic"),
-			TokenEntry{Param: "address-use", System: "http://hl7.org/fhir/address-use", Code: "home"},
-			RefEntry{Param: "organization", Type: "Organization", ID: "1"},
+			query.TokenEntry{Param: "address-use", System: "http://hl7.org/fhir/address-use", Code: "home"},
+			query.RefEntry{Param: "organization", Type: "Organization", ID: "1"},
 		}, map[string]int{"name": 5, "family": 2, "given": 3, "telecom": 3, "phone": 3, "email": 0, "identifier": 1, "link": 0}},
 		{"Observation-blood-pressure.json", []any{
-			TokenEntry{Param: "code", System: loinc, Code: "85354-9", Text: "blood pressure panel with all children optional"},
-			TokenEntry{Param: "code", Text: "blood pressure systolic & diastolic"},
-			TokenEntry{Param: "category", System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "vital-signs", Text: "vital signs"},
-			TokenEntry{Param: "status", System: "http://hl7.org/fhir/observation-status", Code: "final"},
-			RefEntry{Param: "subject", Type: "Patient", ID: "example"},
-			RefEntry{Param: "patient", Type: "Patient", ID: "example"},
-			RefEntry{Param: "performer", Type: "Practitioner", ID: "example"},
-			RefEntry{Param: "based-on", Identifier: "https://acme.org/identifiers|1234"},
+			query.TokenEntry{Param: "code", System: loinc, Code: "85354-9", Text: "blood pressure panel with all children optional"},
+			query.TokenEntry{Param: "code", Text: "blood pressure systolic & diastolic"},
+			query.TokenEntry{Param: "category", System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "vital-signs", Text: "vital signs"},
+			query.TokenEntry{Param: "status", System: "http://hl7.org/fhir/observation-status", Code: "final"},
+			query.RefEntry{Param: "subject", Type: "Patient", ID: "example"},
+			query.RefEntry{Param: "patient", Type: "Patient", ID: "example"},
+			query.RefEntry{Param: "performer", Type: "Practitioner", ID: "example"},
+			query.RefEntry{Param: "based-on", Identifier: "https://acme.org/identifiers|1234"},
 			dateEntry("date", "2012-09-17"),
-			TokenEntry{Param: "component-code", System: sct, Code: "271649006", Text: "systolic blood pressure"},
-			TokenEntry{Param: "component-code", System: loinc, Code: "8462-4", Text: "diastolic blood pressure"},
-			TokenEntry{Param: "combo-code", System: loinc, Code: "85354-9", Text: "blood pressure panel with all children optional"},
-			TokenEntry{Param: "combo-code", System: loinc, Code: "8480-6", Text: "systolic blood pressure"},
-			QuantityEntry{Param: "component-value-quantity", System: ucum, Code: "mm[Hg]", Unit: "mmHg", Value: 107, Low: 106.5, High: 107.5},
-			QuantityEntry{Param: "combo-value-quantity", System: ucum, Code: "mm[Hg]", Unit: "mmHg", Value: 60, Low: 59.5, High: 60.5},
-			URIEntry{Param: "_profile", Value: "http://hl7.org/fhir/StructureDefinition/vitalsigns"},
-			TokenEntry{Param: "identifier", System: "urn:ietf:rfc:3986", Code: "urn:uuid:187e0c12-8dd2-67e2-99b2-bf273c878281"},
+			query.TokenEntry{Param: "component-code", System: sct, Code: "271649006", Text: "systolic blood pressure"},
+			query.TokenEntry{Param: "component-code", System: loinc, Code: "8462-4", Text: "diastolic blood pressure"},
+			query.TokenEntry{Param: "combo-code", System: loinc, Code: "85354-9", Text: "blood pressure panel with all children optional"},
+			query.TokenEntry{Param: "combo-code", System: loinc, Code: "8480-6", Text: "systolic blood pressure"},
+			query.QuantityEntry{Param: "component-value-quantity", System: ucum, Code: "mm[Hg]", Unit: "mmHg", Value: 107, Low: 106.5, High: 107.5},
+			query.QuantityEntry{Param: "combo-value-quantity", System: ucum, Code: "mm[Hg]", Unit: "mmHg", Value: 60, Low: 59.5, High: 60.5},
+			query.URIEntry{Param: "_profile", Value: "http://hl7.org/fhir/StructureDefinition/vitalsigns"},
+			query.TokenEntry{Param: "identifier", System: "urn:ietf:rfc:3986", Code: "urn:uuid:187e0c12-8dd2-67e2-99b2-bf273c878281"},
 		}, map[string]int{"component-code": 4, "code": 2, "value-quantity": 0, "component-code-value-quantity": 2, "combo-code-value-quantity": 2, "code-value-quantity": 0, "encounter": 0}},
 		{"Condition-example.json", []any{
-			TokenEntry{Param: "code", System: sct, Code: "39065001", Text: "burn of ear"},
-			TokenEntry{Param: "code", Text: "burnt ear"},
-			TokenEntry{Param: "clinical-status", System: "http://terminology.hl7.org/CodeSystem/condition-clinical", Code: "active"},
-			TokenEntry{Param: "severity", System: sct, Code: "24484000", Text: "severe"},
-			TokenEntry{Param: "body-site", System: sct, Code: "49521004", Text: "left external ear structure"},
-			TokenEntry{Param: "category", System: sct, Code: "439401001", Text: "diagnosis"},
-			RefEntry{Param: "subject", Type: "Patient", ID: "example"},
-			RefEntry{Param: "patient", Type: "Patient", ID: "example"},
+			query.TokenEntry{Param: "code", System: sct, Code: "39065001", Text: "burn of ear"},
+			query.TokenEntry{Param: "code", Text: "burnt ear"},
+			query.TokenEntry{Param: "clinical-status", System: "http://terminology.hl7.org/CodeSystem/condition-clinical", Code: "active"},
+			query.TokenEntry{Param: "severity", System: sct, Code: "24484000", Text: "severe"},
+			query.TokenEntry{Param: "body-site", System: sct, Code: "49521004", Text: "left external ear structure"},
+			query.TokenEntry{Param: "category", System: sct, Code: "439401001", Text: "diagnosis"},
+			query.RefEntry{Param: "subject", Type: "Patient", ID: "example"},
+			query.RefEntry{Param: "patient", Type: "Patient", ID: "example"},
 			dateEntry("onset-date", "2012-05-24"),
 		}, map[string]int{"abatement-date": 0, "onset-info": 0, "category": 2}},
 		{"Encounter-f001.json", []any{
-			TokenEntry{Param: "identifier", System: "http://www.amc.nl/zorgportal/identifiers/visits", Code: "v1451"},
-			TokenEntry{Param: "class", System: "http://terminology.hl7.org/CodeSystem/v3-ActCode", Code: "AMB", Text: "ambulatory"},
-			TokenEntry{Param: "type", System: sct, Code: "270427003", Text: "patient-initiated encounter"},
-			TokenEntry{Param: "status", System: "http://hl7.org/fhir/encounter-status", Code: "finished"},
-			TokenEntry{Param: "reason-code", System: sct, Code: "34068001", Text: "heart valve replacement"},
-			RefEntry{Param: "subject", Type: "Patient", ID: "f001"},
-			RefEntry{Param: "patient", Type: "Patient", ID: "f001"},
-			RefEntry{Param: "participant", Type: "Practitioner", ID: "f002"},
-			RefEntry{Param: "practitioner", Type: "Practitioner", ID: "f002"},
-			RefEntry{Param: "service-provider", Type: "Organization", ID: "f001"},
-			QuantityEntry{Param: "length", System: ucum, Code: "min", Unit: "min", Value: 140, Low: 139.5, High: 140.5},
+			query.TokenEntry{Param: "identifier", System: "http://www.amc.nl/zorgportal/identifiers/visits", Code: "v1451"},
+			query.TokenEntry{Param: "class", System: "http://terminology.hl7.org/CodeSystem/v3-ActCode", Code: "AMB", Text: "ambulatory"},
+			query.TokenEntry{Param: "type", System: sct, Code: "270427003", Text: "patient-initiated encounter"},
+			query.TokenEntry{Param: "status", System: "http://hl7.org/fhir/encounter-status", Code: "finished"},
+			query.TokenEntry{Param: "reason-code", System: sct, Code: "34068001", Text: "heart valve replacement"},
+			query.RefEntry{Param: "subject", Type: "Patient", ID: "f001"},
+			query.RefEntry{Param: "patient", Type: "Patient", ID: "f001"},
+			query.RefEntry{Param: "participant", Type: "Practitioner", ID: "f002"},
+			query.RefEntry{Param: "practitioner", Type: "Practitioner", ID: "f002"},
+			query.RefEntry{Param: "service-provider", Type: "Organization", ID: "f001"},
+			query.QuantityEntry{Param: "length", System: ucum, Code: "min", Unit: "min", Value: 140, Low: 139.5, High: 140.5},
 		}, map[string]int{"date": 0, "location": 0}},
 		{"DiagnosticReport-f201.json", []any{
-			TokenEntry{Param: "code", System: sct, Code: "429858000", Text: "computed tomography (ct) of head and neck"},
-			TokenEntry{Param: "code", Text: "ct of head-neck"},
-			TokenEntry{Param: "category", System: "http://terminology.hl7.org/CodeSystem/v2-0074", Code: "RAD"},
-			TokenEntry{Param: "conclusion", System: sct, Code: "188340000", Text: "malignant tumor of craniopharyngeal duct"},
-			RefEntry{Param: "subject", Type: "Patient", ID: "f201"},
-			RefEntry{Param: "patient", Type: "Patient", ID: "f201"},
-			RefEntry{Param: "performer", Type: "Organization", ID: "f203"},
+			query.TokenEntry{Param: "code", System: sct, Code: "429858000", Text: "computed tomography (ct) of head and neck"},
+			query.TokenEntry{Param: "code", Text: "ct of head-neck"},
+			query.TokenEntry{Param: "category", System: "http://terminology.hl7.org/CodeSystem/v2-0074", Code: "RAD"},
+			query.TokenEntry{Param: "conclusion", System: sct, Code: "188340000", Text: "malignant tumor of craniopharyngeal duct"},
+			query.RefEntry{Param: "subject", Type: "Patient", ID: "f201"},
+			query.RefEntry{Param: "patient", Type: "Patient", ID: "f201"},
+			query.RefEntry{Param: "performer", Type: "Organization", ID: "f203"},
 			dateEntry("date", "2012-12-01T11:00:00Z"),
 			dateEntry("issued", "2012-12-01T12:00:00+01:00"),
 		}, map[string]int{"result": 0, "category": 2, "code": 2}},
@@ -196,7 +197,7 @@ func TestExtractHandChecked(t *testing.T) {
 
 func TestExtractComposite(t *testing.T) {
 	idx := extractExample(t, "Observation-blood-pressure.json")
-	var got []CompositeEntry
+	var got []query.CompositeEntry
 	for _, c := range idx.Composites {
 		if c.Param == "component-code-value-quantity" {
 			got = append(got, c)
@@ -227,41 +228,41 @@ func TestExtractValues(t *testing.T) {
 		none []string
 	}{
 		{"period open end", "Encounter", `{"resourceType":"Encounter","id":"e","period":{"start":"2020-01-01"}}`,
-			[]any{DateEntry{"date", dateEntry("", "2020-01-01").Low, MaxTime}}, nil},
+			[]any{query.DateEntry{Param: "date", Low: dateEntry("", "2020-01-01").Low, High: query.MaxTime}}, nil},
 		{"period open start", "Encounter", `{"resourceType":"Encounter","id":"e","period":{"end":"2020-01-01T10:00:00Z"}}`,
-			[]any{DateEntry{"date", MinTime, dateEntry("", "2020-01-01T10:00:00Z").High}}, nil},
+			[]any{query.DateEntry{Param: "date", Low: query.MinTime, High: dateEntry("", "2020-01-01T10:00:00Z").High}}, nil},
 		{"timing events", "ServiceRequest", `{"resourceType":"ServiceRequest","id":"s","status":"active","intent":"order","subject":{"reference":"Patient/p"},"occurrenceTiming":{"event":["2020-01-05","2020-01-02T10:00:00Z"],"repeat":{"boundsPeriod":{"start":"2020-01-03","end":"2020-02"}}}}`,
-			[]any{DateEntry{"occurrence", dateEntry("", "2020-01-02T10:00:00Z").Low, dateEntry("", "2020-02").High}}, nil},
+			[]any{query.DateEntry{Param: "occurrence", Low: dateEntry("", "2020-01-02T10:00:00Z").Low, High: dateEntry("", "2020-02").High}}, nil},
 		{"timing dosage events", "MedicationRequest", `{"resourceType":"MedicationRequest","id":"m","dosageInstruction":[{"timing":{"event":["2021-03-04"]}}]}`,
 			[]any{dateEntry("date", "2021-03-04")}, nil},
 		{"empty timing", "MedicationRequest", `{"resourceType":"MedicationRequest","id":"m","dosageInstruction":[{"timing":{"code":{"text":"BID"}}}]}`, nil, []string{"date"}},
 		{"contained reference", "Observation", `{"resourceType":"Observation","id":"o","contained":[{"resourceType":"Patient","id":"p1"}],"subject":{"reference":"#p1"}}`,
-			[]any{RefEntry{Param: "subject", Type: "Patient", URL: "#p1"}, RefEntry{Param: "patient", Type: "Patient", URL: "#p1"}}, nil},
+			[]any{query.RefEntry{Param: "subject", Type: "Patient", URL: "#p1"}, query.RefEntry{Param: "patient", Type: "Patient", URL: "#p1"}}, nil},
 		{"absolute reference", "Observation", `{"resourceType":"Observation","id":"o","subject":{"reference":"http://x.org/fhir/Group/g1/_history/2"}}`,
-			[]any{RefEntry{Param: "subject", Type: "Group", URL: "http://x.org/fhir/Group/g1/_history/2"}}, []string{"patient"}},
+			[]any{query.RefEntry{Param: "subject", Type: "Group", URL: "http://x.org/fhir/Group/g1/_history/2"}}, []string{"patient"}},
 		{"versioned reference", "Observation", `{"resourceType":"Observation","id":"o","subject":{"reference":"Patient/p/_history/3"}}`,
-			[]any{RefEntry{Param: "patient", Type: "Patient", ID: "p"}}, nil},
+			[]any{query.RefEntry{Param: "patient", Type: "Patient", ID: "p"}}, nil},
 		{"canonical", "CarePlan", `{"resourceType":"CarePlan","id":"c","status":"draft","intent":"plan","subject":{"reference":"Patient/p"},"instantiatesCanonical":["http://x.org/PlanDefinition/a|2.0"]}`,
-			[]any{RefEntry{Param: "instantiates-canonical", URL: "http://x.org/PlanDefinition/a", Version: "2.0"}}, nil},
+			[]any{query.RefEntry{Param: "instantiates-canonical", URL: "http://x.org/PlanDefinition/a", Version: "2.0"}}, nil},
 		{"uri", "Questionnaire", `{"resourceType":"Questionnaire","id":"q","status":"draft","url":"http://x.org/q"}`,
-			[]any{URIEntry{"url", "http://x.org/q"}}, nil},
+			[]any{query.URIEntry{Param: "url", Value: "http://x.org/q"}}, nil},
 		{"range quantity", "Condition", `{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p"},"onsetRange":{"low":{"value":10,"unit":"a"},"high":{"value":20,"unit":"a"}}}`,
-			[]any{QuantityEntry{Param: "onset-age", Unit: "a", Value: 10, Low: 9.5, High: 20.5}}, []string{"onset-date"}},
+			[]any{query.QuantityEntry{Param: "onset-age", Unit: "a", Value: 10, Low: 9.5, High: 20.5}}, []string{"onset-date"}},
 		{"age", "Condition", `{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p"},"onsetAge":{"value":3.5,"system":"http://unitsofmeasure.org","code":"a"}}`,
-			[]any{QuantityEntry{Param: "onset-age", System: "http://unitsofmeasure.org", Code: "a", Value: 3.5, Low: 3.45, High: 3.55}}, nil},
+			[]any{query.QuantityEntry{Param: "onset-age", System: "http://unitsofmeasure.org", Code: "a", Value: 3.5, Low: 3.45, High: 3.55}}, nil},
 		{"money", "ChargeItem", `{"resourceType":"ChargeItem","id":"c","status":"billable","code":{"text":"x"},"subject":{"reference":"Patient/p"},"priceOverride":{"value":12.50,"currency":"EUR"}}`,
-			[]any{QuantityEntry{Param: "price-override", System: "urn:iso:std:iso:4217", Code: "EUR", Unit: "EUR", Value: 12.5, Low: 12.495, High: 12.505}}, nil},
+			[]any{query.QuantityEntry{Param: "price-override", System: "urn:iso:std:iso:4217", Code: "EUR", Unit: "EUR", Value: 12.5, Low: 12.495, High: 12.505}}, nil},
 		{"number", "RiskAssessment", `{"resourceType":"RiskAssessment","id":"r","status":"final","subject":{"reference":"Patient/p"},"prediction":[{"probabilityDecimal":0.25}]}`,
-			[]any{NumberEntry{"probability", 0.25, 0.245, 0.255}}, nil},
+			[]any{query.NumberEntry{Param: "probability", Value: 0.25, Low: 0.245, High: 0.255}}, nil},
 		{"meta", "Patient", `{"resourceType":"Patient","id":"p","meta":{"lastUpdated":"2024-01-02T03:04:05.678Z","tag":[{"system":"http://t","code":"a"}],"security":[{"code":"R"}],"source":"http://src"}}`,
-			[]any{dateEntry("_lastUpdated", "2024-01-02T03:04:05.678Z"), TokenEntry{Param: "_tag", System: "http://t", Code: "a"}, TokenEntry{Param: "_security", Code: "R"}, URIEntry{"_source", "http://src"}}, nil},
+			[]any{dateEntry("_lastUpdated", "2024-01-02T03:04:05.678Z"), query.TokenEntry{Param: "_tag", System: "http://t", Code: "a"}, query.TokenEntry{Param: "_security", Code: "R"}, query.URIEntry{Param: "_source", Value: "http://src"}}, nil},
 		{"accents", "Patient", `{"resourceType":"Patient","id":"p","name":[{"family":"Hélène"}]}`,
-			[]any{StringEntry{"family", "helene", "Hélène"}}, nil},
+			[]any{query.StringEntry{Param: "family", Norm: "helene", Exact: "Hélène"}}, nil},
 		{"email", "Patient", `{"resourceType":"Patient","id":"p","telecom":[{"system":"email","value":"a@b.c"}]}`,
-			[]any{TokenEntry{Param: "email", System: "email", Code: "a@b.c"}}, []string{"phone"}},
+			[]any{query.TokenEntry{Param: "email", System: "email", Code: "a@b.c"}}, []string{"phone"}},
 		{"deceased date", "Patient", `{"resourceType":"Patient","id":"p","deceasedDateTime":"2020"}`,
-			[]any{TokenEntry{Param: "deceased", Code: "true"}, dateEntry("death-date", "2020")}, nil},
-		{"no deceased", "Patient", `{"resourceType":"Patient","id":"p"}`, []any{TokenEntry{Param: "deceased", Code: "false"}}, nil},
+			[]any{query.TokenEntry{Param: "deceased", Code: "true"}, dateEntry("death-date", "2020")}, nil},
+		{"no deceased", "Patient", `{"resourceType":"Patient","id":"p"}`, []any{query.TokenEntry{Param: "deceased", Code: "false"}}, nil},
 	} {
 		res := decodeString(t, tc.res)
 		idx, err := Extract(Default(), tc.typ, res)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // Unknown is a query parameter the parser did not use: not defined for the
@@ -38,7 +39,7 @@ const (
 
 // Parse parses the search parameters of a search on typ ("" for a
 // system-wide search) with the default page sizes. See Parser.Parse.
-func Parse(reg *Registry, typ string, params url.Values) (*Query, []Unknown, error) {
+func Parse(reg *Registry, typ string, params url.Values) (*query.Query, []Unknown, error) {
 	return (&Parser{Registry: reg}).Parse(typ, params)
 }
 
@@ -50,9 +51,9 @@ var ignoredParams = map[string]bool{"_format": true, "_pretty": true}
 // its canonical string, do not depend on map order; repetitions keep their
 // order. Malformed values return a *fhir.Error with status 400; parameters
 // the server does not know or support are returned as Unknown.
-func (ps *Parser) Parse(typ string, params url.Values) (*Query, []Unknown, error) {
+func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown, error) {
 	p := &parser{reg: ps.Registry}
-	q := &Query{Count: ps.DefaultCount}
+	q := &query.Query{Count: ps.DefaultCount}
 	if q.Count <= 0 {
 		q.Count = DefaultCount
 	}
@@ -144,7 +145,7 @@ func (ps *Parser) Parse(typ string, params url.Values) (*Query, []Unknown, error
 					if s = strings.TrimSpace(s); s == "" {
 						continue
 					}
-					k := SortKey{Param: s}
+					k := query.SortKey{Param: s}
 					if strings.HasPrefix(s, "-") {
 						k.Desc, k.Param = true, s[1:]
 					}
@@ -152,7 +153,7 @@ func (ps *Parser) Parse(typ string, params url.Values) (*Query, []Unknown, error
 					if err != nil {
 						return nil, nil, err
 					}
-					if sp == nil || sp.Unsupported != "" || sp.Type == TypeComposite {
+					if sp == nil || sp.Unsupported != "" || sp.Type == query.TypeComposite {
 						unknown = append(unknown, Unknown{key, []string{s}, "cannot sort by " + k.Param})
 						continue
 					}
@@ -237,7 +238,7 @@ func (p *parser) lookup(ctx []string, code string) (*Param, error) {
 
 // clause parses one "key=value" occurrence. A non-empty reason means the
 // parameter is unknown or unsupported.
-func (p *parser) clause(ctx []string, key, value string) (*Clause, string, error) {
+func (p *parser) clause(ctx []string, key, value string) (*query.Clause, string, error) {
 	c, leaf, reason, err := p.key(ctx, key)
 	if err != nil || reason != "" {
 		return nil, reason, err
@@ -251,7 +252,7 @@ func (p *parser) clause(ctx []string, key, value string) (*Clause, string, error
 // key parses a parameter name with its modifier, chain and _has parts. It
 // returns the root clause and the leaf clause that receives the values,
 // along with its definition.
-func (p *parser) key(ctx []string, key string) (root *Clause, leaf *leafClause, reason string, err error) {
+func (p *parser) key(ctx []string, key string) (root *query.Clause, leaf *leafClause, reason string, err error) {
 	if rest, ok := strings.CutPrefix(key, "_has:"); ok {
 		parts := strings.SplitN(rest, ":", 3)
 		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
@@ -265,7 +266,7 @@ func (p *parser) key(ctx []string, key string) (root *Clause, leaf *leafClause, 
 		if rp == nil || rp.Unsupported != "" {
 			return nil, nil, "unknown parameter " + typ + "." + ref + " in _has", nil
 		}
-		if rp.Type != TypeReference {
+		if rp.Type != query.TypeReference {
 			return nil, nil, "", errProcessing(key, "%s.%s is not a reference parameter", typ, ref)
 		}
 		if len(rp.Targets) > 0 && ctx[0] != "Resource" && !anyTarget(rp, ctx) {
@@ -275,7 +276,7 @@ func (p *parser) key(ctx []string, key string) (root *Clause, leaf *leafClause, 
 		if err != nil || reason != "" {
 			return nil, nil, reason, err
 		}
-		c := &Clause{Param: "_has", Type: TypeSpecial, Has: &Has{Type: typ, RefParam: ref, Where: *inner}}
+		c := &query.Clause{Param: "_has", Type: query.TypeSpecial, Has: &query.Has{Type: typ, RefParam: ref, Where: *inner}}
 		if leaf.c == inner {
 			leaf.c = &c.Has.Where // the values go into the copy
 		}
@@ -293,12 +294,12 @@ func (p *parser) key(ctx []string, key string) (root *Clause, leaf *leafClause, 
 	if sp.Unsupported != "" {
 		return nil, nil, "unsupported parameter " + code + " (" + sp.Unsupported + ")", nil
 	}
-	c := &Clause{Param: code, Type: sp.Type}
+	c := &query.Clause{Param: code, Type: sp.Type}
 	if hasMod && strings.Contains(mod, ":") {
 		return nil, nil, "", errProcessing(key, "more than one modifier on %s", code)
 	}
 	if chained {
-		if sp.Type != TypeReference {
+		if sp.Type != query.TypeReference {
 			return nil, nil, "", errProcessing(key, "cannot chain from %s: not a reference parameter", code)
 		}
 		if hasMod {
@@ -339,7 +340,7 @@ func (p *parser) key(ctx []string, key string) (root *Clause, leaf *leafClause, 
 	if hasMod {
 		switch {
 		case mod == "missing":
-		case sp.Type == TypeReference && isTypeName(mod):
+		case sp.Type == query.TypeReference && isTypeName(mod):
 			if !fhir.KnownType(mod) {
 				return nil, nil, "", errProcessing(key, "unknown resource type %q", mod)
 			}
@@ -358,7 +359,7 @@ func (p *parser) key(ctx []string, key string) (root *Clause, leaf *leafClause, 
 }
 
 type leafClause struct {
-	c       *Clause
+	c       *query.Clause
 	p       *Param
 	missing bool
 }
@@ -383,19 +384,19 @@ func (p *parser) values(l *leafClause, key, value string) error {
 		if raw == "" {
 			continue
 		}
-		if c.Type == TypeComposite {
+		if c.Type == query.TypeComposite {
 			parts := splitEscaped(raw, '$')
 			if len(parts) != len(l.p.Components) {
 				return errInvalid(key, "composite %s needs %d components separated by $, got %d", c.Param, len(l.p.Components), len(parts))
 			}
-			comps := make([]Clause, len(parts))
+			comps := make([]query.Clause, len(parts))
 			for i, comp := range l.p.Components {
-				cc := Clause{Param: comp.Code, Type: comp.Type}
+				cc := query.Clause{Param: comp.Code, Type: comp.Type}
 				v, err := parseValue(&cc, nil, key, parts[i])
 				if err != nil {
 					return err
 				}
-				cc.Values = []Value{v}
+				cc.Values = []query.Value{v}
 				comps[i] = cc
 			}
 			c.Components = append(c.Components, comps)
@@ -412,24 +413,24 @@ func (p *parser) values(l *leafClause, key, value string) error {
 
 // parseValue parses one escaped value for clause c (sp may be nil for
 // composite components).
-func parseValue(c *Clause, sp *Param, key, raw string) (Value, error) {
-	var v Value
+func parseValue(c *query.Clause, sp *Param, key, raw string) (query.Value, error) {
+	var v query.Value
 	switch c.Type {
-	case TypeString:
+	case query.TypeString:
 		v.Raw = unescape(raw)
 		if c.Modifier == "exact" {
 			v.Str = v.Raw
 		} else {
-			v.Str = NormString(v.Raw)
+			v.Str = query.NormString(v.Raw)
 		}
-	case TypeURI:
+	case query.TypeURI:
 		v.Raw = unescape(raw)
 		v.Str = v.Raw
-	case TypeToken:
+	case query.TypeToken:
 		v.Raw = unescape(raw)
 		switch c.Modifier {
 		case "text":
-			v.Str = NormString(v.Raw)
+			v.Str = query.NormString(v.Raw)
 		case "in", "not-in":
 			v.Str = v.Raw
 		case "of-type":
@@ -441,7 +442,7 @@ func parseValue(c *Clause, sp *Param, key, raw string) (Value, error) {
 		default:
 			v.System, v.HasSystem, v.Code = splitToken(raw)
 		}
-	case TypeReference:
+	case query.TypeReference:
 		v.Raw = unescape(raw)
 		switch c.Modifier {
 		case "identifier":
@@ -474,25 +475,25 @@ func parseValue(c *Clause, sp *Param, key, raw string) (Value, error) {
 				}
 			}
 		}
-	case TypeDate:
+	case query.TypeDate:
 		pre, rest, err := prefix(key, raw)
 		if err != nil {
 			return v, err
 		}
 		v.Prefix, v.Raw = pre, unescape(rest)
-		if v.DateLow, v.DateHigh, err = DateRange(v.Raw); err != nil {
+		if v.DateLow, v.DateHigh, err = query.DateRange(v.Raw); err != nil {
 			return v, errInvalid(key, "%q: %v", v.Raw, err)
 		}
-	case TypeNumber:
+	case query.TypeNumber:
 		pre, rest, err := prefix(key, raw)
 		if err != nil {
 			return v, err
 		}
 		v.Prefix, v.Raw = pre, unescape(rest)
-		if v.Num, v.NumLow, v.NumHigh, err = NumberRange(v.Raw); err != nil {
+		if v.Num, v.NumLow, v.NumHigh, err = query.NumberRange(v.Raw); err != nil {
 			return v, errInvalid(key, "%q: %v", v.Raw, err)
 		}
-	case TypeQuantity:
+	case query.TypeQuantity:
 		pre, rest, err := prefix(key, raw)
 		if err != nil {
 			return v, err
@@ -503,7 +504,7 @@ func parseValue(c *Clause, sp *Param, key, raw string) (Value, error) {
 			return v, errInvalid(key, "quantity %q is not number|system|code", unescape(rest))
 		}
 		v.Raw = unescape(parts[0])
-		if v.Num, v.NumLow, v.NumHigh, err = NumberRange(v.Raw); err != nil {
+		if v.Num, v.NumLow, v.NumHigh, err = query.NumberRange(v.Raw); err != nil {
 			return v, errInvalid(key, "%q: %v", v.Raw, err)
 		}
 		if len(parts) == 3 {
@@ -517,16 +518,16 @@ func parseValue(c *Clause, sp *Param, key, raw string) (Value, error) {
 }
 
 // prefix strips a comparator prefix; EQ when there is none.
-func prefix(key, raw string) (Prefix, string, error) {
+func prefix(key, raw string) (query.Prefix, string, error) {
 	if len(raw) >= 2 && isLower(raw[0]) && isLower(raw[1]) {
-		switch pr := Prefix(raw[:2]); pr {
-		case EQ, NE, GT, LT, GE, LE, SA, EB, AP:
+		switch pr := query.Prefix(raw[:2]); pr {
+		case query.EQ, query.NE, query.GT, query.LT, query.GE, query.LE, query.SA, query.EB, query.AP:
 			return pr, raw[2:], nil
 		default:
 			return "", "", errInvalid(key, "unknown prefix %q", raw[:2])
 		}
 	}
-	return EQ, raw, nil
+	return query.EQ, raw, nil
 }
 
 func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
@@ -558,7 +559,7 @@ func isAbsolute(s string) bool {
 func isTypeName(s string) bool { return s != "" && s[0] >= 'A' && s[0] <= 'Z' }
 
 // include parses one _include/_revinclude value: Type:param[:target] or "*".
-func (p *parser) include(name, v string, iterate bool, ctx []string) (*Include, error) {
+func (p *parser) include(name, v string, iterate bool, ctx []string) (*query.Include, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil, nil
@@ -568,13 +569,13 @@ func (p *parser) include(name, v string, iterate bool, ctx []string) (*Include, 
 		if len(ctx) == 1 && ctx[0] != "Resource" {
 			t = ctx[0]
 		}
-		return &Include{Type: t, Param: "*", Iterate: iterate}, nil
+		return &query.Include{Type: t, Param: "*", Iterate: iterate}, nil
 	}
 	parts := strings.Split(v, ":")
 	if len(parts) < 2 || len(parts) > 3 {
 		return nil, errInvalid(name, "%q is not Type:parameter[:targetType]", v)
 	}
-	inc := &Include{Type: parts[0], Param: parts[1], Iterate: iterate}
+	inc := &query.Include{Type: parts[0], Param: parts[1], Iterate: iterate}
 	if !fhir.KnownType(inc.Type) {
 		return nil, errInvalid(name, "unknown resource type %q", inc.Type)
 	}
@@ -586,7 +587,7 @@ func (p *parser) include(name, v string, iterate bool, ctx []string) (*Include, 
 	}
 	if inc.Param != "*" {
 		sp := p.reg.Lookup(inc.Type, inc.Param)
-		if sp == nil || sp.Type != TypeReference {
+		if sp == nil || sp.Type != query.TypeReference {
 			return nil, errInvalid(name, "%s:%s is not a reference parameter", inc.Type, inc.Param)
 		}
 		if inc.TargetType != "" && len(sp.Targets) > 0 && !sp.HasTarget(inc.TargetType) && !sp.HasTarget("Resource") {

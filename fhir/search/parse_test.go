@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
-func mustParse(t *testing.T, typ, qs string) (*Query, []Unknown) {
+func mustParse(t *testing.T, typ, qs string) (*query.Query, []Unknown) {
 	t.Helper()
 	vals, err := url.ParseQuery(qs)
 	if err != nil {
@@ -99,20 +100,20 @@ func TestParseValues(t *testing.T) {
 		t.Fatalf("Where = %+v", q.Where)
 	}
 	bd, id, name := q.Where[0], q.Where[1], q.Where[2]
-	if name.Param != "name" || name.Type != TypeString || len(name.Values) != 2 || name.Values[0].Str != "helene" || name.Values[1].Str != "bob" {
+	if name.Param != "name" || name.Type != query.TypeString || len(name.Values) != 2 || name.Values[0].Str != "helene" || name.Values[1].Str != "bob" {
 		t.Errorf("name = %+v", name)
 	}
 	if v := id.Values[0]; !v.HasSystem || v.System != "http://x" || v.Code != "a|b" {
 		t.Errorf("identifier = %+v", v)
 	}
-	lo, hi, _ := DateRange("2020-03")
-	if v := bd.Values[0]; v.Prefix != EQ || v.DateLow != lo || v.DateHigh != hi {
+	lo, hi, _ := query.DateRange("2020-03")
+	if v := bd.Values[0]; v.Prefix != query.EQ || v.DateLow != lo || v.DateHigh != hi {
 		t.Errorf("birthdate = %+v", v)
 	}
 
 	q, _ = mustParse(t, "Observation", "patient.name=x&code-value-quantity=http://loinc.org|1$le5|http://unitsofmeasure.org|mg")
 	cv, pn := q.Where[0], q.Where[1]
-	if pn.Param != "patient" || pn.Type != TypeReference || !reflect.DeepEqual(pn.TargetTypes, []string{"Patient"}) ||
+	if pn.Param != "patient" || pn.Type != query.TypeReference || !reflect.DeepEqual(pn.TargetTypes, []string{"Patient"}) ||
 		pn.Chain == nil || pn.Chain.Param != "name" || pn.Chain.Values[0].Str != "x" {
 		t.Errorf("patient.name = %+v", pn)
 	}
@@ -120,10 +121,10 @@ func TestParseValues(t *testing.T) {
 		t.Fatalf("composite = %+v", cv)
 	}
 	c0, c1 := cv.Components[0][0], cv.Components[0][1]
-	if c0.Param != "code" || c0.Type != TypeToken || c0.Values[0].System != "http://loinc.org" || c0.Values[0].Code != "1" {
+	if c0.Param != "code" || c0.Type != query.TypeToken || c0.Values[0].System != "http://loinc.org" || c0.Values[0].Code != "1" {
 		t.Errorf("component 0 = %+v", c0)
 	}
-	if c1.Param != "value-quantity" || c1.Type != TypeQuantity || c1.Values[0].Prefix != LE || c1.Values[0].Num != 5 ||
+	if c1.Param != "value-quantity" || c1.Type != query.TypeQuantity || c1.Values[0].Prefix != query.LE || c1.Values[0].Num != 5 ||
 		c1.Values[0].NumLow != 4.5 || c1.Values[0].Unit != "mg" || c1.Values[0].System != "http://unitsofmeasure.org" {
 		t.Errorf("component 1 = %+v", c1)
 	}
@@ -138,7 +139,7 @@ func TestParseValues(t *testing.T) {
 	if v := q.Where[0].Values[0]; v.RefType != "Patient" || v.RefID != "1" {
 		t.Errorf("versioned ref = %+v", v)
 	}
-	if !reflect.DeepEqual(q.Sort, []SortKey{{"date", TypeDate, true}, {"_id", TypeToken, false}}) {
+	if !reflect.DeepEqual(q.Sort, []query.SortKey{{Param: "date", Type: query.TypeDate, Desc: true}, {Param: "_id", Type: query.TypeToken, Desc: false}}) {
 		t.Errorf("sort = %+v", q.Sort)
 	}
 

@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,7 +16,7 @@ type Param struct {
 	Base string
 	// Code is the name used in the query string ("patient", "_id").
 	Code string
-	Type ParamType
+	Type query.ParamType
 	// URL is the canonical URL of the SearchParameter.
 	URL string
 	// Expression is the FHIRPath expression, restricted to Base.
@@ -26,7 +27,7 @@ type Param struct {
 	// for the ":[Type]" form of reference parameters).
 	Modifiers []string
 	// Comparators are the prefixes a date/number/quantity parameter accepts.
-	Comparators []Prefix
+	Comparators []query.Prefix
 	// Components are the parts of a composite parameter, in order.
 	Components []Component
 	// Unsupported, when set, says why the server does not search on this
@@ -45,7 +46,7 @@ type Param struct {
 type Component struct {
 	Definition string
 	Code       string
-	Type       ParamType
+	Type       query.ParamType
 	Expression string
 }
 

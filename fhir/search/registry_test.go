@@ -2,6 +2,7 @@ package search
 
 import (
 	"github.com/dccfhir/dccfhir/fhir/search/internal/restrict"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"net/url"
 	"sync"
 	"testing"
@@ -11,19 +12,19 @@ func TestRegistryTable(t *testing.T) {
 	reg := Default()
 	for _, tc := range []struct {
 		typ, code string
-		pt        ParamType
+		pt        query.ParamType
 		expr      string
 	}{
-		{"Observation", "patient", TypeReference, "Observation.subject.where(resolve() is Patient)"},
-		{"AllergyIntolerance", "patient", TypeReference, "AllergyIntolerance.patient"},
-		{"MedicationRequest", "code", TypeToken, "(MedicationRequest.medication as CodeableConcept)"},
-		{"RiskAssessment", "date", TypeDate, "(RiskAssessment.occurrence as dateTime)"},
-		{"Patient", "_id", TypeToken, "Patient.id"},
-		{"Bundle", "_lastUpdated", TypeDate, "Bundle.meta.lastUpdated"},
-		{"Patient", "_profile", TypeURI, "Patient.meta.profile"},
-		{"Resource", "_id", TypeToken, "Resource.id"},
-		{"InsurancePlan", "name", TypeString, "name | alias"},
-		{"Observation", "code-value-date", TypeComposite, "Observation"},
+		{"Observation", "patient", query.TypeReference, "Observation.subject.where(resolve() is Patient)"},
+		{"AllergyIntolerance", "patient", query.TypeReference, "AllergyIntolerance.patient"},
+		{"MedicationRequest", "code", query.TypeToken, "(MedicationRequest.medication as CodeableConcept)"},
+		{"RiskAssessment", "date", query.TypeDate, "(RiskAssessment.occurrence as dateTime)"},
+		{"Patient", "_id", query.TypeToken, "Patient.id"},
+		{"Bundle", "_lastUpdated", query.TypeDate, "Bundle.meta.lastUpdated"},
+		{"Patient", "_profile", query.TypeURI, "Patient.meta.profile"},
+		{"Resource", "_id", query.TypeToken, "Resource.id"},
+		{"InsurancePlan", "name", query.TypeString, "name | alias"},
+		{"Observation", "code-value-date", query.TypeComposite, "Observation"},
 	} {
 		p := reg.Lookup(tc.typ, tc.code)
 		if p == nil {
@@ -41,7 +42,7 @@ func TestRegistryTable(t *testing.T) {
 		t.Error("Bundle is not a DomainResource")
 	}
 	p := reg.Lookup("Observation", "code-value-date")
-	if len(p.Components) != 2 || p.Components[1].Expression != "value.as(dateTime) | value.as(Period)" || p.Components[1].Type != TypeDate {
+	if len(p.Components) != 2 || p.Components[1].Expression != "value.as(dateTime) | value.as(Period)" || p.Components[1].Type != query.TypeDate {
 		t.Errorf("components = %+v", p.Components)
 	}
 	if !reg.Lookup("Observation", "subject").HasTarget("Patient") {
@@ -89,7 +90,7 @@ func TestCustomSearchParameter(t *testing.T) {
 		t.Error("custom parameter leaked into another registry")
 	}
 	p := reg.Lookup("Patient", "mothers-maiden-name")
-	if p == nil || p.Type != TypeString {
+	if p == nil || p.Type != query.TypeString {
 		t.Fatalf("custom = %+v", p)
 	}
 	res := decodeString(t, `{"resourceType":"Patient","id":"p","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName","valueString":"Müller"}]}`)
@@ -97,7 +98,7 @@ func TestCustomSearchParameter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !has(idx, StringEntry{"mothers-maiden-name", "muller", "Müller"}) {
+	if !has(idx, query.StringEntry{Param: "mothers-maiden-name", Norm: "muller", Exact: "Müller"}) {
 		t.Errorf("custom extraction: %+v", idx.Strings)
 	}
 	q, unk, err := Parse(reg, "Patient", url.Values{"mothers-maiden-name": {"mul"}})
@@ -146,7 +147,7 @@ func TestRegistryConcurrent(t *testing.T) {
 	}
 	for i := 0; i < 20; i++ {
 		code := string(rune('a'+i)) + "-custom"
-		if err := reg.Add(&Param{Base: "Patient", Code: code, Type: TypeToken, URL: "http://x/" + code, Expression: "Patient.gender"}); err != nil {
+		if err := reg.Add(&Param{Base: "Patient", Code: code, Type: query.TypeToken, URL: "http://x/" + code, Expression: "Patient.gender"}); err != nil {
 			t.Fatal(err)
 		}
 	}

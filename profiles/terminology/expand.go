@@ -11,7 +11,7 @@ import (
 	"unicode"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/profiles/conformance"
 )
 
@@ -589,7 +589,7 @@ func newMatcher(filter string) func(*member) bool {
 }
 
 func words(s string) []string {
-	return strings.FieldsFunc(search.NormString(s), func(r rune) bool {
+	return strings.FieldsFunc(query.NormString(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
 }

@@ -7,7 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -182,7 +182,7 @@ func newDoc(w *store.Write) *resDoc {
 
 // arrays converts the values of ix, telling note (when set) each
 // parameter's sort values.
-func arrays(ix *search.Index, note func(p string, lo, hi any)) ixArrays {
+func arrays(ix *query.Index, note func(p string, lo, hi any)) ixArrays {
 	if note == nil {
 		note = func(string, any, any) {}
 	}

@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // notSupported is a search this engine cannot answer (HTTP 400).
@@ -254,28 +254,28 @@ func sameType(a, b any) bool {
 }
 
 // kindArray is the index array of a parameter type.
-func kindArray(t search.ParamType) string {
+func kindArray(t query.ParamType) string {
 	switch t {
-	case search.TypeString:
+	case query.TypeString:
 		return "str"
-	case search.TypeToken:
+	case query.TypeToken:
 		return "tok"
-	case search.TypeReference:
+	case query.TypeReference:
 		return "ref"
-	case search.TypeDate:
+	case query.TypeDate:
 		return "dt"
-	case search.TypeNumber:
+	case query.TypeNumber:
 		return "num"
-	case search.TypeQuantity:
+	case query.TypeQuantity:
 		return "qty"
-	case search.TypeURI:
+	case query.TypeURI:
 		return "uri"
 	}
 	return ""
 }
 
 // query is the filter on resources of a search: type, not deleted, clauses.
-func (s *Store) query(ctx context.Context, types []string, where []search.Clause) (bson.D, error) {
+func (s *Store) query(ctx context.Context, types []string, where []query.Clause) (bson.D, error) {
 	parts := []bson.D{{{Key: "deleted", Value: false}}}
 	switch len(types) {
 	case 0:
@@ -305,19 +305,19 @@ func strs(ss []string) bson.A {
 func eq(f string, v any) cond { return cond{f, "$eq", v} }
 
 // clause translates one clause (its values OR'ed).
-func (s *Store) clause(ctx context.Context, types []string, c *search.Clause) (bson.D, error) {
+func (s *Store) clause(ctx context.Context, types []string, c *query.Clause) (bson.D, error) {
 	switch {
 	case c.Has != nil:
 		return s.has(ctx, types, c)
 	case c.Chain != nil:
 		return s.chain(ctx, types, c)
-	case c.Type == search.TypeComposite && c.Missing == nil:
+	case c.Type == query.TypeComposite && c.Missing == nil:
 		return s.composite(ctx, types, c)
 	}
 	if c.Param == "_id" {
 		return idClause(c), nil
 	}
-	if c.Param == "_lastUpdated" && c.Type == search.TypeDate {
+	if c.Param == "_lastUpdated" && c.Type == query.TypeDate {
 		return lastUpdatedClause(c)
 	}
 	if c.Missing != nil {
@@ -348,7 +348,7 @@ func (s *Store) clause(ctx context.Context, types []string, c *search.Clause) (b
 
 // composite matches composite values whose components all match within
 // one element (each Components entry is one OR'ed value).
-func (s *Store) composite(ctx context.Context, types []string, c *search.Clause) (bson.D, error) {
+func (s *Store) composite(ctx context.Context, types []string, c *query.Clause) (bson.D, error) {
 	pred := &elemPred{arr: "cmp", param: c.Param}
 	for _, comps := range c.Components {
 		var alt []compPred
@@ -432,7 +432,7 @@ func (s *Store) resolve(ctx context.Context, types []string, pred *elemPred) (bs
 	return ids, nil
 }
 
-func idClause(c *search.Clause) bson.D {
+func idClause(c *query.Clause) bson.D {
 	if c.Missing != nil {
 		if *c.Missing {
 			return matchNothing()
@@ -454,7 +454,7 @@ func idClause(c *search.Clause) bson.D {
 	return bson.D{{Key: "id", Value: bson.D{{Key: op, Value: ids}}}}
 }
 
-func lastUpdatedClause(c *search.Clause) (bson.D, error) {
+func lastUpdatedClause(c *query.Clause) (bson.D, error) {
 	if c.Missing != nil {
 		if *c.Missing {
 			return matchNothing(), nil
@@ -491,13 +491,13 @@ func splitD(d bson.D) []bson.D {
 
 // valueConds is one value as a disjunction of conjunctions on an element;
 // neg reports a :not (the clause then matches resources with no such element).
-func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, err error) {
+func valueConds(c *query.Clause, v *query.Value) (conjs [][]cond, neg bool, err error) {
 	unsupported := func() ([][]cond, bool, error) {
 		return nil, false, notSupported("search parameter %s: modifier :%s is not supported for %s", c.Param, c.Modifier, c.Type)
 	}
 	quote := regexp.QuoteMeta
 	switch c.Type {
-	case search.TypeToken:
+	case query.TypeToken:
 		switch c.Modifier {
 		case "", "not":
 			var conj []cond
@@ -522,7 +522,7 @@ func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, er
 			return [][]cond{{eq("tc", v.Code), eq("ts", v.System), eq("c", v.Str)}}, false, nil
 		}
 		return unsupported()
-	case search.TypeString:
+	case query.TypeString:
 		switch c.Modifier {
 		case "":
 			return [][]cond{{{"n", "$regex", "^" + quote(v.Str)}}}, false, nil
@@ -532,7 +532,7 @@ func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, er
 			return [][]cond{{{"n", "$regex", quote(v.Str)}}}, false, nil
 		}
 		return unsupported()
-	case search.TypeReference:
+	case query.TypeReference:
 		var conj []cond
 		switch c.Modifier {
 		case "identifier":
@@ -571,7 +571,7 @@ func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, er
 			conj = append(conj, cond{"t", "$in", strs(c.TargetTypes)})
 		}
 		return [][]cond{conj}, c.Modifier == "not", nil
-	case search.TypeURI:
+	case query.TypeURI:
 		switch c.Modifier {
 		case "":
 			return [][]cond{{eq("v", v.Str)}}, false, nil
@@ -581,13 +581,13 @@ func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, er
 			return [][]cond{{{"v", "$in", prefixes(v.Str)}}}, false, nil
 		}
 		return unsupported()
-	case search.TypeDate:
+	case query.TypeDate:
 		if c.Modifier != "" {
 			return unsupported()
 		}
 		conjs, err := dateConds(v, "lo", "hi")
 		return conjs, false, err
-	case search.TypeNumber, search.TypeQuantity:
+	case query.TypeNumber, query.TypeQuantity:
 		if c.Modifier != "" {
 			return unsupported()
 		}
@@ -595,7 +595,7 @@ func valueConds(c *search.Clause, v *search.Value) (conjs [][]cond, neg bool, er
 		if err != nil {
 			return nil, false, err
 		}
-		if c.Type == search.TypeQuantity {
+		if c.Type == query.TypeQuantity {
 			var unit []cond
 			if v.HasSystem && v.System != "" {
 				unit = append(unit, eq("s", v.System))
@@ -632,27 +632,27 @@ func prefixes(s string) bson.A {
 
 // dateConds applies the R4 prefix semantics between the target range
 // [lo, hi] and the value range [DateLow, DateHigh] (both inclusive).
-func dateConds(v *search.Value, lo, hi string) ([][]cond, error) {
+func dateConds(v *query.Value, lo, hi string) ([][]cond, error) {
 	vlo, vhi := v.DateLow, v.DateHigh
 	switch v.Prefix {
-	case "", search.EQ:
+	case "", query.EQ:
 		return [][]cond{{{lo, "$gte", vlo}, {hi, "$lte", vhi}}}, nil
-	case search.NE:
+	case query.NE:
 		return [][]cond{{{lo, "$lt", vlo}}, {{hi, "$gt", vhi}}}, nil
-	case search.GT:
+	case query.GT:
 		return [][]cond{{{hi, "$gt", vhi}}}, nil
-	case search.LT:
+	case query.LT:
 		return [][]cond{{{lo, "$lt", vlo}}}, nil
-	case search.GE:
+	case query.GE:
 		return [][]cond{{{hi, "$gt", vhi}}, {{lo, "$gte", vlo}, {hi, "$lte", vhi}}}, nil
-	case search.LE:
+	case query.LE:
 		return [][]cond{{{lo, "$lt", vlo}}, {{lo, "$gte", vlo}, {hi, "$lte", vhi}}}, nil
-	case search.SA:
+	case query.SA:
 		return [][]cond{{{lo, "$gt", vhi}}}, nil
-	case search.EB:
+	case query.EB:
 		return [][]cond{{{hi, "$lt", vlo}}}, nil
-	case search.AP:
-		al, ah := search.ApproxDateRange(vlo, vhi, time.Now().UnixMicro())
+	case query.AP:
+		al, ah := query.ApproxDateRange(vlo, vhi, time.Now().UnixMicro())
 		return [][]cond{{{lo, "$lte", ah}, {hi, "$gte", al}}}, nil
 	}
 	return nil, notSupported("unknown prefix %q", v.Prefix)
@@ -660,25 +660,25 @@ func dateConds(v *search.Value, lo, hi string) ([][]cond, error) {
 
 // numConds compares the target value with the search value (eq: within the
 // range the value's precision implies).
-func numConds(v *search.Value) ([][]cond, error) {
+func numConds(v *query.Value) ([][]cond, error) {
 	lo, hi := v.NumLow, v.NumHigh
 	if lo == 0 && hi == 0 {
 		lo, hi = v.Num, v.Num
 	}
 	switch v.Prefix {
-	case "", search.EQ:
+	case "", query.EQ:
 		return [][]cond{{{"v", "$gte", lo}, {"v", "$lte", hi}}}, nil
-	case search.NE:
+	case query.NE:
 		return [][]cond{{{"v", "$lt", lo}}, {{"v", "$gt", hi}}}, nil
-	case search.GT, search.SA:
+	case query.GT, query.SA:
 		return [][]cond{{{"v", "$gt", v.Num}}}, nil
-	case search.LT, search.EB:
+	case query.LT, query.EB:
 		return [][]cond{{{"v", "$lt", v.Num}}}, nil
-	case search.GE:
+	case query.GE:
 		return [][]cond{{{"v", "$gte", v.Num}}}, nil
-	case search.LE:
+	case query.LE:
 		return [][]cond{{{"v", "$lte", v.Num}}}, nil
-	case search.AP:
+	case query.AP:
 		d := math.Abs(v.Num) * 0.1
 		return [][]cond{{{"v", "$gte", v.Num - d}, {"v", "$lte", v.Num + d}}}, nil
 	}
@@ -687,8 +687,8 @@ func numConds(v *search.Value) ([][]cond, error) {
 
 // chain resolves the inner query to the resources it matches, then asks
 // for references to them.
-func (s *Store) chain(ctx context.Context, _ []string, c *search.Clause) (bson.D, error) {
-	f, err := s.query(ctx, c.TargetTypes, []search.Clause{*c.Chain})
+func (s *Store) chain(ctx context.Context, _ []string, c *query.Clause) (bson.D, error) {
+	f, err := s.query(ctx, c.TargetTypes, []query.Clause{*c.Chain})
 	if err != nil {
 		return nil, err
 	}
@@ -723,8 +723,8 @@ func (s *Store) chain(ctx context.Context, _ []string, c *search.Clause) (bson.D
 
 // has resolves _has:Type:refParam:clause to the resources of types those
 // matches reference through refParam.
-func (s *Store) has(ctx context.Context, types []string, c *search.Clause) (bson.D, error) {
-	f, err := s.query(ctx, []string{c.Has.Type}, []search.Clause{c.Has.Where})
+func (s *Store) has(ctx context.Context, types []string, c *query.Clause) (bson.D, error) {
+	f, err := s.query(ctx, []string{c.Has.Type}, []query.Clause{c.Has.Where})
 	if err != nil {
 		return nil, err
 	}

@@ -6,15 +6,15 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // The $elemMatch form (real MongoDB) and the Go evaluation (servers
 // without it) must mean the same; the embedded FerretDB only runs the
 // second, so the first is pinned here.
 func TestElemPredRender(t *testing.T) {
-	c := &search.Clause{Param: "birthdate", Type: search.TypeDate}
-	conjs, _, err := valueConds(c, &search.Value{Prefix: search.GE, DateLow: 10, DateHigh: 19})
+	c := &query.Clause{Param: "birthdate", Type: query.TypeDate}
+	conjs, _, err := valueConds(c, &query.Value{Prefix: query.GE, DateLow: 10, DateHigh: 19})
 	if err != nil {
 		t.Fatal(err)
 	}

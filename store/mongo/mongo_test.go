@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 	mstore "github.com/dccfhir/dccfhir/store/mongo"
 	"github.com/dccfhir/dccfhir/store/mongo/mongotest"
@@ -32,7 +32,7 @@ func put(t *testing.T, s store.Store, w *store.Write) {
 	}
 }
 
-func w(typ, id string, v int64, at time.Time, json string, ix *search.Index) *store.Write {
+func w(typ, id string, v int64, at time.Time, json string, ix *query.Index) *store.Write {
 	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: v, LastUpdated: at, Method: "PUT", JSON: []byte(json)}, Index: ix}
 }
 

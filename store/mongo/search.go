@@ -8,7 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -22,7 +22,7 @@ var searchProjection = bson.D{
 }
 
 // order is the keyset order of a query: its sort keys then _id.
-func order(q *search.Query) []sortField {
+func order(q *query.Query) []sortField {
 	var out []sortField
 	for _, k := range q.Sort {
 		switch k.Param {
@@ -44,7 +44,7 @@ func order(q *search.Query) []sortField {
 }
 
 // Search returns a page of current resources matching q.
-func (s *Store) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
+func (s *Store) Search(ctx context.Context, q *query.Query) (*store.SearchResult, error) {
 	base, err := s.query(ctx, q.Types, q.Where)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (s *Store) find(ctx context.Context, filter bson.D, fields []sortField, rev
 // includes follows _include (references out of the page) and _revinclude
 // (resources referring to it); :iterate directives run again on what they
 // brought in, a few rounds at most.
-func (s *Store) includes(ctx context.Context, q *search.Query, page []*resDoc, seen map[string]bool) ([]*resDoc, error) {
+func (s *Store) includes(ctx context.Context, q *query.Query, page []*resDoc, seen map[string]bool) ([]*resDoc, error) {
 	var out []*resDoc
 	src := page
 	for round := 0; len(src) > 0 && round < 4; round++ {

@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -66,7 +66,7 @@ func (t *tx) Read(ctx context.Context, typ, id string) (*store.Resource, error) 
 }
 
 // Search implements store.Reader inside the transaction.
-func (t *tx) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
+func (t *tx) Search(ctx context.Context, q *query.Query) (*store.SearchResult, error) {
 	return t.s.Search(t.ctx(ctx), q)
 }
 
@@ -274,7 +274,7 @@ func (s *Store) rollForward(ctx context.Context, typ, id string) error {
 
 // Reindex implements store.Tx: the current document gets the new index
 // arrays by compare-and-swap on its version; history keeps what it had.
-func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, idx *search.Index) error {
+func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, idx *query.Index) error {
 	ctx = t.ctx(ctx)
 	key := typ + "/" + id
 	if t.sess == nil {

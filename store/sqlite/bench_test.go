@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -24,13 +24,13 @@ var benchJSON = []byte(`{"resourceType":"Observation","id":"x","meta":{"versionI
 	strings.Repeat(` `, 1200) + `}`)
 
 // benchIndex is a realistic index of an Observation: 20 entries.
-func benchIndex(i int) *search.Index {
+func benchIndex(i int) *query.Index {
 	pat := fmt.Sprintf("pat%04d", i%500)
 	day := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i%3000)
 	lo, hi := day.UnixMicro(), day.Add(time.Second).UnixMicro()-1
 	code := fmt.Sprintf("%d-%d", 1000+i%50, i%7)
-	return &search.Index{
-		Tokens: []search.TokenEntry{
+	return &query.Index{
+		Tokens: []query.TokenEntry{
 			{Param: "code", System: "http://loinc.org", Code: code, Text: "body weight"},
 			{Param: "combo-code", System: "http://loinc.org", Code: code, Text: "body weight"},
 			{Param: "category", System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "vital-signs", Text: "vital signs"},
@@ -40,20 +40,20 @@ func benchIndex(i int) *search.Index {
 			{Param: "_tag", System: "http://example.org/tags", Code: "synthea"},
 			{Param: "data-absent-reason", System: "", Code: ""},
 		},
-		Refs: []search.RefEntry{
+		Refs: []query.RefEntry{
 			{Param: "subject", Type: "Patient", ID: pat},
 			{Param: "patient", Type: "Patient", ID: pat},
 			{Param: "encounter", Type: "Encounter", ID: fmt.Sprintf("enc%06d", i/10)},
 			{Param: "performer", Type: "Practitioner", ID: fmt.Sprintf("pr%03d", i%100)},
 		},
-		Dates: []search.DateEntry{
+		Dates: []query.DateEntry{
 			{Param: "date", Low: lo, High: hi},
 			{Param: "_lastUpdated", Low: lo, High: lo},
 		},
-		Quantities: []search.QuantityEntry{{Param: "value-quantity", System: "http://unitsofmeasure.org", Code: "kg", Unit: "kg", Value: 71.6, Low: 71.55, High: 71.65}},
-		Strings:    []search.StringEntry{{Param: "_text", Norm: "body weight", Exact: "Body Weight"}},
-		URIs:       []search.URIEntry{{Param: "_profile", Value: "http://hl7.org/fhir/StructureDefinition/vitalsigns"}},
-		Numbers:    []search.NumberEntry{{Param: "value-number", Value: 71.6, Low: 71.55, High: 71.65}},
+		Quantities: []query.QuantityEntry{{Param: "value-quantity", System: "http://unitsofmeasure.org", Code: "kg", Unit: "kg", Value: 71.6, Low: 71.55, High: 71.65}},
+		Strings:    []query.StringEntry{{Param: "_text", Norm: "body weight", Exact: "Body Weight"}},
+		URIs:       []query.URIEntry{{Param: "_profile", Value: "http://hl7.org/fhir/StructureDefinition/vitalsigns"}},
+		Numbers:    []query.NumberEntry{{Param: "value-number", Value: 71.6, Low: 71.55, High: 71.65}},
 	}
 }
 
@@ -155,38 +155,38 @@ func BenchmarkSearchToken(b *testing.B) {
 	ctx := context.Background()
 	for _, c := range []struct {
 		name  string
-		where func(i int) []search.Clause
+		where func(i int) []query.Clause
 		total bool
 	}{
-		{"code", func(i int) []search.Clause {
-			return []search.Clause{{Param: "code", Type: search.TypeToken, Values: []search.Value{{System: "http://loinc.org", HasSystem: true, Code: fmt.Sprintf("%d-%d", 1000+i%50, i%7)}}}}
+		{"code", func(i int) []query.Clause {
+			return []query.Clause{{Param: "code", Type: query.TypeToken, Values: []query.Value{{System: "http://loinc.org", HasSystem: true, Code: fmt.Sprintf("%d-%d", 1000+i%50, i%7)}}}}
 		}, false},
-		{"code+total", func(i int) []search.Clause {
-			return []search.Clause{{Param: "code", Type: search.TypeToken, Values: []search.Value{{System: "http://loinc.org", HasSystem: true, Code: fmt.Sprintf("%d-%d", 1000+i%50, i%7)}}}}
+		{"code+total", func(i int) []query.Clause {
+			return []query.Clause{{Param: "code", Type: query.TypeToken, Values: []query.Value{{System: "http://loinc.org", HasSystem: true, Code: fmt.Sprintf("%d-%d", 1000+i%50, i%7)}}}}
 		}, true},
-		{"patient+code", func(i int) []search.Clause {
-			return []search.Clause{
-				{Param: "code", Type: search.TypeToken, Values: []search.Value{{Code: fmt.Sprintf("%d-%d", 1000+i%50, i%7)}}},
-				{Param: "patient", Type: search.TypeReference, Values: []search.Value{{RefType: "Patient", RefID: fmt.Sprintf("pat%04d", i%500)}}},
+		{"patient+code", func(i int) []query.Clause {
+			return []query.Clause{
+				{Param: "code", Type: query.TypeToken, Values: []query.Value{{Code: fmt.Sprintf("%d-%d", 1000+i%50, i%7)}}},
+				{Param: "patient", Type: query.TypeReference, Values: []query.Value{{RefType: "Patient", RefID: fmt.Sprintf("pat%04d", i%500)}}},
 			}
 		}, false},
-		{"category+status sorted by date", func(i int) []search.Clause {
-			return []search.Clause{
-				{Param: "category", Type: search.TypeToken, Values: []search.Value{{Code: "vital-signs"}}},
-				{Param: "status", Type: search.TypeToken, Values: []search.Value{{Code: "final"}}},
+		{"category+status sorted by date", func(i int) []query.Clause {
+			return []query.Clause{
+				{Param: "category", Type: query.TypeToken, Values: []query.Value{{Code: "vital-signs"}}},
+				{Param: "status", Type: query.TypeToken, Values: []query.Value{{Code: "final"}}},
 			}
 		}, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			var sortKeys []search.SortKey
+			var sortKeys []query.SortKey
 			if strings.Contains(c.name, "sorted") {
-				sortKeys = []search.SortKey{{Param: "date", Type: search.TypeDate, Desc: true}}
+				sortKeys = []query.SortKey{{Param: "date", Type: query.TypeDate, Desc: true}}
 			}
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
 					i++
-					res, err := s.Search(ctx, &search.Query{Types: []string{"Observation"}, Where: c.where(i), Count: 20, Total: c.total, Sort: sortKeys})
+					res, err := s.Search(ctx, &query.Query{Types: []string{"Observation"}, Where: c.where(i), Count: 20, Total: c.total, Sort: sortKeys})
 					if err != nil {
 						b.Error(err)
 						return

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // TestQueryPlans guards the plans the engine relies on: one clause drives
@@ -14,36 +14,36 @@ import (
 func TestQueryPlans(t *testing.T) {
 	s := openTemp(t)
 	load(t, s, 0, 300)
-	tok := func(p, code string) search.Clause {
-		return search.Clause{Param: p, Type: search.TypeToken, Values: []search.Value{{Code: code}}}
+	tok := func(p, code string) query.Clause {
+		return query.Clause{Param: p, Type: query.TypeToken, Values: []query.Value{{Code: code}}}
 	}
 	for _, c := range []struct {
 		name    string
-		q       *search.Query
+		q       *query.Query
 		want    []string // substrings the plan must have
 		notWant []string
 	}{
-		{"two tokens sorted", &search.Query{Types: []string{"Observation"}, Count: 20,
-			Sort:  []search.SortKey{{Param: "date", Type: search.TypeDate, Desc: true}},
-			Where: []search.Clause{tok("category", "vital-signs"), tok("status", "final")}},
+		{"two tokens sorted", &query.Query{Types: []string{"Observation"}, Count: 20,
+			Sort:  []query.SortKey{{Param: "date", Type: query.TypeDate, Desc: true}},
+			Where: []query.Clause{tok("category", "vital-signs"), tok("status", "final")}},
 			[]string{"INDEX idx_token_code (param=? AND code=?)", "EXISTS USING PRIMARY KEY (res=? AND param=?)"},
 			[]string{"EXISTS USING COVERING INDEX", "SCAN r"}},
-		{"reference drives", &search.Query{Types: []string{"Observation"}, Count: 20,
-			Where: []search.Clause{tok("code", "1001-1"), {Param: "patient", Type: search.TypeReference, Values: []search.Value{{RefType: "Patient", RefID: "pat0001"}}}}},
+		{"reference drives", &query.Query{Types: []string{"Observation"}, Count: 20,
+			Where: []query.Clause{tok("code", "1001-1"), {Param: "patient", Type: query.TypeReference, Values: []query.Value{{RefType: "Patient", RefID: "pat0001"}}}}},
 			[]string{"INDEX idx_ref_target (type=? AND id=? AND param=?)", "EXISTS USING PRIMARY KEY (res=? AND param=?)"},
 			[]string{"EXISTS USING COVERING INDEX", "SCAN r"}},
-		{"string prefix", &search.Query{Types: []string{"Observation"}, Count: 20,
-			Where: []search.Clause{{Param: "_text", Type: search.TypeString, Values: []search.Value{{Str: "body"}}}}},
+		{"string prefix", &query.Query{Types: []string{"Observation"}, Count: 20,
+			Where: []query.Clause{{Param: "_text", Type: query.TypeString, Values: []query.Value{{Str: "body"}}}}},
 			[]string{"INDEX idx_string_norm (param=? AND norm>? AND norm<?)"}, []string{"SCAN r"}},
-		{"date range drives", &search.Query{Types: []string{"Observation"}, Count: 20,
-			Where: []search.Clause{{Param: "date", Type: search.TypeDate, Values: []search.Value{{Prefix: search.GE, DateLow: 1577836800000000, DateHigh: 1577923199999999}}}}},
+		{"date range drives", &query.Query{Types: []string{"Observation"}, Count: 20,
+			Where: []query.Clause{{Param: "date", Type: query.TypeDate, Values: []query.Value{{Prefix: query.GE, DateLow: 1577836800000000, DateHigh: 1577923199999999}}}}},
 			[]string{"INDEX idx_date_low (param=?"}, []string{"SCAN r"}},
-		{"chain starts from the matching targets", &search.Query{Types: []string{"Observation"}, Count: 20,
-			Where: []search.Clause{{Param: "patient", Type: search.TypeReference, TargetTypes: []string{"Patient"},
-				Chain: &search.Clause{Param: "gender", Type: search.TypeToken, Values: []search.Value{{Code: "male"}}}}}},
+		{"chain starts from the matching targets", &query.Query{Types: []string{"Observation"}, Count: 20,
+			Where: []query.Clause{{Param: "patient", Type: query.TypeReference, TargetTypes: []string{"Patient"},
+				Chain: &query.Clause{Param: "gender", Type: query.TypeToken, Values: []query.Value{{Code: "male"}}}}}},
 			[]string{"INDEX idx_token_code (param=? AND code=?)", "idx_ref_target (type=? AND id=? AND param=?)"}, []string{"SCAN"}},
-		{"_id uses the resource key", &search.Query{Types: []string{"Observation"}, Count: 20,
-			Where: []search.Clause{tok("_id", "obs0000001"), tok("status", "final")}},
+		{"_id uses the resource key", &query.Query{Types: []string{"Observation"}, Count: 20,
+			Where: []query.Clause{tok("_id", "obs0000001"), tok("status", "final")}},
 			[]string{"USING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)"}, []string{"SCAN r"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -10,12 +10,12 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
 // Search answers q from the read pool.
-func (s *Store) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
+func (s *Store) Search(ctx context.Context, q *query.Query) (*store.SearchResult, error) {
 	return runSearch(ctx, s.r, q)
 }
 
@@ -68,21 +68,21 @@ func unsupported(format string, args ...any) error {
 }
 
 // kindOf is the index table of a parameter type.
-func kindOf(t search.ParamType) *kind {
+func kindOf(t query.ParamType) *kind {
 	switch t {
-	case search.TypeString:
+	case query.TypeString:
 		return kString
-	case search.TypeToken:
+	case query.TypeToken:
 		return kToken
-	case search.TypeReference:
+	case query.TypeReference:
 		return kRef
-	case search.TypeDate:
+	case query.TypeDate:
 		return kDate
-	case search.TypeNumber:
+	case query.TypeNumber:
 		return kNumber
-	case search.TypeQuantity:
+	case query.TypeQuantity:
 		return kQuantity
-	case search.TypeURI:
+	case query.TypeURI:
 		return kURI
 	}
 	return nil
@@ -99,7 +99,7 @@ func kindOf(t search.ParamType) *kind {
 // (negations, :missing, :text, :contains, which must look at every row).
 // SQLite has no statistics on FHIR value distributions, so this static
 // guess stands in for them.
-func driveRank(cl *search.Clause) int {
+func driveRank(cl *query.Clause) int {
 	switch {
 	case cl.Missing != nil || cl.Modifier == "not" || cl.Modifier == "text" || cl.Modifier == "contains":
 		return -1
@@ -107,22 +107,22 @@ func driveRank(cl *search.Clause) int {
 		return 5
 	case cl.Param == "_id" || cl.Param == "_lastUpdated":
 		return -1 // answered by resource's own indexes, not a subquery
-	case cl.Type == search.TypeReference:
+	case cl.Type == query.TypeReference:
 		return 1
-	case cl.Type == search.TypeToken:
+	case cl.Type == query.TypeToken:
 		return 2
-	case cl.Type == search.TypeURI || (cl.Type == search.TypeString && cl.Modifier == "exact"):
+	case cl.Type == query.TypeURI || (cl.Type == query.TypeString && cl.Modifier == "exact"):
 		return 3
-	case cl.Type == search.TypeString:
+	case cl.Type == query.TypeString:
 		return 4
-	case cl.Type == search.TypeDate || cl.Type == search.TypeNumber || cl.Type == search.TypeQuantity:
+	case cl.Type == query.TypeDate || cl.Type == query.TypeNumber || cl.Type == query.TypeQuantity:
 		return 6
 	}
 	return -1
 }
 
 // where compiles the type restriction and every clause of q on alias r.
-func (c *compiler) where(q *search.Query) (*frag, error) {
+func (c *compiler) where(q *query.Query) (*frag, error) {
 	f := &frag{}
 	drive := -1
 	hasID := false
@@ -167,7 +167,7 @@ func (c *compiler) where(q *search.Query) (*frag, error) {
 }
 
 // clause writes the condition that resource alias ra matches cl.
-func (c *compiler) clause(f *frag, cl *search.Clause, ra string, drive bool) error {
+func (c *compiler) clause(f *frag, cl *query.Clause, ra string, drive bool) error {
 	switch {
 	case cl.Has != nil:
 		return c.has(f, cl.Has, ra, drive)
@@ -177,7 +177,7 @@ func (c *compiler) clause(f *frag, cl *search.Clause, ra string, drive bool) err
 		return c.idClause(f, cl, ra)
 	case cl.Param == "_lastUpdated":
 		return c.lastUpdated(f, cl, ra)
-	case cl.Type == search.TypeComposite:
+	case cl.Type == query.TypeComposite:
 		return c.composite(f, cl, ra)
 	}
 	k := kindOf(cl.Type)
@@ -233,7 +233,7 @@ func (c *compiler) clause(f *frag, cl *search.Clause, ra string, drive bool) err
 
 // value writes the condition that index row x matches v; x is the
 // column prefix: the alias, or +alias to keep the value indexes out.
-func (c *compiler) value(f *frag, k *kind, cl *search.Clause, v *search.Value, x string) error {
+func (c *compiler) value(f *frag, k *kind, cl *query.Clause, v *query.Value, x string) error {
 	switch k {
 	case kToken:
 		return tokenValue(f, cl, v, x)
@@ -302,7 +302,7 @@ func prefixRange(f *frag, col, p string) {
 	f.p(p + "\U0010FFFF")
 }
 
-func tokenValue(f *frag, cl *search.Clause, v *search.Value, x string) error {
+func tokenValue(f *frag, cl *query.Clause, v *query.Value, x string) error {
 	switch cl.Modifier {
 	case "", "not":
 		if v.HasSystem {
@@ -360,7 +360,7 @@ func isTypeModifier(m string) bool {
 	return m != "" && unicode.IsUpper(rune(m[0]))
 }
 
-func refValue(f *frag, cl *search.Clause, v *search.Value, x string) error {
+func refValue(f *frag, cl *query.Clause, v *query.Value, x string) error {
 	targets := cl.TargetTypes
 	switch {
 	case cl.Modifier == "identifier":
@@ -418,7 +418,7 @@ func refValue(f *frag, cl *search.Clause, v *search.Value, x string) error {
 
 // dateCond writes the FHIR R4 prefix semantics (search §3.1.1.4.5) of the
 // search range [l, h] against a target range [low, high], all inclusive.
-func dateCond(f *frag, cl *search.Clause, v *search.Value, low, high string) error {
+func dateCond(f *frag, cl *query.Clause, v *query.Value, low, high string) error {
 	l, h := v.DateLow, v.DateHigh
 	if h < l {
 		l, h = h, l
@@ -430,38 +430,38 @@ func dateCond(f *frag, cl *search.Clause, v *search.Value, low, high string) err
 		f.p(h)
 	}
 	switch v.Prefix {
-	case "", search.EQ: // the search range fully contains the target
+	case "", query.EQ: // the search range fully contains the target
 		contained()
-	case search.NE:
+	case query.NE:
 		f.w("NOT (")
 		contained()
 		f.w(")")
-	case search.GT: // the range above the search value overlaps the target
+	case query.GT: // the range above the search value overlaps the target
 		f.w(high, " > ")
 		f.p(h)
-	case search.LT:
+	case query.LT:
 		f.w(low, " < ")
 		f.p(l)
-	case search.GE: // gt, or eq
+	case query.GE: // gt, or eq
 		f.w(high, " > ")
 		f.p(h)
 		f.w(" OR (")
 		contained()
 		f.w(")")
-	case search.LE:
+	case query.LE:
 		f.w(low, " < ")
 		f.p(l)
 		f.w(" OR (")
 		contained()
 		f.w(")")
-	case search.SA: // the target starts after the search range ends
+	case query.SA: // the target starts after the search range ends
 		f.w(low, " > ")
 		f.p(h)
-	case search.EB:
+	case query.EB:
 		f.w(high, " < ")
 		f.p(l)
-	case search.AP: // overlaps the search range widened as search.ApproxDateRange says
-		al, ah := search.ApproxDateRange(l, h, time.Now().UnixMicro())
+	case query.AP: // overlaps the search range widened as search.ApproxDateRange says
+		al, ah := query.ApproxDateRange(l, h, time.Now().UnixMicro())
 		f.w(low, " <= ")
 		f.p(ah)
 		f.w(" AND ", high, " >= ")
@@ -476,7 +476,7 @@ func dateCond(f *frag, cl *search.Clause, v *search.Value, low, high string) err
 // against the range the search value's precision implies (100 matches
 // [99.5, 100.5]), gt/lt/ge/le against the value itself, sa/eb against the
 // target's own range, ap within 10% of the value.
-func numberCond(f *frag, cl *search.Clause, v *search.Value, x string) error {
+func numberCond(f *frag, cl *query.Clause, v *query.Value, x string) error {
 	n, lo, hi := v.Num, v.NumLow, v.NumHigh
 	if lo == 0 && hi == 0 {
 		lo, hi = n, n
@@ -489,31 +489,31 @@ func numberCond(f *frag, cl *search.Clause, v *search.Value, x string) error {
 		f.p(hi)
 	}
 	switch v.Prefix {
-	case "", search.EQ:
+	case "", query.EQ:
 		inRange(lo, hi)
-	case search.NE:
+	case query.NE:
 		f.w("NOT (")
 		inRange(lo, hi)
 		f.w(")")
-	case search.GT:
+	case query.GT:
 		f.w(val, " > ")
 		f.p(n)
-	case search.LT:
+	case query.LT:
 		f.w(val, " < ")
 		f.p(n)
-	case search.GE:
+	case query.GE:
 		f.w(val, " >= ")
 		f.p(n)
-	case search.LE:
+	case query.LE:
 		f.w(val, " <= ")
 		f.p(n)
-	case search.SA:
+	case query.SA:
 		f.w(x, ".low > ")
 		f.p(hi)
-	case search.EB:
+	case query.EB:
 		f.w(x, ".high < ")
 		f.p(lo)
-	case search.AP:
+	case query.AP:
 		d := n / 10
 		if d < 0 {
 			d = -d
@@ -527,7 +527,7 @@ func numberCond(f *frag, cl *search.Clause, v *search.Value, x string) error {
 
 // idClause matches on resource.id (the (type, id) key) rather than the
 // _id token the extractor also indexes.
-func (c *compiler) idClause(f *frag, cl *search.Clause, ra string) error {
+func (c *compiler) idClause(f *frag, cl *query.Clause, ra string) error {
 	if cl.Missing != nil {
 		if *cl.Missing {
 			f.w("0")
@@ -557,7 +557,7 @@ func (c *compiler) idClause(f *frag, cl *search.Clause, ra string) error {
 }
 
 // lastUpdated matches on resource.updated, the instant of the current version.
-func (c *compiler) lastUpdated(f *frag, cl *search.Clause, ra string) error {
+func (c *compiler) lastUpdated(f *frag, cl *query.Clause, ra string) error {
 	if cl.Missing != nil {
 		if *cl.Missing {
 			f.w("0")
@@ -586,7 +586,7 @@ func (c *compiler) lastUpdated(f *frag, cl *search.Clause, ra string) error {
 
 // chain matches resources whose reference cl.Param points at a live
 // resource (of cl.TargetTypes) matching cl.Chain.
-func (c *compiler) chain(f *frag, cl *search.Clause, ra string, drive bool) error {
+func (c *compiler) chain(f *frag, cl *query.Clause, ra string, drive bool) error {
 	x, t := c.alias("x"), c.alias("t")
 	inner := &frag{}
 	if err := c.clause(inner, cl.Chain, t, drive); err != nil {
@@ -620,7 +620,7 @@ func (c *compiler) chain(f *frag, cl *search.Clause, ra string, drive bool) erro
 
 // has matches resources that some live resource of h.Type, matching
 // h.Where, references through h.RefParam.
-func (c *compiler) has(f *frag, h *search.Has, ra string, drive bool) error {
+func (c *compiler) has(f *frag, h *query.Has, ra string, drive bool) error {
 	x, o := c.alias("x"), c.alias("o")
 	inner := &frag{}
 	if err := c.clause(inner, &h.Where, o, drive); err != nil {
@@ -647,7 +647,7 @@ func (c *compiler) has(f *frag, h *search.Has, ra string, drive bool) error {
 // composite matches when, for some OR'ed value, one composite element of
 // the resource matches every component: the components' rows are found
 // under the same "param$k$" prefix (see compositeParam).
-func (c *compiler) composite(f *frag, cl *search.Clause, ra string) error {
+func (c *compiler) composite(f *frag, cl *query.Clause, ra string) error {
 	lo, hi := cl.Param+"$", cl.Param+"%"
 	if cl.Missing != nil {
 		if *cl.Missing {
@@ -669,7 +669,7 @@ func (c *compiler) composite(f *frag, cl *search.Clause, ra string) error {
 		return fmt.Errorf("sqlite: composite parameter %q has no value", cl.Param)
 	}
 	// comp writes the value condition of component clause cc on alias x.
-	comp := func(cc *search.Clause, k *kind, x string) error {
+	comp := func(cc *query.Clause, k *kind, x string) error {
 		if cc.Modifier != "" || cc.Missing != nil || len(cc.Values) == 0 {
 			return unsupported("composite component %q with a modifier or no value", cc.Param)
 		}
@@ -737,7 +737,7 @@ type sortKey struct {
 
 // sortExpr is the value a resource sorts by for k: per FHIR, the least of
 // its values ascending and the greatest descending.
-func sortExpr(k search.SortKey) (sortKey, error) {
+func sortExpr(k query.SortKey) (sortKey, error) {
 	e := &frag{}
 	agg := "MIN"
 	if k.Desc {
@@ -757,23 +757,23 @@ func sortExpr(k search.SortKey) (sortKey, error) {
 		return sortKey{e, k.Desc, false}, nil
 	}
 	switch k.Type {
-	case search.TypeString:
+	case query.TypeString:
 		sub("s.norm", "idx_string")
-	case search.TypeToken:
+	case query.TypeToken:
 		sub("s.code", "idx_token")
-	case search.TypeDate:
+	case query.TypeDate:
 		if k.Desc {
 			sub("s.high", "idx_date")
 		} else {
 			sub("s.low", "idx_date")
 		}
-	case search.TypeNumber:
+	case query.TypeNumber:
 		sub("s.value", "idx_number")
-	case search.TypeQuantity:
+	case query.TypeQuantity:
 		sub("s.value", "idx_quantity")
-	case search.TypeURI:
+	case query.TypeURI:
 		sub("s.value", "idx_uri")
-	case search.TypeReference:
+	case query.TypeReference:
 		sub("CASE WHEN s.url <> '' THEN s.url ELSE s.type || '/' || s.id END", "idx_ref")
 	default:
 		return sortKey{}, unsupported("_sort on %q of type %s", k.Param, k.Type)
@@ -782,7 +782,7 @@ func sortExpr(k search.SortKey) (sortKey, error) {
 }
 
 // signature identifies the sort of q, so a cursor is only replayed on it.
-func signature(q *search.Query) string {
+func signature(q *query.Query) string {
 	h := fnv.New32a()
 	for _, k := range q.Sort {
 		fmt.Fprintf(h, "%s/%d/%t;", k.Param, k.Type, k.Desc)
@@ -902,7 +902,7 @@ func pageSQL(where *frag, keys []sortKey, cur *cursor, limit int) *frag {
 }
 
 // runSearch answers q on the connections of c.
-func runSearch(ctx context.Context, c *stmtCache, q *search.Query) (*store.SearchResult, error) {
+func runSearch(ctx context.Context, c *stmtCache, q *query.Query) (*store.SearchResult, error) {
 	comp := &compiler{}
 	where, err := comp.where(q)
 	if err != nil {
@@ -1080,7 +1080,7 @@ const maxIterate = 4
 // includes follows q's _include and _revinclude from matches, then the
 // :iterate ones from what they brought in, up to maxIterate rounds.
 // seen holds the rids already in the result and grows.
-func includes(ctx context.Context, c *stmtCache, q *search.Query, matches []*row, seen map[int64]bool) ([]*row, error) {
+func includes(ctx context.Context, c *stmtCache, q *query.Query, matches []*row, seen map[int64]bool) ([]*row, error) {
 	var out []*row
 	frontier := matches
 	for round := 0; round <= maxIterate && len(frontier) > 0; round++ {
@@ -1122,7 +1122,7 @@ func includes(ctx context.Context, c *stmtCache, q *search.Query, matches []*row
 // includeOne runs one directive from the resources of from: forward, the
 // live targets of their references; reverse (rev), the resources of
 // inc.Type referring to them.
-func includeOne(ctx context.Context, c *stmtCache, inc search.Include, from []*row, rev bool) ([]*row, error) {
+func includeOne(ctx context.Context, c *stmtCache, inc query.Include, from []*row, rev bool) ([]*row, error) {
 	var rids []int64
 	for _, r := range from {
 		want := inc.Type

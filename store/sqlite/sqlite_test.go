@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 
 	"github.com/dccfhir/dccfhir/store"
 	"github.com/dccfhir/dccfhir/store/storetest"
@@ -90,17 +90,17 @@ func TestRefusesNewerSchema(t *testing.T) {
 
 func TestUnsupportedSearch(t *testing.T) {
 	s := openTemp(t)
-	for _, c := range []search.Clause{
-		{Param: "code", Type: search.TypeToken, Modifier: "in", Values: []search.Value{{Code: "http://vs"}}},
-		{Param: "name", Type: search.TypeString, Modifier: "text", Values: []search.Value{{Str: "x"}}},
-		{Param: "near", Type: search.TypeSpecial, Values: []search.Value{{Str: "1|2"}}},
+	for _, c := range []query.Clause{
+		{Param: "code", Type: query.TypeToken, Modifier: "in", Values: []query.Value{{Code: "http://vs"}}},
+		{Param: "name", Type: query.TypeString, Modifier: "text", Values: []query.Value{{Str: "x"}}},
+		{Param: "near", Type: query.TypeSpecial, Values: []query.Value{{Str: "1|2"}}},
 	} {
-		_, err := s.Search(context.Background(), &search.Query{Types: []string{"Patient"}, Count: 10, Where: []search.Clause{c}})
+		_, err := s.Search(context.Background(), &query.Query{Types: []string{"Patient"}, Count: 10, Where: []query.Clause{c}})
 		if !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s:%s: got %v, want ErrUnsupported", c.Param, c.Modifier, err)
 		}
 	}
-	_, err := s.Search(context.Background(), &search.Query{Types: []string{"Patient"}, Count: 10, Page: "garbage"})
+	_, err := s.Search(context.Background(), &query.Query{Types: []string{"Patient"}, Count: 10, Page: "garbage"})
 	if !errors.Is(err, errBadCursor) {
 		t.Errorf("bad page: got %v, want errBadCursor", err)
 	}

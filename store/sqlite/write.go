@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -149,7 +149,7 @@ func (t *tx) Read(ctx context.Context, typ, id string) (*store.Resource, error) 
 
 // Search answers q on the write connection after flushing buffered index
 // rows, so it sees this Tx's writes.
-func (t *tx) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
+func (t *tx) Search(ctx context.Context, q *query.Query) (*store.SearchResult, error) {
 	if t.done {
 		return nil, errTxDone
 	}
@@ -169,7 +169,7 @@ func (t *tx) Put(ctx context.Context, w *store.Write) error {
 	}
 	ix := w.Index
 	if w.Deleted || ix == nil {
-		ix = &search.Index{}
+		ix = &query.Index{}
 	}
 	mask := indexMask(ix)
 	var js any
@@ -270,7 +270,7 @@ func (t *tx) Put(ctx context.Context, w *store.Write) error {
 }
 
 // indexMask is the set of index tables ix has rows in.
-func indexMask(ix *search.Index) int64 {
+func indexMask(ix *query.Index) int64 {
 	var mask int64
 	for i, n := range [...]int{len(ix.Strings), len(ix.Tokens), len(ix.Refs), len(ix.Dates), len(ix.Numbers), len(ix.Quantities), len(ix.URIs)} {
 		if n > 0 {
@@ -295,7 +295,7 @@ func compositeParam(param string, k int, comp string) string {
 }
 
 // addIndex buffers the index rows of rid.
-func (t *tx) addIndex(rid int64, ix *search.Index) {
+func (t *tx) addIndex(rid int64, ix *query.Index) {
 	t.addEntries(rid, ix, func(p string) string { return p })
 	for k := range ix.Composites {
 		ce := &ix.Composites[k]
@@ -306,7 +306,7 @@ func (t *tx) addIndex(rid int64, ix *search.Index) {
 }
 
 // addEntries buffers the entries of ix with their params mapped by param.
-func (t *tx) addEntries(rid int64, ix *search.Index, param func(string) string) {
+func (t *tx) addEntries(rid int64, ix *query.Index, param func(string) string) {
 	p := &t.idx[0]
 	for _, e := range ix.Strings {
 		p.args = append(p.args, rid, param(e.Param), e.Norm, e.Exact)
@@ -406,12 +406,12 @@ func (s *Store) insertRows(ctx context.Context, p *pending, width int, sqlFor fu
 
 // Reindex implements store.Tx: the index rows of the current version are
 // replaced in place; the resource and its history are untouched.
-func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, ix *search.Index) error {
+func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, ix *query.Index) error {
 	if t.done {
 		return errTxDone
 	}
 	if ix == nil {
-		ix = &search.Index{}
+		ix = &query.Index{}
 	}
 	bg := context.WithoutCancel(ctx)
 	c := t.s.w

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -13,11 +13,11 @@ import (
 // makes no version, and refuses a stale or deleted version.
 func testReindex(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	Put(t, s, NewWrite("Observation", "r1", 1, At(1), &search.Index{Tokens: []search.TokenEntry{tok("code", "s", "old")}}),
-		NewWrite("Observation", "r2", 1, At(1), &search.Index{Tokens: []search.TokenEntry{tok("code", "s", "old")}}))
+	Put(t, s, NewWrite("Observation", "r1", 1, At(1), &query.Index{Tokens: []query.TokenEntry{tok("code", "s", "old")}}),
+		NewWrite("Observation", "r2", 1, At(1), &query.Index{Tokens: []query.TokenEntry{tok("code", "s", "old")}}))
 	find := func(code string) []string {
 		t.Helper()
-		q := &search.Query{Types: []string{"Observation"}, Count: 10, Where: []search.Clause{clause("code", search.TypeToken, "", tokV(code))}}
+		q := &query.Query{Types: []string{"Observation"}, Count: 10, Where: []query.Clause{clause("code", query.TypeToken, "", tokV(code))}}
 		res, err := s.Search(ctx, q)
 		if err != nil {
 			t.Fatal(err)
@@ -25,7 +25,7 @@ func testReindex(t *testing.T, s store.Store) {
 		return sorted(keys(res.Resources, false))
 	}
 	err := s.Update(ctx, func(tx store.Tx) error {
-		return tx.Reindex(ctx, "Observation", "r1", 1, &search.Index{Tokens: []search.TokenEntry{tok("code", "s", "new"), tok("extra", "", "x")}})
+		return tx.Reindex(ctx, "Observation", "r1", 1, &query.Index{Tokens: []query.TokenEntry{tok("code", "s", "new"), tok("extra", "", "x")}})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -41,14 +41,14 @@ func testReindex(t *testing.T, s store.Store) {
 		t.Fatalf("reindex made versions: %v %v", h, err)
 	}
 	stale := s.Update(ctx, func(tx store.Tx) error {
-		return tx.Reindex(ctx, "Observation", "r1", 2, &search.Index{})
+		return tx.Reindex(ctx, "Observation", "r1", 2, &query.Index{})
 	})
 	if !errors.Is(stale, store.ErrConflict) {
 		t.Fatalf("stale version: %v", stale)
 	}
 	Put(t, s, Tombstone("Observation", "r2", 2, At(2)))
 	gone := s.Update(ctx, func(tx store.Tx) error {
-		return tx.Reindex(ctx, "Observation", "r2", 1, &search.Index{})
+		return tx.Reindex(ctx, "Observation", "r2", 1, &query.Index{})
 	})
 	if !errors.Is(gone, store.ErrConflict) {
 		t.Fatalf("deleted resource: %v", gone)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -47,7 +47,7 @@ func At(sec int) time.Time { return T0.Add(time.Duration(sec) * time.Second) }
 
 // NewWrite returns a write of typ/id at version ver, stamped ts, with a
 // small JSON body and index ix (nil: none).
-func NewWrite(typ, id string, ver int64, ts time.Time, ix *search.Index) *store.Write {
+func NewWrite(typ, id string, ver int64, ts time.Time, ix *query.Index) *store.Write {
 	method := "PUT"
 	if ver == 1 {
 		method = "POST"
@@ -105,13 +105,13 @@ func sorted(s []string) []string {
 	return s
 }
 
-func tok(param, system, code string) search.TokenEntry {
-	return search.TokenEntry{Param: param, System: system, Code: code}
+func tok(param, system, code string) query.TokenEntry {
+	return query.TokenEntry{Param: param, System: system, Code: code}
 }
 
 func testCreateRead(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	w1 := NewWrite("Patient", "a", 1, At(1), &search.Index{Tokens: []search.TokenEntry{tok("gender", "", "male")}})
+	w1 := NewWrite("Patient", "a", 1, At(1), &query.Index{Tokens: []query.TokenEntry{tok("gender", "", "male")}})
 	Put(t, s, w1)
 	w2 := NewWrite("Patient", "a", 2, At(2), nil)
 	w2.JSON = []byte(`{"resourceType":"Patient","id":"a","active":true}`)
@@ -221,7 +221,7 @@ func testConflict(t *testing.T, s store.Store) {
 
 func testTombstone(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	ix := &search.Index{Tokens: []search.TokenEntry{tok("identifier", "sys", "1")}}
+	ix := &query.Index{Tokens: []query.TokenEntry{tok("identifier", "sys", "1")}}
 	Put(t, s, NewWrite("Patient", "a", 1, At(1), ix))
 	del := Tombstone("Patient", "a", 2, At(2))
 	Put(t, s, del)
@@ -239,19 +239,19 @@ func testTombstone(t *testing.T, s store.Store) {
 	if err != nil || !v2.Deleted {
 		t.Fatalf("VRead 2: %+v, %v; want a tombstone", v2, err)
 	}
-	res, err := s.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 10, Total: true})
+	res, err := s.Search(ctx, &query.Query{Types: []string{"Patient"}, Count: 10, Total: true})
 	if err != nil || len(res.Resources) != 0 || res.Total != 0 {
 		t.Fatalf("search after delete: %+v, %v; want nothing", res, err)
 	}
-	res, err = s.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 10, Where: []search.Clause{
-		{Param: "identifier", Type: search.TypeToken, Values: []search.Value{{Code: "1"}}}}})
+	res, err = s.Search(ctx, &query.Query{Types: []string{"Patient"}, Count: 10, Where: []query.Clause{
+		{Param: "identifier", Type: query.TypeToken, Values: []query.Value{{Code: "1"}}}}})
 	if err != nil || len(res.Resources) != 0 {
 		t.Fatalf("search on the deleted version's index: %+v, %v; want nothing", res, err)
 	}
 	// Recreated after deletion: version 3, searchable again.
 	Put(t, s, NewWrite("Patient", "a", 3, At(3), ix))
-	res, err = s.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 10, Where: []search.Clause{
-		{Param: "identifier", Type: search.TypeToken, Values: []search.Value{{Code: "1"}}}}})
+	res, err = s.Search(ctx, &query.Query{Types: []string{"Patient"}, Count: 10, Where: []query.Clause{
+		{Param: "identifier", Type: query.TypeToken, Values: []query.Value{{Code: "1"}}}}})
 	if err != nil || len(res.Resources) != 1 || res.Resources[0].Version != 3 {
 		t.Fatalf("search after re-create: %+v, %v; want Patient/a v3", res, err)
 	}
@@ -405,8 +405,8 @@ func testRollback(t *testing.T, s store.Store) {
 		t.Skip("no transactions: writes are not atomic together")
 	}
 	ctx := context.Background()
-	tokIx := func(code string) *search.Index {
-		return &search.Index{Tokens: []search.TokenEntry{tok("identifier", "sys", code)}}
+	tokIx := func(code string) *query.Index {
+		return &query.Index{Tokens: []query.TokenEntry{tok("identifier", "sys", code)}}
 	}
 	Put(t, s, NewWrite("Patient", "old", 1, At(1), tokIx("old")))
 	boom := errors.New("boom")
@@ -434,8 +434,8 @@ func testRollback(t *testing.T, s store.Store) {
 		t.Errorf("VRead rolled-back version: %v, want ErrNotFound", err)
 	}
 	for code, want := range map[string]int{"old": 1, "new": 0, "changed": 0} {
-		res, err := s.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 10, Where: []search.Clause{
-			{Param: "identifier", Type: search.TypeToken, Values: []search.Value{{Code: code}}}}})
+		res, err := s.Search(ctx, &query.Query{Types: []string{"Patient"}, Count: 10, Where: []query.Clause{
+			{Param: "identifier", Type: query.TypeToken, Values: []query.Value{{Code: code}}}}})
 		if err != nil || len(res.Resources) != want {
 			t.Errorf("search identifier=%s: %v, %v; want %d", code, res, err, want)
 		}
@@ -460,12 +460,12 @@ func testRollback(t *testing.T, s store.Store) {
 
 func testReadYourWrites(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	Put(t, s, NewWrite("Patient", "a", 1, At(1), &search.Index{Tokens: []search.TokenEntry{tok("identifier", "sys", "a1")}}))
+	Put(t, s, NewWrite("Patient", "a", 1, At(1), &query.Index{Tokens: []query.TokenEntry{tok("identifier", "sys", "a1")}}))
 	err := s.Update(ctx, func(tx store.Tx) error {
-		if err := tx.Put(ctx, NewWrite("Patient", "b", 1, At(2), &search.Index{Tokens: []search.TokenEntry{tok("identifier", "sys", "b1")}})); err != nil {
+		if err := tx.Put(ctx, NewWrite("Patient", "b", 1, At(2), &query.Index{Tokens: []query.TokenEntry{tok("identifier", "sys", "b1")}})); err != nil {
 			return err
 		}
-		if err := tx.Put(ctx, NewWrite("Patient", "a", 2, At(2), &search.Index{Tokens: []search.TokenEntry{tok("identifier", "sys", "a2")}})); err != nil {
+		if err := tx.Put(ctx, NewWrite("Patient", "a", 2, At(2), &query.Index{Tokens: []query.TokenEntry{tok("identifier", "sys", "a2")}})); err != nil {
 			return err
 		}
 		r, err := tx.Read(ctx, "Patient", "b")
@@ -476,8 +476,8 @@ func testReadYourWrites(t *testing.T, s store.Store) {
 			return fmt.Errorf("tx.Read updated: %+v, %v", r, err)
 		}
 		for code, want := range map[string][]string{"b1": {"Patient/b"}, "a2": {"Patient/a"}, "a1": nil} {
-			res, err := tx.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 10, Where: []search.Clause{
-				{Param: "identifier", Type: search.TypeToken, Values: []search.Value{{System: "sys", HasSystem: true, Code: code}}}}})
+			res, err := tx.Search(ctx, &query.Query{Types: []string{"Patient"}, Count: 10, Where: []query.Clause{
+				{Param: "identifier", Type: query.TypeToken, Values: []query.Value{{System: "sys", HasSystem: true, Code: code}}}}})
 			if err != nil {
 				return err
 			}
@@ -486,11 +486,11 @@ func testReadYourWrites(t *testing.T, s store.Store) {
 			}
 		}
 		// A third version in the same transaction replaces the second's index.
-		if err := tx.Put(ctx, NewWrite("Patient", "a", 3, At(3), &search.Index{Tokens: []search.TokenEntry{tok("identifier", "sys", "a3")}})); err != nil {
+		if err := tx.Put(ctx, NewWrite("Patient", "a", 3, At(3), &query.Index{Tokens: []query.TokenEntry{tok("identifier", "sys", "a3")}})); err != nil {
 			return err
 		}
-		res, err := tx.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 10, Where: []search.Clause{
-			{Param: "identifier", Type: search.TypeToken, Values: []search.Value{{Code: "a2"}, {Code: "a3"}}}}})
+		res, err := tx.Search(ctx, &query.Query{Types: []string{"Patient"}, Count: 10, Where: []query.Clause{
+			{Param: "identifier", Type: query.TypeToken, Values: []query.Value{{Code: "a2"}, {Code: "a3"}}}}})
 		if err != nil {
 			return err
 		}
@@ -550,8 +550,8 @@ func testRacingPuts(t *testing.T, s store.Store) {
 func testLockCreate(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const n = 20
-	q := &search.Query{Types: []string{"Patient"}, Count: 1, Where: []search.Clause{
-		{Param: "identifier", Type: search.TypeToken, Values: []search.Value{{System: "urn:mrn", HasSystem: true, Code: "42"}}}}}
+	q := &query.Query{Types: []string{"Patient"}, Count: 1, Where: []query.Clause{
+		{Param: "identifier", Type: query.TypeToken, Values: []query.Value{{System: "urn:mrn", HasSystem: true, Code: "42"}}}}}
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -576,8 +576,8 @@ func testLockCreate(t *testing.T, s store.Store) {
 					return nil
 				}
 				didCreate = true
-				return tx.Put(ctx, NewWrite("Patient", fmt.Sprintf("g%02d", i), 1, At(i), &search.Index{
-					Tokens: []search.TokenEntry{tok("identifier", "urn:mrn", "42")}}))
+				return tx.Put(ctx, NewWrite("Patient", fmt.Sprintf("g%02d", i), 1, At(i), &query.Index{
+					Tokens: []query.TokenEntry{tok("identifier", "urn:mrn", "42")}}))
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -592,7 +592,7 @@ func testLockCreate(t *testing.T, s store.Store) {
 	if len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)
 	}
-	res, err := s.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 100, Total: true})
+	res, err := s.Search(ctx, &query.Query{Types: []string{"Patient"}, Count: 100, Total: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
-	"github.com/dccfhir/dccfhir/fhir/service"
 	"github.com/dccfhir/dccfhir/handlers"
 	"github.com/dccfhir/dccfhir/profiles/validator"
+	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 	"github.com/dccfhir/dccfhir/tools/generate"
 )

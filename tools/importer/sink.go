@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/service"
+	"github.com/dccfhir/dccfhir/service"
 )
 
 // Entry is what one written resource came to.

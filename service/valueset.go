@@ -2,7 +2,7 @@ package service
 
 import (
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // CodeLister expands a value set (by canonical URL) into system|code pairs,
@@ -10,14 +10,14 @@ import (
 type CodeLister func(url string) ([][2]string, error)
 
 // noCode matches nothing: an empty expansion must not become "any code".
-var noCode = search.Value{Prefix: search.EQ, System: "urn:dccfhir:no-code", HasSystem: true, Code: "\x00"}
+var noCode = query.Value{Prefix: query.EQ, System: "urn:dccfhir:no-code", HasSystem: true, Code: "\x00"}
 
 // expandValueSets returns q with every :in / :not-in clause (in chains and
 // _has too) replaced by the token clause over the value set's codes, so
 // the engines only ever see plain tokens. q itself is left as the client
 // wrote it, for the self link.
-func (s *Service) expandValueSets(q *search.Query) (*search.Query, error) {
-	var out *search.Query
+func (s *Service) expandValueSets(q *query.Query) (*query.Query, error) {
+	var out *query.Query
 	for i := range q.Where {
 		cl, changed, err := s.expandClause(&q.Where[i])
 		if err != nil {
@@ -26,7 +26,7 @@ func (s *Service) expandValueSets(q *search.Query) (*search.Query, error) {
 		if changed {
 			if out == nil {
 				cp := *q
-				cp.Where = append([]search.Clause(nil), q.Where...)
+				cp.Where = append([]query.Clause(nil), q.Where...)
 				out = &cp
 			}
 			out.Where[i] = *cl
@@ -38,7 +38,7 @@ func (s *Service) expandValueSets(q *search.Query) (*search.Query, error) {
 	return out, nil
 }
 
-func (s *Service) expandClause(cl *search.Clause) (*search.Clause, bool, error) {
+func (s *Service) expandClause(cl *query.Clause) (*query.Clause, bool, error) {
 	switch {
 	case cl.Chain != nil:
 		inner, changed, err := s.expandClause(cl.Chain)
@@ -57,7 +57,7 @@ func (s *Service) expandClause(cl *search.Clause) (*search.Clause, bool, error) 
 		h.Where = *inner
 		cp.Has = &h
 		return &cp, true, nil
-	case cl.Type != search.TypeToken || (cl.Modifier != "in" && cl.Modifier != "not-in"):
+	case cl.Type != query.TypeToken || (cl.Modifier != "in" && cl.Modifier != "not-in"):
 		return cl, false, nil
 	}
 	if s.ValueSetCodes == nil {
@@ -75,11 +75,11 @@ func (s *Service) expandClause(cl *search.Clause) (*search.Clause, bool, error) 
 			return nil, false, err
 		}
 		for _, c := range codes {
-			cp.Values = append(cp.Values, search.Value{Prefix: search.EQ, System: c[0], HasSystem: c[0] != "", Code: c[1], Raw: c[0] + "|" + c[1]})
+			cp.Values = append(cp.Values, query.Value{Prefix: query.EQ, System: c[0], HasSystem: c[0] != "", Code: c[1], Raw: c[0] + "|" + c[1]})
 		}
 	}
 	if len(cp.Values) == 0 {
-		cp.Values = []search.Value{noCode}
+		cp.Values = []query.Value{noCode}
 	}
 	cp.Modifier = ""
 	if cl.Modifier == "not-in" {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -742,7 +742,7 @@ var errPlanOnly = errors.New("service: planning reads only")
 
 func (committed) Put(context.Context, *store.Write) error { return errPlanOnly }
 func (committed) Lock(context.Context, string) error      { return nil }
-func (committed) Reindex(context.Context, string, string, int64, *search.Index) error {
+func (committed) Reindex(context.Context, string, string, int64, *query.Index) error {
 	return errPlanOnly
 }
 

@@ -9,13 +9,14 @@ import (
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
 // SearchResponse is a page of search results with the query as the server
 // understood it (for the self link) and the parameters it ignored.
 type SearchResponse struct {
-	Query   *search.Query
+	Query   *query.Query
 	Result  *store.SearchResult
 	Ignored []search.Unknown
 }

@@ -1,9 +1,10 @@
-// Package search holds FHIR search as the storage engines see it: the index
-// values extracted from a resource on every write (Index) and the parsed,
-// typed form of a search request (Query). Parsing URLs into a Query and
-// extracting an Index live here too, so both engines share one meaning of
-// every parameter and differ only in how they store and look up values.
-package search
+// Package query holds FHIR search as the storage engines see it: the index
+// values extracted from a resource on every write (Index), the parsed, typed
+// form of a search request (Query, Clause, Value) and the value ranges and
+// comparisons both engines share (DateRange, Match...). It imports nothing
+// of ours, so the engines depend on these types and not on the front end
+// (package search: URL parsing, the parameter registry, FHIRPath extraction).
+package query
 
 // ParamType is a SearchParameter.type.
 type ParamType uint8
@@ -52,6 +53,11 @@ type Index struct {
 	// code-value-quantity): one entry per element the composite expression
 	// selects, so components are matched against values of the same element.
 	Composites []CompositeEntry
+}
+
+// Empty reports whether idx holds no value at all.
+func (idx *Index) Empty() bool {
+	return len(idx.Strings)+len(idx.Tokens)+len(idx.Refs)+len(idx.Dates)+len(idx.Numbers)+len(idx.Quantities)+len(idx.URIs)+len(idx.Composites) == 0
 }
 
 // CompositeEntry is one element's value of a composite parameter. Parts[i]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -72,7 +73,7 @@ func str(v any) string { s, _ := v.(string); return s }
 
 // LoadSearchParameters registers every stored SearchParameter, at start.
 func (s *Service) LoadSearchParameters(ctx context.Context) (int, error) {
-	q := &search.Query{Types: []string{"SearchParameter"}, Count: 500}
+	q := &query.Query{Types: []string{"SearchParameter"}, Count: 500}
 	n := 0
 	for {
 		res, err := s.Store.Search(ctx, q)
@@ -151,7 +152,7 @@ func (s *Service) Job(id string) (*Job, bool) {
 
 func (s *Service) reindex(ctx context.Context, j *Job) error {
 	for _, t := range j.Types {
-		q := &search.Query{Types: []string{t}, Count: 500}
+		q := &query.Query{Types: []string{t}, Count: 500}
 		for {
 			res, err := s.Store.Search(ctx, q)
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/patch"
 	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -229,7 +230,7 @@ func (s *Service) match(ctx context.Context, tx store.Tx, typ, query string, loc
 // conditionalQuery parses the criteria of a conditional interaction. Unlike
 // a search, an unknown parameter is an error here: ignoring it would widen
 // the match and update or delete the wrong resources.
-func (s *Service) conditionalQuery(typ string, vals url.Values) (*search.Query, error) {
+func (s *Service) conditionalQuery(typ string, vals url.Values) (*query.Query, error) {
 	q, unknown, err := search.Parse(s.Params, typ, vals)
 	if err != nil {
 		return nil, err
