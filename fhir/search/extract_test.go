@@ -94,7 +94,9 @@ func dateEntry(param, s string) query.DateEntry {
 	return query.DateEntry{Param: param, Low: lo, High: hi}
 }
 
-func strE(param, s string) query.StringEntry { return query.StringEntry{Param: param, Norm: query.NormString(s), Exact: s} }
+func strE(param, s string) query.StringEntry {
+	return query.StringEntry{Param: param, Norm: query.NormString(s), Exact: s}
+}
 
 func TestExtractHandChecked(t *testing.T) {
 	const v2 = "http://terminology.hl7.org/CodeSystem/v2-0203"
