@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/profiles"
 )
 
@@ -25,7 +26,7 @@ func TestConformanceResourcesServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	forEach(t, func(t *testing.T, f *fixture) {
-		n, errs := profiles.Publish(context.Background(), f.svc, v)
+		n, errs := app.Publish(context.Background(), f.svc, v)
 		for _, e := range errs {
 			t.Errorf("not published: %v", e)
 		}
@@ -58,7 +59,7 @@ func TestConformanceResourcesServed(t *testing.T) {
 			}
 		}
 		before := len(entries(f.do("GET", "/_history?_count=1000", nil)))
-		if n, errs := profiles.Publish(context.Background(), f.svc, v); n != 0 || len(errs) != 0 {
+		if n, errs := app.Publish(context.Background(), f.svc, v); n != 0 || len(errs) != 0 {
 			t.Fatalf("republishing wrote %d (%v)", n, errs)
 		}
 		if after := len(entries(f.do("GET", "/_history?_count=1000", nil))); after != before {

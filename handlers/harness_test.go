@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/handlers"
 	"github.com/dccfhir/dccfhir/profiles"
@@ -65,21 +67,41 @@ func start(t *testing.T, e engine, opts ...option) *fixture {
 func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fixture {
 	t.Helper()
 	st := e.open(t)
-	svc := service.New(st, reg)
-	f := &fixture{t: t, st: st, svc: svc}
+	f := &fixture{t: t, st: st}
 	// the handler needs its base URL before the listener exists: start unstarted
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.srv.Start()
 	f.base = f.srv.URL + "/fhir"
-	cfg := handlers.Config{BaseURL: f.base, Ready: st.Ping, Validator: fullValidator(t), Terminology: fullValidator(t).Set, ConditionalDeleteMultiple: true, Logger: testLogger()}
+	cfg := handlers.Config{BaseURL: f.base, ConditionalDeleteMultiple: true, Logger: testLogger()}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	svc.Validate = service.Chain(service.BaseValidate, cfg.Validator.(*profiles.Validator).Check)
-	svc.ValueSetCodes = cfg.Validator.(*profiles.Validator).ValueSetCodes
-	f.srv.Config.Handler = handlers.New(svc, cfg)
+	v := fullValidator(t)
+	if pv, ok := cfg.Validator.(*profiles.Validator); ok {
+		v = pv
+	}
+	a, err := app.New(context.Background(), app.Config{Store: st, Validator: v, Registry: reg, HTTP: cfg, Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = a.Service
+	f.srv.Config.Handler = a.Handler
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// benchServer starts a server on st for benchmarks, built as serve builds it.
+func benchServer(tb testing.TB, st store.Store, v *profiles.Validator) (*httptest.Server, string) {
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String() + "/fhir"
+	a, err := app.New(context.Background(), app.Config{Store: st, Validator: v, Logger: testLogger(),
+		HTTP: handlers.Config{BaseURL: base, ConditionalDeleteMultiple: true}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.Config.Handler = a.Handler
+	srv.Start()
+	return srv, base
 }
 
 // testLogger discards server logs unless DCC_TEST_LOG is set (then they go

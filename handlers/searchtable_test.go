@@ -22,9 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,9 +34,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
-	"github.com/dccfhir/dccfhir/handlers"
-	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 )
 
@@ -465,12 +460,7 @@ func BenchmarkSearchQueries(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String() + "/fhir"
-	srv.Config.Handler = handlers.New(service.New(st, search.Default()),
-		handlers.Config{BaseURL: base, Ready: st.Ping, ConditionalDeleteMultiple: true,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	srv.Start()
+	srv, base := benchServer(b, st, foreignValidator(b))
 	b.Cleanup(srv.Close)
 	client := &http.Client{}
 	if err := postSynthea(client, base, set); err != nil {

@@ -57,7 +57,7 @@ type Server struct {
 
 // New builds the HTTP handler: the FHIR API under the base path, plus
 // /healthz, /readyz and /metrics.
-func New(svc *service.Service, cfg Config) *echo.Echo {
+func New(svc *service.Service, cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -66,9 +66,6 @@ func New(svc *service.Service, cfg Config) *echo.Echo {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{svc: svc, cfg: cfg, metrics: newMetrics()}
-	if svc.BaseURL == "" {
-		svc.BaseURL = cfg.BaseURL
-	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
-	"github.com/dccfhir/dccfhir/handlers"
-	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 )
 
@@ -303,13 +299,7 @@ func BenchmarkSyntheaLoad(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		srv := httptest.NewUnstartedServer(nil)
-		base := "http://" + srv.Listener.Addr().String() + "/fhir"
-		svc := service.New(st, search.Default())
-		svc.Validate = service.Chain(service.BaseValidate, foreignValidator(b).Check)
-		srv.Config.Handler = handlers.New(svc,
-			handlers.Config{BaseURL: base, Ready: st.Ping, ConditionalDeleteMultiple: true})
-		srv.Start()
+		srv, base := benchServer(b, st, foreignValidator(b))
 		b.StartTimer()
 		begin := time.Now()
 		err = postSynthea(client, base, set)

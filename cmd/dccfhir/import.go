@@ -5,13 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
-	"github.com/dccfhir/dccfhir/profiles/validator"
-	"github.com/dccfhir/dccfhir/service"
+	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/tools/importer"
 )
 
@@ -45,14 +44,14 @@ func runImport(args []string) error {
 	if *server != "" {
 		sink = importer.NewHTTPSink(*server, *workers)
 	} else {
-		st, err := openStore(ctx, *storage)
+		// the same assembly as serve, so a direct import validates as the
+		// server would
+		a, err := app.New(ctx, app.Config{Storage: *storage, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
-			return fmt.Errorf("open storage: %w", err)
+			return err
 		}
-		defer st.Close()
-		svc := service.New(st, search.Default())
-		svc.Validate = service.Chain(service.BaseValidate, validator.New().Check)
-		sink = importer.ServiceSink{Svc: svc}
+		defer a.Close()
+		sink = importer.ServiceSink{Svc: a.Service}
 	}
 	sum, err := importer.Run(ctx, sink, fs.Args(), importer.Options{
 		Workers: *workers, Journal: *journal, BatchSize: *batch, NoDedup: *noDedup,

@@ -11,20 +11,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/handlers"
 	"github.com/dccfhir/dccfhir/profiles"
-	"github.com/dccfhir/dccfhir/service"
-	"github.com/dccfhir/dccfhir/store"
-	"github.com/dccfhir/dccfhir/store/mongo"
-	"github.com/dccfhir/dccfhir/store/sqlite"
 )
 
 // env returns the environment value of key, or def.
@@ -119,23 +114,6 @@ func parseBytes(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// openStore opens the storage engine a URI names.
-func openStore(ctx context.Context, uri string) (store.Store, error) {
-	switch {
-	case strings.HasPrefix(uri, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(uri, "sqlite:"), "//")
-		if dir := filepath.Dir(path); dir != "" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, err
-			}
-		}
-		return sqlite.Open(path)
-	case strings.HasPrefix(uri, "mongodb://"), strings.HasPrefix(uri, "mongodb+srv://"):
-		return mongo.Open(ctx, uri)
-	}
-	return nil, fmt.Errorf("storage %q: use sqlite:PATH or a mongodb:// URI", uri)
-}
-
 func serve(args []string) error {
 	cfg, err := parseServe(args)
 	if err != nil {
@@ -158,42 +136,27 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	st, err := openStore(ctx, cfg.storage)
-	if err != nil {
-		return fmt.Errorf("open storage: %w", err)
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("closing storage", "err", err)
-		}
-	}()
-	v, err := loadValidator(cfg.packages, cfg.requiredProfiles, cfg.unknownProfileWarning, log)
+	prof, err := profileOptions(cfg.packages, cfg.requiredProfiles, cfg.unknownProfileWarning)
 	if err != nil {
 		return err
 	}
-	svc := service.New(st, search.Default())
-	svc.Validate = service.Chain(service.BaseValidate, v.Check)
-	svc.ValueSetCodes = v.ValueSetCodes
-	if n, err := svc.LoadSearchParameters(ctx); err != nil {
-		return fmt.Errorf("loading stored SearchParameters: %w", err)
-	} else if n > 0 {
-		log.Info("custom search parameters loaded", "count", n)
-	}
-	if n, errs := profiles.Publish(ctx, svc, v); n > 0 || len(errs) > 0 {
-		log.Info("published conformance resources", "written", n, "failed", len(errs))
-		for _, e := range errs {
-			log.Warn("conformance resource not published", "err", e)
-		}
-	}
-	h := handlers.New(svc, handlers.Config{
-		BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple,
-		Logger: log, Ready: st.Ping, Validator: v, Terminology: v.Set,
+	a, err := app.New(ctx, app.Config{
+		Storage: cfg.storage, Profiles: prof, Publish: true, Logger: log,
+		HTTP: handlers.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple},
 	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("closing storage", "err", err)
+		}
+	}()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("dccfhir listening", "addr", ln.Addr().String(), "base", cfg.baseURL, "storage", redact(cfg.storage))
@@ -223,17 +186,28 @@ func redact(uri string) string {
 	return uri
 }
 
-// loadValidator builds the validator the server and `dccfhir validate` share.
-func loadValidator(pkgs, required string, unknownWarn bool, log *slog.Logger) (*profiles.Validator, error) {
+// profileOptions reads the validation flags the server and `dccfhir
+// validate` share.
+func profileOptions(pkgs, required string, unknownWarn bool) (profiles.Options, error) {
 	req, err := profiles.ParseRequired(required)
 	if err != nil {
-		return nil, err
+		return profiles.Options{}, err
 	}
 	var list []string
 	if pkgs != "" {
 		list = strings.Split(pkgs, ",")
 	}
-	v, warnings, err := profiles.New(profiles.Options{Packages: list, Required: req, UnknownProfileWarning: unknownWarn})
+	return profiles.Options{Packages: list, Required: req, UnknownProfileWarning: unknownWarn}, nil
+}
+
+// loadValidator builds the validator of `dccfhir validate`, logging what
+// could not be loaded.
+func loadValidator(pkgs, required string, unknownWarn bool, log *slog.Logger) (*profiles.Validator, error) {
+	opts, err := profileOptions(pkgs, required, unknownWarn)
+	if err != nil {
+		return nil, err
+	}
+	v, warnings, err := profiles.New(opts)
 	if err != nil {
 		return nil, err
 	}

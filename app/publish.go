@@ -1,4 +1,4 @@
-package profiles
+package app
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/profiles"
 	"github.com/dccfhir/dccfhir/service"
 )
 
@@ -16,7 +17,7 @@ import (
 // stored with the same url and version is left alone, so restarts add no
 // versions. It returns how many were written; failures are returned one by
 // one and do not stop the others.
-func Publish(ctx context.Context, svc *service.Service, v *Validator) (int, []error) {
+func Publish(ctx context.Context, svc *service.Service, v *profiles.Validator) (int, []error) {
 	written := 0
 	var errs []error
 	for _, r := range v.Conformance() {

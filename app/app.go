@@ -1,0 +1,159 @@
+// Package app assembles dccfhir from its configuration: the storage engine,
+// the validator, the service and the HTTP handler. The binary (`dccfhir
+// serve`, `dccfhir import`) and the tests build the server through New, so
+// what the tests run is what the binary runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/handlers"
+	"github.com/dccfhir/dccfhir/profiles"
+	"github.com/dccfhir/dccfhir/service"
+	"github.com/dccfhir/dccfhir/store"
+	"github.com/dccfhir/dccfhir/store/mongo"
+	"github.com/dccfhir/dccfhir/store/sqlite"
+)
+
+// Config is everything a server is built from. The zero value of each field
+// is the server's default.
+type Config struct {
+	// Storage names the engine when Store is nil: sqlite:PATH or a
+	// mongodb:// / mongodb+srv:// URI.
+	Storage string
+	// Store is an engine the caller opened (the tests' engines); the App
+	// then leaves closing it to the caller.
+	Store store.Store
+	// Profiles configures the validator when Validator is nil.
+	Profiles profiles.Options
+	// Validator is a validator already loaded (tests share one: loading the
+	// packages takes a while).
+	Validator *profiles.Validator
+	// Registry holds the search parameters (nil: search.Default(), shared
+	// by the process; tests adding SearchParameters pass their own).
+	Registry *search.Registry
+	// HTTP configures the handler; its Validator, Terminology and Ready are
+	// filled in by New when nil.
+	HTTP handlers.Config
+	// Publish stores the conformance resources of the loaded packages at
+	// start, so they are readable and searchable (serve does; most tests do
+	// not need them).
+	Publish bool
+	// Logger receives start-up messages (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// App is an assembled server.
+type App struct {
+	Store     store.Store
+	Validator *profiles.Validator
+	Service   *service.Service
+	Handler   http.Handler
+	ownStore  bool
+}
+
+// New builds the server: it opens the storage (unless given), loads the
+// validator, loads the SearchParameters stored by earlier runs, publishes
+// the conformance resources when asked, and builds the HTTP handler.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &App{Store: cfg.Store, Validator: cfg.Validator}
+	if a.Store == nil {
+		if a.Store, err = OpenStore(ctx, cfg.Storage); err != nil {
+			return nil, fmt.Errorf("open storage: %w", err)
+		}
+		a.ownStore = true
+		defer func() {
+			if err != nil {
+				a.Store.Close()
+			}
+		}()
+	}
+	if a.Validator == nil {
+		v, warnings, err := profiles.New(cfg.Profiles)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			log.Warn(w)
+		}
+		a.Validator = v
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = search.Default()
+	}
+	hc := cfg.HTTP
+	hc.BaseURL = strings.TrimRight(hc.BaseURL, "/")
+	if hc.Logger == nil {
+		hc.Logger = log
+	}
+	if hc.Validator == nil {
+		hc.Validator = a.Validator
+	}
+	if hc.Terminology == nil {
+		hc.Terminology = a.Validator.Set
+	}
+	if hc.Ready == nil {
+		hc.Ready = a.Store.Ping
+	}
+
+	svc := service.New(a.Store, reg)
+	svc.Validate = service.Chain(service.BaseValidate, a.Validator.Check)
+	svc.ValueSetCodes = a.Validator.ValueSetCodes
+	svc.BaseURL = hc.BaseURL
+	a.Service = svc
+	if n, err := svc.LoadSearchParameters(ctx); err != nil {
+		return nil, fmt.Errorf("loading stored SearchParameters: %w", err)
+	} else if n > 0 {
+		log.Info("custom search parameters loaded", "count", n)
+	}
+	if cfg.Publish {
+		if n, errs := Publish(ctx, svc, a.Validator); n > 0 || len(errs) > 0 {
+			log.Info("published conformance resources", "written", n, "failed", len(errs))
+			for _, e := range errs {
+				log.Warn("conformance resource not published", "err", e)
+			}
+		}
+	}
+	a.Handler = handlers.New(svc, hc)
+	return a, nil
+}
+
+// Close closes the storage the App opened itself.
+func (a *App) Close() error {
+	if a.ownStore {
+		return a.Store.Close()
+	}
+	return nil
+}
+
+// OpenStore opens the storage engine a URI names.
+func OpenStore(ctx context.Context, uri string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(uri, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(uri, "sqlite:"), "//")
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		return sqlite.Open(path)
+	case strings.HasPrefix(uri, "mongodb://"), strings.HasPrefix(uri, "mongodb+srv://"):
+		return mongo.Open(ctx, uri)
+	case uri == "":
+		return nil, errors.New("no storage given")
+	}
+	return nil, fmt.Errorf("storage %q: use sqlite:PATH or a mongodb:// URI", uri)
+}
