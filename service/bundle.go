@@ -145,7 +145,6 @@ type entry struct {
 	query    string // conditional criteria after '?'
 	raw      []byte // the resource as sent, references resolved in step 3
 	bodyID   string // the resource's own id
-	resType  string // POST/PUT resource type
 	patchFn  applyFunc
 	finalRef string // Type/id this entry's resource ends up as
 }
@@ -253,7 +252,7 @@ func failed(req *EntryRequest, err error) EntryResult {
 func entryErr(i int, err error) error {
 	fe, ok := isClientErr(err)
 	if !ok {
-		return fmt.Errorf("Bundle.entry[%d]: %w", i, err)
+		return fmt.Errorf("in Bundle.entry[%d]: %w", i, err)
 	}
 	out := &fhir.Error{Status: fe.Status}
 	prefix := fmt.Sprintf("Bundle.entry[%d]", i)
