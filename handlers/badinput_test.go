@@ -1,0 +1,155 @@
+package handlers_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Bad input is refused with the status it deserves and an OperationOutcome
+// saying what and where, and nothing of it is stored: these tests send it
+// through every interaction that takes a body.
+
+// wantIssue fails unless r has the status and its first issue the severity
+// and code, diagnostics holding every one of diag, and (when expr is set)
+// that expression.
+func wantIssue(t *testing.T, r *resp, status int, code, expr string, diag ...string) {
+	t.Helper()
+	if r.status != status || r.str("resourceType") != "OperationOutcome" {
+		t.Fatalf("status %d, want %d with an OperationOutcome: %s", r.status, status, r.body)
+	}
+	if sev, c := r.str("issue", "0", "severity"), r.str("issue", "0", "code"); sev != "error" || c != code {
+		t.Fatalf("issue %s/%s, want error/%s: %s", sev, c, code, r.body)
+	}
+	for _, d := range diag {
+		if !strings.Contains(r.str("issue", "0", "diagnostics"), d) {
+			t.Fatalf("diagnostics do not say %q: %s", d, r.body)
+		}
+	}
+	if expr != "" && r.str("issue", "0", "expression", "0") != expr {
+		t.Fatalf("expression %q, want %q: %s", r.str("issue", "0", "expression", "0"), expr, r.body)
+	}
+}
+
+// route is one interaction taking a body; tmpl holds BAD where the bad
+// content goes, expr is where an OperationOutcome locates it (with the
+// index of the entry for a Bundle).
+type route struct {
+	name, method, path string
+	hdr                []string
+	tmpl               string
+	expr               string
+}
+
+const patchJSON = "application/json-patch+json"
+
+// bodyRoutes puts a value into Patient.name[0].family through every
+// interaction: p1 is an existing patient the updates and patches target.
+func bodyRoutes() []route {
+	pat := `{"resourceType":"Patient","id":"new1","name":[{"family":"BAD"}]}`
+	good := `{"resourceType":"Patient","name":[{"family":"Good"}]}`
+	return []route{
+		{"create", "POST", "/Patient", nil, `{"resourceType":"Patient","name":[{"family":"BAD"}]}`, "Patient.name[0].family"},
+		{"update as create", "PUT", "/Patient/new1", nil, pat, "Patient.name[0].family"},
+		{"update", "PUT", "/Patient/p1", nil, `{"resourceType":"Patient","id":"p1","name":[{"family":"BAD"}]}`, "Patient.name[0].family"},
+		{"conditional update", "PUT", "/Patient?identifier=urn:x|1", nil, pat, "Patient.name[0].family"},
+		{"JSON Patch", "PATCH", "/Patient/p1", []string{"Content-Type", patchJSON}, `[{"op":"replace","path":"/name/0/family","value":"BAD"}]`, ""},
+		{"FHIRPath Patch", "PATCH", "/Patient/p1", nil,
+			`{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"replace"},{"name":"path","valueString":"Patient.name[0].family"},{"name":"value","valueString":"BAD"}]}]}`,
+			"Parameters.parameter[0].part[2].value"},
+		{"transaction", "POST", "", nil,
+			`{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"},"resource":` + good + `},{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","name":[{"family":"BAD"}]}}]}`,
+			"Bundle.entry[1].resource.name[0].family"},
+		{"batch", "POST", "", nil,
+			`{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"POST","url":"Patient"},"resource":` + good + `},{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","name":[{"family":"BAD"}]}}]}`,
+			"Bundle.entry[1].resource.name[0].family"},
+		{"$validate", "POST", "/Patient/$validate", nil, `{"resourceType":"Patient","name":[{"family":"BAD"}]}`, "Patient.name[0].family"},
+	}
+}
+
+// seedP1 stores the patient the updates and patches target and returns
+// its version as read.
+func seedP1(t *testing.T, f *fixture) []byte {
+	p := patient("Durand")
+	p["id"] = "p1"
+	f.want(f.do("PUT", "/Patient/p1", p), 201)
+	r := f.do("GET", "/Patient/p1", nil)
+	f.want(r, 200)
+	return r.body
+}
+
+// wantNothingStored checks the only version on the server is p1 as seeded.
+func wantNothingStored(t *testing.T, f *fixture, p1 []byte) {
+	t.Helper()
+	h := f.do("GET", "/_history", nil)
+	f.want(h, 200)
+	if n := len(entries(h)); n != 1 {
+		t.Fatalf("%d versions stored, want only the seeded one: %s", n, h.body)
+	}
+	r := f.do("GET", "/Patient/p1", nil)
+	if r.status != 200 || string(r.body) != string(p1) {
+		t.Fatalf("p1 changed: %s", r.body)
+	}
+	if s := f.do("GET", "/Patient?name=Good", nil); len(entries(s)) != 0 {
+		t.Fatalf("a Bundle entry was stored: %s", s.body)
+	}
+}
+
+// TestInvalidTextRefused: JSON text is UTF-8 (RFC 8259), and a \u escape
+// must be a Unicode scalar value. Anything else in a string is a 400 naming
+// its byte offset, whatever the interaction, and the whole of a Bundle is
+// refused, batch included, since its body is not JSON.
+func TestInvalidTextRefused(t *testing.T) {
+	bad := []struct{ name, in, msg string }{
+		{"stray byte ff", "Du\xffrand", "invalid UTF-8 (ff"},
+		{"overlong C0 AF", "Du\xc0\xafrand", "invalid UTF-8 (c0 af"},
+		{"encoded surrogate ED A0 80", "Du\xed\xa0\x80rand", "invalid UTF-8 (ed a0 80"},
+		{"lone high surrogate", `Du\ud800rand`, `\ud800 is a high surrogate`},
+		{"lone low surrogate", `Du\udc00rand`, `\udc00 is a low surrogate`},
+		{"high surrogate then no low one", `Du\ud800\u0041rand`, `\ud800 is a high surrogate`},
+		{"raw control character", "Du\x01rand", `control character '\x01'`},
+	}
+	forEach(t, func(t *testing.T, f *fixture) {
+		p1 := seedP1(t, f)
+		for _, rt := range bodyRoutes() {
+			for _, b := range bad {
+				t.Run(rt.name+"/"+b.name, func(t *testing.T) {
+					body := strings.Replace(rt.tmpl, "BAD", b.in, 1)
+					offset := strings.Index(rt.tmpl, "BAD") + 2 // after "Du"
+					r := f.do(rt.method, rt.path, body, rt.hdr...)
+					expr := "Bundle"
+					switch {
+					case rt.method == "PATCH" && rt.expr == "":
+						expr = ""
+					case rt.path != "": // a resource: the JSON location of the string
+						expr = strings.Replace(rt.expr, ".value", ".valueString", 1)
+					}
+					wantIssue(t, r, 400, "structure", expr, b.msg, "at byte offset "+strconv.Itoa(offset))
+				})
+			}
+		}
+		wantNothingStored(t, f, p1)
+	})
+}
+
+// TestStringsThatAreFine: tab, CR, LF, non-ASCII UTF-8 and surrogate pairs
+// are text like any other, stored and read back as sent.
+func TestStringsThatAreFine(t *testing.T) {
+	forEach(t, func(t *testing.T, f *fixture) {
+		for _, c := range []struct{ name, in, want string }{
+			{"tab CR LF escapes", `Du\t\r\nrand`, "Du\t\r\nrand"},
+			{"non-ASCII", "Hélène €", "Hélène €"},
+			{"four-byte UTF-8", "Du😀rand", "Du😀rand"},
+			{"surrogate pair escape", `Du\ud83d\ude00rand`, "Du😀rand"},
+			{"escaped non-ASCII", `H\u00e9l\u00e8ne`, "Hélène"},
+			{"DEL is not a C0 control", `Du\u007frand`, "Du\x7frand"},
+		} {
+			r := f.do("POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"`+c.in+`"}]}`)
+			f.want(r, 201)
+			g := f.do("GET", "/Patient/"+r.str("id"), nil)
+			if got := g.str("name", "0", "family"); got != c.want {
+				t.Errorf("%s: read back %q, want %q", c.name, got, c.want)
+			}
+		}
+	})
+}
