@@ -153,3 +153,96 @@ func TestStringsThatAreFine(t *testing.T) {
 		}
 	})
 }
+
+// TestControlCharactersRefused: a FHIR string ([ \r\n\t\S]+) holds no
+// control character but tab, CR and LF. Written as an escape it is valid
+// JSON, so the validator refuses it, with the status of any invalid value
+// (422, 200 with the verdict for $validate) and the element's FHIRPath.
+func TestControlCharactersRefused(t *testing.T) {
+	ctl := []struct{ name, in string }{
+		{"U+0001", `Du\u0001rand`},
+		{"U+0000", `Du\u0000rand`},
+		{"U+001F", `Du\u001Frand`},
+		{"vertical tab", `Du\u000brand`},
+		{"form feed", `Du\frand`},
+		{"backspace", `Du\brand`},
+	}
+	forEach(t, func(t *testing.T, f *fixture) {
+		p1 := seedP1(t, f)
+		for _, rt := range bodyRoutes() {
+			for _, c := range ctl {
+				t.Run(rt.name+"/"+c.name, func(t *testing.T) {
+					r := f.do(rt.method, rt.path, strings.Replace(rt.tmpl, "BAD", c.in, 1), rt.hdr...)
+					expr := rt.expr
+					if strings.HasPrefix(rt.name, "FHIRPath Patch") || rt.name == "JSON Patch" {
+						expr = "Patient.name[0].family" // the patched resource is what is validated
+					}
+					switch {
+					case rt.name == "transaction" && !f.st.Features().Transactions:
+						wantIssue(t, r, 400, "not-supported", "Bundle.type") // refused whole here
+					case rt.name == "batch": // the entry fails on its own; the good one is stored (and removed below)
+						f.want(r, 200)
+						if st := r.str("entry", "1", "response", "status"); !strings.HasPrefix(st, "422") {
+							t.Fatalf("bad entry: %s", r.body)
+						}
+						if x := r.str("entry", "1", "response", "outcome", "issue", "0", "expression", "0"); x != expr {
+							t.Fatalf("bad entry expression %q: %s", x, r.body)
+						}
+						loc := r.str("entry", "0", "response", "location")
+						if !strings.HasPrefix(r.str("entry", "0", "response", "status"), "201") || loc == "" {
+							t.Fatalf("good entry: %s", r.body)
+						}
+						// take the good entry back out so that the store holds only p1's versions to check
+						purge(t, f, strings.TrimPrefix(loc, f.base))
+					case rt.name == "$validate":
+						f.want(r, 200)
+						if !hasIssueSaying(r, "error", "value", expr, "control character") {
+							t.Fatalf("$validate does not report it at %s: %s", expr, r.body)
+						}
+					default:
+						wantIssue(t, r, 422, "value", expr, "control character")
+					}
+				})
+			}
+		}
+		wantNothingStoredBut(t, f, p1)
+	})
+}
+
+// purge deletes what a batch entry stored (the delete leaves a tombstone).
+func purge(t *testing.T, f *fixture, loc string) {
+	t.Helper()
+	parts := strings.Split(strings.TrimPrefix(loc, "/"), "/")
+	if r := f.do("DELETE", "/"+parts[0]+"/"+parts[1], nil); r.status >= 300 {
+		t.Fatalf("delete %s: %d %s", loc, r.status, r.body)
+	}
+}
+
+// wantNothingStoredBut is wantNothingStored when batches stored (and
+// deleted) their good entries: p1 is unchanged, no Patient but p1 is live.
+func wantNothingStoredBut(t *testing.T, f *fixture, p1 []byte) {
+	t.Helper()
+	if r := f.do("GET", "/Patient/p1", nil); r.status != 200 || string(r.body) != string(p1) {
+		t.Fatalf("p1 changed: %s", r.body)
+	}
+	if h := f.do("GET", "/Patient/p1/_history", nil); len(entries(h)) != 1 {
+		t.Fatalf("p1 has new versions: %s", h.body)
+	}
+	if s := f.do("GET", "/Patient", nil); len(entries(s)) != 1 {
+		t.Fatalf("patients stored: %s", s.body)
+	}
+}
+
+// hasIssueSaying reports whether the OperationOutcome r holds an issue of that
+// severity and code at expr whose diagnostics contain diag.
+func hasIssueSaying(r *resp, sev, code, expr, diag string) bool {
+	issues, _ := dig(r.json, "issue").([]any)
+	for i := range issues {
+		is := strconv.Itoa(i)
+		if r.str("issue", is, "severity") == sev && r.str("issue", is, "code") == code &&
+			r.str("issue", is, "expression", "0") == expr && strings.Contains(r.str("issue", is, "diagnostics"), diag) {
+			return true
+		}
+	}
+	return false
+}
