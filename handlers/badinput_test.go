@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Bad input is refused with the status it deserves and an OperationOutcome
@@ -245,4 +246,57 @@ func hasIssueSaying(r *resp, sev, code, expr, diag string) bool {
 		}
 	}
 	return false
+}
+
+// TestMetaValidatedAsSent: the server sets meta.versionId and
+// meta.lastUpdated, but one a client sends that is no id or no instant is
+// refused like any bad value, not silently replaced.
+func TestMetaValidatedAsSent(t *testing.T) {
+	bad := []struct {
+		name, meta, expr, code string
+	}{
+		{"lastUpdated not an instant", `{"lastUpdated":"yesterday"}`, "meta.lastUpdated", "value"},
+		{"lastUpdated a date", `{"lastUpdated":"2024-01-01"}`, "meta.lastUpdated", "value"},
+		{"lastUpdated a number", `{"lastUpdated":20240101}`, "meta.lastUpdated", "structure"},
+		{"versionId with a space", `{"versionId":"a b"}`, "meta.versionId", "value"},
+		{"versionId of 70 characters", `{"versionId":"` + strings.Repeat("v", 70) + `"}`, "meta.versionId", "value"},
+		{"versionId empty", `{"versionId":""}`, "meta.versionId", "value"},
+		{"versionId null", `{"versionId":null}`, "meta.versionId", "structure"},
+	}
+	routes := []struct {
+		name, method, path string
+		hdr                []string
+		tmpl, expr         string
+	}{
+		{"create", "POST", "/Patient", nil, `{"resourceType":"Patient","meta":META}`, "Patient."},
+		{"update", "PUT", "/Patient/p1", nil, `{"resourceType":"Patient","id":"p1","meta":META}`, "Patient."},
+		{"JSON Patch", "PATCH", "/Patient/p1", []string{"Content-Type", patchJSON}, `[{"op":"replace","path":"/meta","value":META}]`, "Patient."},
+		{"transaction", "POST", "", nil, `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","name":[{"family":"Good"}]}},{"request":{"method":"PUT","url":"Patient/p1"},"resource":{"resourceType":"Patient","id":"p1","meta":META}}]}`, "Bundle.entry[1].resource."},
+	}
+	forEach(t, func(t *testing.T, f *fixture) {
+		p1 := seedP1(t, f)
+		for _, rt := range routes {
+			for _, b := range bad {
+				t.Run(rt.name+"/"+b.name, func(t *testing.T) {
+					r := f.do(rt.method, rt.path, strings.Replace(rt.tmpl, "META", b.meta, 1), rt.hdr...)
+					if rt.name == "transaction" && !f.st.Features().Transactions {
+						wantIssue(t, r, 400, "not-supported", "Bundle.type") // refused whole here
+						return
+					}
+					wantIssue(t, r, 422, b.code, rt.expr+b.expr)
+				})
+			}
+		}
+		wantNothingStored(t, f, p1)
+
+		// valid values (and an empty meta) are replaced by the server's, as before
+		for _, meta := range []string{`{"versionId":"7","lastUpdated":"2001-01-01T00:00:00Z"}`, `{}`, `{"versionId":"1"}`} {
+			r := f.do("POST", "/Patient", `{"resourceType":"Patient","meta":`+meta+`}`)
+			f.want(r, 201)
+			lu, err := time.Parse(time.RFC3339Nano, r.str("meta", "lastUpdated"))
+			if r.str("meta", "versionId") != "1" || err != nil || time.Since(lu) > time.Hour {
+				t.Fatalf("meta %s: the server did not set its own: %s", meta, r.body)
+			}
+		}
+	})
 }
