@@ -1,6 +1,14 @@
 package handlers_test
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -299,4 +307,132 @@ func TestMetaValidatedAsSent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTooLargeBodyReadable: a body over --max-body-bytes gets its 413
+// OperationOutcome even when the client writes the whole body before it
+// reads anything (as Python's urllib does): the server answers from
+// Content-Length, then reads the rest of the body away before it closes, so
+// the client's write completes instead of being reset.
+func TestTooLargeBodyReadable(t *testing.T) {
+	const limit = 2000
+	const size = 32 << 20 // far more than the loopback socket buffers hold
+	forEach(t, func(t *testing.T, f *fixture) {
+		addr := f.srv.Listener.Addr().String()
+		body := `{"resourceType":"Patient","name":[{"family":"` + strings.Repeat("x", size) + `"}]}`
+		for _, c := range []struct {
+			name    string
+			chunked bool
+		}{{"Content-Length", false}, {"chunked", true}} {
+			t.Run("whole body then read/"+c.name, func(t *testing.T) {
+				r := writeThenRead(t, addr, "/fhir/Patient", body, c.chunked)
+				if r.StatusCode != 413 {
+					t.Fatalf("status %d, want 413", r.StatusCode)
+				}
+				b, _ := io.ReadAll(r.Body)
+				res := &resp{status: r.StatusCode, body: b}
+				res.json = decodeJSON(b)
+				wantIssue(t, res, 413, "too-costly", "", "exceeds the limit of 2000 bytes")
+				if !r.Close {
+					t.Fatal("the 413 does not close the connection")
+				}
+			})
+		}
+		t.Run("Expect 100-continue", func(t *testing.T) {
+			// the client sends no body unless told to continue: the 413 comes
+			// at once and the server closes without waiting for a body
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(conn, "POST /fhir/Patient HTTP/1.1\r\nHost: %s\r\nContent-Type: application/fhir+json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, size)
+			br := bufio.NewReader(conn)
+			r, err := http.ReadResponse(br, nil)
+			if err != nil || r.StatusCode != 413 {
+				t.Fatalf("want a 413 before any body: %v %v", r, err)
+			}
+			io.Copy(io.Discard, r.Body)
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("the connection stays open: %v", err)
+			}
+		})
+		t.Run("python urllib", func(t *testing.T) {
+			py, err := exec.LookPath("python3")
+			if err != nil {
+				t.Skip("python3 not installed")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, py, "-c", urllibPost, f.base+"/Patient", strconv.Itoa(size)).CombinedOutput()
+			if err != nil {
+				t.Fatalf("urllib could not read the answer: %v\n%s", err, out)
+			}
+			if !strings.HasPrefix(string(out), "413 close ") || !strings.Contains(string(out), `"too-costly"`) {
+				t.Fatalf("urllib read: %s", out)
+			}
+		})
+		if h := f.do("GET", "/_history", nil); len(entries(h)) != 0 {
+			t.Fatalf("stored: %s", h.body)
+		}
+		// the server still serves, small bodies included
+		f.want(f.do("POST", "/Patient", patient("Small")), 201)
+	}, func(c *handlersConfig) { c.MaxBodyBytes = limit })
+}
+
+// urllibPost posts a body of argv[2] bytes with urllib (which sends the
+// whole body before reading) and prints the status, the Connection header
+// and the body of the answer.
+const urllibPost = `
+import sys, urllib.request, urllib.error
+url, n = sys.argv[1], int(sys.argv[2])
+data = b'{"resourceType":"Patient","name":[{"family":"' + b'x' * n + b'"}]}'
+req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/fhir+json"})
+try:
+    with urllib.request.urlopen(req, timeout=30) as r:
+        print(r.status, r.headers.get("Connection"), r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.headers.get("Connection"), e.read().decode())
+`
+
+// writeThenRead is a client that writes its whole request, headers and
+// body, and only then reads the response.
+func writeThenRead(t *testing.T, addr, path, body string, chunked bool) *http.Response {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	head := "POST " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/fhir+json\r\n"
+	w := bufio.NewWriterSize(conn, 64<<10)
+	if chunked {
+		fmt.Fprintf(w, "%sTransfer-Encoding: chunked\r\n\r\n", head)
+		for rest := body; len(rest) > 0; {
+			n := min(len(rest), 32<<10)
+			fmt.Fprintf(w, "%x\r\n%s\r\n", n, rest[:n])
+			rest = rest[n:]
+		}
+		w.WriteString("0\r\n\r\n")
+	} else {
+		fmt.Fprintf(w, "%sContent-Length: %d\r\n\r\n%s", head, len(body), body)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("the client could not write its request (reset before it could read the 413): %v", err)
+	}
+	req, _ := http.NewRequest("POST", "http://"+addr+path, nil)
+	r, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatalf("no response after writing the request: %v", err)
+	}
+	t.Cleanup(func() { r.Body.Close() })
+	return r
+}
+
+func decodeJSON(b []byte) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
 }
