@@ -1,8 +1,17 @@
 package fhir
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/dccfhir/dccfhir/internal/r4pkg"
 )
 
 func TestStamp(t *testing.T) {
@@ -144,5 +153,171 @@ func TestElements(t *testing.T) {
 	got, _ := Elements(in)
 	if len(got) != 1 || &got[0][0] != &in[1] {
 		t.Error("element is not a sub-slice of the input")
+	}
+}
+
+// decodeStd is what Decode did before it had its own parser: encoding/json
+// with UseNumber, the reference the parser must agree with on valid input.
+func decodeStd(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("content after the value")
+	}
+	return v, nil
+}
+
+func TestDecodeValueMatchesEncodingJSON(t *testing.T) {
+	for _, in := range []string{
+		`{}`, `[]`, `[[],{}]`, `null`, `true`, `false`, `0`, `-0`, `1.50`, `-12.5e+3`, `1E-7`, `123456789012345678901234567890`,
+		`""`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\u20AC\ud83d\ude00"`, `"Hélène 😀 €"`, `"\u0000\u001f"`,
+		` { "a" : [ 1 , { "b" : null } ] , "a" : "last wins" } `, "\t\r\n[1]\n",
+		`{"resourceType":"Patient","name":[{"family":"Durand","given":["Hélène"]}],"birthDate":"1970-03-04","multipleBirthInteger":2}`,
+	} {
+		want, err := decodeStd([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: reference: %v", in, err)
+		}
+		got, err := DecodeValue([]byte(in))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %#v (%v)\nwant %#v", in, got, err, want)
+		}
+	}
+}
+
+// TestDecodeR4Examples decodes every official R4 example both ways.
+func TestDecodeR4Examples(t *testing.T) {
+	files, err := r4pkg.Read(func(name string) bool { return strings.HasSuffix(name, ".json") })
+	if err != nil {
+		t.Skipf("R4 package not available: %v", err)
+	}
+	n := 0
+	for name, b := range files {
+		want, werr := decodeStd(b)
+		got, gerr := DecodeValue(b)
+		if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got error %v, encoding/json %v (trees equal: %v)", name, gerr, werr, reflect.DeepEqual(got, want))
+		}
+		if n++; testing.Short() && n >= 300 {
+			break
+		}
+	}
+}
+
+func TestDecodeRefusesBadText(t *testing.T) {
+	const pre = `{"resourceType":"Patient","name":[{"family":"a`
+	const post = `b"}]}`
+	at := len(pre) // the offset of whatever follows pre
+	cases := []struct {
+		name, body string
+		offset     int
+		msg, expr  string
+	}{
+		{"stray byte", pre + "\xff" + post, at, "invalid UTF-8 (ff", "Patient.name[0].family"},
+		{"overlong slash", pre + "\xc0\xaf" + post, at, "invalid UTF-8 (c0 af", "Patient.name[0].family"},
+		{"encoded surrogate", pre + "\xed\xa0\x80" + post, at, "invalid UTF-8 (ed a0 80", "Patient.name[0].family"},
+		{"truncated sequence", pre + "\xc3" + post, at, "invalid UTF-8", "Patient.name[0].family"},
+		{"beyond U+10FFFF", pre + "\xf4\x90\x80\x80" + post, at, "invalid UTF-8", "Patient.name[0].family"},
+		{"bad byte after valid non-ASCII", pre + "é€\\n\xff" + post, at + len("é€\\n"), "invalid UTF-8", "Patient.name[0].family"},
+		{"lone high surrogate", pre + `\ud800` + post, at, `\ud800 is a high surrogate`, "Patient.name[0].family"},
+		{"lone low surrogate", pre + `\udc00` + post, at, `\udc00 is a low surrogate`, "Patient.name[0].family"},
+		{"high then non-surrogate", pre + `\ud800\u0041` + post, at, `\ud800 is a high surrogate`, "Patient.name[0].family"},
+		{"two highs", pre + `\ud83d\ud83d` + post, at, `is a high surrogate`, "Patient.name[0].family"},
+		{"high at the end", pre + `\ud83d"}]}`, at, `is a high surrogate`, "Patient.name[0].family"},
+		{"raw control character", pre + "\x01" + post, at, `control character '\x01'`, "Patient.name[0].family"},
+		{"raw newline", pre + "\n" + post, at, `control character '\n'`, "Patient.name[0].family"},
+		{"bad escape", pre + `\x41` + post, at, `invalid escape`, "Patient.name[0].family"},
+		{"short \\u", pre + `\u12"}]}`, at, `invalid \u escape`, "Patient.name[0].family"},
+		{"bad key", `{"resourceType":"Patient","na` + "\xff" + `me":1}`, 29, "invalid UTF-8", "Patient"},
+		{"type unknown", `{"x":["` + "\xff" + `"]}`, 7, "invalid UTF-8", ""},
+		{"leading zero", `{"resourceType":"Patient","multipleBirthInteger":01}`, 50, "invalid character '1' after an object member", "Patient"},
+		{"trailing garbage", `{"resourceType":"Patient"} x`, 27, "after the JSON value", ""},
+		{"truncated", `{"resourceType":"Patient",`, 26, "unexpected end of JSON input", "Patient"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeValue([]byte(c.body))
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("accepted or wrong error: %v", err)
+			}
+			if se.Offset != c.offset || !strings.Contains(se.Msg, c.msg) || se.Expression() != c.expr {
+				t.Fatalf("got offset %d, %q, expression %q; want %d, %q, %q", se.Offset, se.Error(), se.Expression(), c.offset, c.msg, c.expr)
+			}
+			if _, ferr := Decode([]byte(c.body)); ferr == nil || ferr.Status != 400 || !strings.Contains(ferr.Issues[0].Diagnostics, "at byte offset "+strconv.Itoa(c.offset)) {
+				t.Fatalf("Decode: %v", ferr)
+			}
+			// Members (the Bundle splitter) refuses the same strings.
+			if strings.HasPrefix(c.body, pre) {
+				if _, err := Members([]byte(c.body)); err == nil {
+					t.Fatal("Members accepted it")
+				}
+			}
+		})
+	}
+	deep := strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1)
+	if _, err := DecodeValue([]byte(deep)); err == nil || !strings.Contains(err.Error(), "nesting") {
+		t.Fatalf("nesting beyond %d: %v", maxDepth, err)
+	}
+}
+
+// FuzzDecode checks the parser against encoding/json: on UTF-8 input
+// without lone surrogate escapes both accept the same texts and build the
+// same tree; the parser never accepts what encoding/json refuses.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e3,"x\u00e9\ud83d\ude00"]}`, `"\ud800"`, "\"\xff\"", `[true,false,null]`, `{"a":{"b":[]}}`, `-0.0e-0`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, gerr := DecodeValue(b)
+		want, werr := decodeStd(b)
+		if gerr == nil {
+			if werr != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q: accepted as %#v; encoding/json: %#v, %v", b, got, want, werr)
+			}
+			return
+		}
+		var se *SyntaxError
+		if !errors.As(gerr, &se) || se.Offset < 0 || se.Offset > len(b) {
+			t.Fatalf("%q: error %v without a sane offset", b, gerr)
+		}
+		if werr == nil && utf8.Valid(b) && !strings.Contains(se.Msg, "surrogate") {
+			t.Fatalf("%q: refused (%v) though valid", b, gerr)
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	files, err := r4pkg.Read(func(name string) bool {
+		return name == "Patient-example.json" || name == "Observation-example.json" || name == "Bundle-bundle-transaction.json" || name == "Questionnaire-qs1.json"
+	})
+	if err != nil || len(files) == 0 {
+		b.Skipf("R4 package not available: %v", err)
+	}
+	var all [][]byte
+	size := 0
+	for _, f := range files {
+		all = append(all, f)
+		size += len(f)
+	}
+	for _, impl := range []struct {
+		name string
+		fn   func([]byte) (any, error)
+	}{{"fhir", DecodeValue}, {"encoding-json", decodeStd}} {
+		b.Run(impl.name, func(b *testing.B) {
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, f := range all {
+					if _, err := impl.fn(f); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }

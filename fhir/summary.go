@@ -17,7 +17,7 @@ func Summarize(typ string, js []byte, summary string, elements []string) ([]byte
 	if (summary == "" || summary == "false") && len(elements) == 0 {
 		return js, nil
 	}
-	ms, err := Members(js)
+	ms, err := members(js, true) // stored bytes: kept readable even if written before the checks
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func tagSubsetted(meta []byte) ([]byte, error) {
 	if meta == nil {
 		meta = []byte("{}")
 	}
-	ms, err := Members(meta)
+	ms, err := members(meta, true)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,7 +70,7 @@ func New(svc *service.Service, cfg Config) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.requestContext, s.negotiate)
+	e.Use(s.requestContext, s.limitBody, s.negotiate)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(200, "ok") })
 	e.GET("/readyz", func(c echo.Context) error {
@@ -101,6 +102,7 @@ const (
 	keyInteraction = "interaction"
 	keyType        = "rtype"
 	keyLogger      = "logger"
+	keyLinger      = "linger"
 )
 
 // requestContext gives each request an id (kept from X-Request-Id when the
@@ -132,8 +134,59 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		log.Log(req.Context(), lvl, "request", "method", req.Method, "path", req.URL.Path, "status", status,
 			"interaction", inter, "type", typ, "duration_ms", float64(time.Since(start).Microseconds())/1000, "bytes", c.Response().Size)
+		if c.Get(keyLinger) != nil {
+			linger(c)
+		}
 		return nil
 	}
+}
+
+// Bounds of the lingering close after a 413: how much of the refused body
+// is read and thrown away, and for how long at most.
+const (
+	lingerBytes = 64 << 20
+	lingerTime  = 10 * time.Second
+)
+
+// limitBody answers 413 from Content-Length alone, before anything reads
+// the body (a chunked body gets its 413 from readBody when it crosses the
+// limit).
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if n := req.ContentLength; n > s.cfg.MaxBodyBytes {
+			// A client waiting for a 100 Continue sends no body after a final answer.
+			drain := !strings.EqualFold(req.Header.Get("Expect"), "100-continue")
+			return s.tooLarge(c, drain, fmt.Sprintf("the request body (Content-Length %d) exceeds the limit of %d bytes", n, s.cfg.MaxBodyBytes))
+		}
+		return next(c)
+	}
+}
+
+// tooLarge is the 413 of a body over the limit. The connection closes after
+// it (what is left of the body is not a next request), lingering first when
+// drain is set (the client is sending the body).
+func (s *Server) tooLarge(c echo.Context, drain bool, msg string) error {
+	c.Response().Header().Set("Connection", "close")
+	if drain {
+		c.Set(keyLinger, true)
+	}
+	return fhir.Errorf(413, "too-costly", "", "%s", msg)
+}
+
+// linger flushes the answer, then reads and discards the rest of the
+// request body, within lingerBytes and lingerTime, before the connection
+// closes. A client that writes its whole body before reading (Python
+// urllib, many SDKs) would otherwise be reset: closing a socket with unread
+// data sends a TCP RST, which fails its write and drops our 413 from its
+// receive buffer. With the body consumed the close is clean and the client
+// reads the answer (the staged close of RFC 9112 section 9.6).
+func linger(c echo.Context) {
+	rc := http.NewResponseController(c.Response())
+	if rc.Flush() != nil || rc.SetReadDeadline(time.Now().Add(lingerTime)) != nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, c.Request().Body, lingerBytes)
 }
 
 func logger(c echo.Context) *slog.Logger {
@@ -202,7 +255,7 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, fhir.Errorf(413, "too-costly", "", "request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes)
+			return nil, s.tooLarge(c, true, fmt.Sprintf("the request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes))
 		}
 		return nil, fhir.Errorf(400, "structure", "", "cannot read the request body: %v", err)
 	}

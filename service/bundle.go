@@ -49,6 +49,10 @@ type bundleIn struct {
 func parseBundle(body []byte) (*bundleIn, error) {
 	ms, err := fhir.Members(body)
 	if err != nil {
+		var se *fhir.SyntaxError // a bad string anywhere: the whole Bundle is refused
+		if errors.As(err, &se) {
+			return nil, fhir.Errorf(400, "structure", "Bundle", "body is not valid JSON: %v", err)
+		}
 		return nil, fhir.Errorf(400, "structure", "Bundle", "not a Bundle: %v", err)
 	}
 	b := &bundleIn{}

@@ -483,9 +483,14 @@ type applyFunc func(doc map[string]any) (map[string]any, error)
 func patcher(typ, contentType string, body []byte) (applyFunc, error) {
 	switch contentType {
 	case JSONPatch:
-		var ops []any
-		if err := json.Unmarshal(body, &ops); err != nil {
-			return nil, fhir.Errorf(400, "structure", "", "JSON Patch body must be a JSON array of operations: %v", err)
+		// Decoded with the resource parser, so the values a patch writes are
+		// held to the same rules (UTF-8, no lone surrogates) as a body.
+		ops, err := fhir.DecodeValue(body)
+		if err != nil {
+			return nil, fhir.Errorf(400, "structure", "", "JSON Patch body is not valid JSON: %v", err)
+		}
+		if _, ok := ops.([]any); !ok {
+			return nil, fhir.Errorf(400, "structure", "", "JSON Patch body must be a JSON array of operations")
 		}
 		return func(doc map[string]any) (map[string]any, error) { return patch.ApplyJSONPatch(doc, body) }, nil
 	case FHIRJSON, "application/json":

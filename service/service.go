@@ -21,9 +21,10 @@ import (
 )
 
 // Validator checks a resource about to be written (after the server has set
-// id and meta). It is the one hook every write path calls: create, update,
-// the result of a patch and each Bundle entry. It returns nil or a client
-// error (400/422) listing every problem.
+// its id; meta.versionId and meta.lastUpdated as the client sent them, the
+// server's where it sent none). It is the one hook every write path calls:
+// create, update, the result of a patch and each Bundle entry. It returns
+// nil or a client error (400/422) listing every problem.
 type Validator func(ctx context.Context, typ string, res map[string]any) *fhir.Error
 
 // Service is the FHIR server without its HTTP clothes.
@@ -98,8 +99,8 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, prev *st
 }
 
 // prepare builds the version to write: it stamps id and meta into both the
-// tree and the bytes, validates, and extracts the search index. It touches
-// no storage, so a Bundle prepares its entries in parallel.
+// tree and the bytes, validates (meta as sent), and extracts the search
+// index. It touches no storage, so a Bundle prepares its entries in parallel.
 func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resource, res map[string]any, body []byte, method string, now time.Time) (*store.Write, error) {
 	version := int64(1)
 	if prev != nil {
@@ -119,12 +120,22 @@ func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resou
 		meta = map[string]any{}
 		res["meta"] = meta
 	}
-	meta["versionId"], meta["lastUpdated"] = vid, lu
+	// The write is validated as sent: a versionId or lastUpdated the client
+	// wrote is checked as it is (a bad one is refused, not silently
+	// replaced); the server's values stand in only for absent ones, then
+	// replace both.
+	if _, ok := meta["versionId"]; !ok {
+		meta["versionId"] = vid
+	}
+	if _, ok := meta["lastUpdated"]; !ok {
+		meta["lastUpdated"] = lu
+	}
 	if s.Validate != nil && ctx.Value(trustedKey{}) == nil {
 		if err := s.Validate(ctx, typ, res); err != nil {
 			return nil, err
 		}
 	}
+	meta["versionId"], meta["lastUpdated"] = vid, lu
 	if typ == "SearchParameter" {
 		if err := s.checkSearchParameter(res); err != nil {
 			return nil, err

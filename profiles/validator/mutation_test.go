@@ -43,6 +43,14 @@ func genericMutations(v *Validator, file string, res map[string]any) []mutation 
 		{"bad instant", file, "", func(m map[string]any) { m["meta"] = map[string]any{"lastUpdated": "2020-01-01"} }, "value", rt + ".meta.lastUpdated"},
 		{"boolean for code", file, "", func(m map[string]any) { m["language"] = true }, "structure", rt + ".language"},
 		{"empty string", file, "", func(m map[string]any) { m["implicitRules"] = "" }, "value", rt + ".implicitRules"},
+		{"control character in a string", file, "", func(m map[string]any) {
+			m["extension"] = []any{map[string]any{"url": "http://example.org/x", "valueString": "a\u0001b"}}
+		}, "value", rt + ".extension[0].value.ofType(string)"},
+		{"control character in a code", file, "", func(m map[string]any) { m["language"] = "fr\u0000" }, "value", rt + ".language"},
+		{"control character in a contained resource", file, "", func(m map[string]any) {
+			m["contained"] = []any{map[string]any{"resourceType": "Organization", "id": "cc", "name": "a\u001fb"}}
+			m["extension"] = []any{map[string]any{"url": "http://example.org/x", "valueReference": map[string]any{"reference": "#cc"}}}
+		}, "value", rt + ".contained[0].ofType(Organization).name"},
 		{"extension without url", file, "", func(m map[string]any) {
 			m["extension"] = []any{map[string]any{"valueString": "x"}}
 		}, "required", rt + ".extension[0].url"},

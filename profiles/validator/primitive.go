@@ -2,6 +2,7 @@ package validator
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -76,6 +77,9 @@ func checkPrimitive(p prim, typ string, v any) (msg string, warn bool) {
 	if s == "" {
 		return "must not be empty (leave the element out instead)", false
 	}
+	if i := controlChar(s); i >= 0 {
+		return fmt.Sprintf("contains the control character U+%04X at byte %d of the value: FHIR strings ([ \\r\\n\\t\\S]+) allow none but tab, CR and LF", s[i], i), false
+	}
 	ok = true
 	switch p {
 	case pString, pMarkdown:
@@ -117,6 +121,20 @@ func checkPrimitive(p prim, typ string, v any) (msg string, warn bool) {
 		return strconv.Quote(s) + " is not a valid " + typ, false
 	}
 	return "", false
+}
+
+// controlChar returns the index of the first C0 control character of s
+// other than tab, CR and LF, or -1. The rule of string ([ \r\n\t\S]+) holds
+// for every type derived from it (code, id, markdown, uri...) and the other
+// string-valued primitives: a JSON escape such as \u0001 is valid JSON
+// and so reaches the validator, which must refuse it.
+func controlChar(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\r' && c != '\n' {
+			return i
+		}
+	}
+	return -1
 }
 
 // checkInteger: integer -?([0]|([1-9][0-9]*)), positiveInt +?[1-9][0-9]*,

@@ -58,6 +58,18 @@ func TestCheckPrimitive(t *testing.T) {
 		{"base64Binary", "a/+=", true, false},
 		{"xhtml", `<div xmlns="http://www.w3.org/1999/xhtml">x</div>`, true, false},
 		{"xhtml", `<p>x</p>`, false, false},
+		// control characters: none but tab, CR and LF, in every string-based type
+		{"string", "a\tb\r\nc", true, false},
+		{"string", "a\x00b", false, false},
+		{"string", "a\x01b", false, false},
+		{"string", "a\x1fb", false, false},
+		{"string", "a\x0bb", false, false},
+		{"string", "a\x7fb", true, false},
+		{"markdown", "# t\x0c", false, false},
+		{"code", "a\x01", false, false},
+		{"uri", "http://x.org/\x02", false, false},
+		{"canonical", "http://x.org/\x1b", false, false},
+		{"xhtml", "<div xmlns=\"http://www.w3.org/1999/xhtml\">\x08</div>", false, false},
 	}
 	for _, tt := range tests {
 		msg, warn := checkPrimitive(primByName[tt.typ], tt.typ, tt.v)
