@@ -212,9 +212,9 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		var r *Result
 		var err error
 		if e.query != "" {
-			r, err = s.conditionalDelete(ctx, tx, e.typ, e.query, false, now)
+			r, err = s.conditionalDelete(ctx, tx, e.write(now))
 		} else {
-			r, err = s.delete(ctx, tx, e.typ, e.id, Preconditions{IfMatch: e.req.IfMatch}, now)
+			r, err = s.delete(ctx, tx, e.write(now))
 		}
 		if err != nil {
 			return entryErr(e.index, err)
@@ -258,9 +258,9 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 				}
 			}
 		case "PUT":
-			var res map[string]any
-			if res, err = decodeFor(e.typ, e.raw); err == nil {
-				r, err = s.update(ctx, tx, e.typ, e.id, res, e.raw, Preconditions{IfMatch: e.req.IfMatch, IfNoneMatchAny: e.req.IfNoneMatch == "*"}, now)
+			w := e.write(now)
+			if w.res, err = decodeFor(e.typ, e.raw); err == nil {
+				r, err = s.update(ctx, tx, w)
 			}
 		case "PATCH":
 			if e.query != "" {
@@ -275,7 +275,7 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 				}
 			}
 			if err == nil {
-				r, err = s.patch(ctx, tx, e.typ, e.id, e.patchFn, Preconditions{IfMatch: e.req.IfMatch}, now)
+				r, err = s.patch(ctx, tx, e.write(now))
 			}
 		default:
 			continue
@@ -294,12 +294,14 @@ func (s *Service) prepareCreates(ctx context.Context, creates []*entry, now time
 	errs := make([]error, len(creates))
 	parallel(len(creates), func(i int) {
 		e := creates[i]
-		res, err := decodeFor(e.typ, e.raw)
-		if err != nil {
+		w := e.write(now)
+		var err error
+		if w.res, err = decodeFor(e.typ, e.raw); err != nil {
 			errs[i] = err
 			return
 		}
-		ws[i], errs[i] = s.prepare(ctx, e.typ, e.id, nil, res, e.raw, "POST", now)
+		w.method = "POST"
+		ws[i], errs[i] = s.prepare(ctx, w, nil)
 	})
 	return ws, errs
 }

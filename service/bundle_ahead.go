@@ -9,10 +9,24 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
+// The prepared-ahead plan: a speculation, and the only reason a Bundle is
+// placed twice.
+//
+// Preparing a resource (decoding, validating, indexing) is most of the CPU
+// of a write. Done inside the storage transaction, it would hold the single
+// writer of the embedded engine all that time, so concurrent Bundles (an
+// import's workers) would queue behind each other's validation instead of
+// overlapping it. So planAhead places the entries on the committed state
+// (through committed, a Tx that writes nothing) and prepares the creates
+// before the transaction begins; inside it, runEntries places them again on
+// the state it now holds, and uses what was prepared only when same says
+// the placing came to the same matches, PUT ids and conditional references,
+// that is to byte-identical resources. When another writer changed the
+// answer in between, the creates are prepared again inside the transaction:
+// correctness never rests on the guess (TestBundleReplannedWhenStateChanged),
+// only the speed does (TestBundlePreparedOutsideTransaction).
+
 // ahead is a Bundle's creates prepared before its storage transaction.
-// Preparing (decoding, validating, indexing) is most of the CPU of a write;
-// done inside the transaction it would hold the single writer of the
-// embedded engine meanwhile, so concurrent Bundles could not overlap.
 type ahead struct {
 	// newIDs are the ids chosen for the resources to create, which the
 	// transaction reuses so that what was prepared can still serve. The

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
 )
@@ -124,6 +125,13 @@ type entry struct {
 	resType  string // POST/PUT resource type
 	patchFn  applyFunc
 	finalRef string // Type/id this entry's resource ends up as
+}
+
+// write is the entry as a request of the write path, at instant now. A
+// conditional DELETE in a Bundle never removes several matches.
+func (e *entry) write(now time.Time) write {
+	return write{typ: e.typ, id: e.id, query: e.query, body: e.raw, apply: e.patchFn, now: now,
+		pre: Preconditions{IfMatch: e.req.IfMatch, IfNoneMatchAny: e.req.IfNoneMatch == "*"}}
 }
 
 // processing order of the specification: DELETE, POST, PUT/PATCH, GET.

@@ -56,7 +56,7 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 			}
 			if e.id == "" {
 				if e.id = seed[e.index]; e.id == "" {
-					e.id = newID()
+					e.id = s.newID()
 				}
 			}
 		case "PUT":

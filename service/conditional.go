@@ -101,7 +101,7 @@ func (s *Service) resolveConditionalID(ctx context.Context, tx store.Tx, typ, qu
 	switch len(m) {
 	case 0:
 		if bid == "" {
-			return newID(), nil
+			return s.newID(), nil
 		}
 		if !fhir.ValidID(bid) {
 			return "", fhir.Errorf(400, "value", typ+".id", "invalid id %q", bid)

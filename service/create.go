@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/store"
@@ -19,17 +18,15 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, pre Preco
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	return s.run(ctx, func(tx store.Tx) (*Result, error) {
-		return s.create(ctx, tx, typ, res, body, pre.IfNoneExist, now, "")
-	})
+	w := write{typ: typ, res: res, body: body, pre: pre, now: s.now()}
+	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.create(ctx, tx, w) })
 }
 
-// create is Create inside tx; id, when set, is the id to use (a
+// create is Create inside tx; w.id, when set, is the id to use (a
 // transaction assigns ids before it runs).
-func (s *Service) create(ctx context.Context, tx store.Tx, typ string, res map[string]any, body []byte, ifNoneExist string, now time.Time, id string) (*Result, error) {
-	if ifNoneExist != "" {
-		m, err := s.match(ctx, tx, typ, ifNoneExist, true)
+func (s *Service) create(ctx context.Context, tx store.Tx, w write) (*Result, error) {
+	if ine := w.pre.IfNoneExist; ine != "" {
+		m, err := s.match(ctx, tx, w.typ, ine, true)
 		if err != nil {
 			return nil, err
 		}
@@ -38,13 +35,14 @@ func (s *Service) create(ctx context.Context, tx store.Tx, typ string, res map[s
 		case 1:
 			return &Result{Resource: m[0], Status: 200}, nil
 		default:
-			return nil, fhir.Errorf(412, "multiple-matches", "", "If-None-Exist %q matches more than one %s", ifNoneExist, typ)
+			return nil, fhir.Errorf(412, "multiple-matches", "", "If-None-Exist %q matches more than one %s", ine, w.typ)
 		}
 	}
-	if id == "" {
-		id = newID()
+	if w.id == "" {
+		w.id = s.newID()
 	}
-	r, err := s.put(ctx, tx, typ, id, nil, res, body, "POST", now)
+	w.method = "POST"
+	r, err := s.put(ctx, tx, w, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/store"
@@ -16,24 +15,23 @@ func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions)
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	return s.run(ctx, func(tx store.Tx) (*Result, error) {
-		return s.delete(ctx, tx, typ, id, pre, now)
-	})
+	w := write{typ: typ, id: id, pre: pre, now: s.now()}
+	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.delete(ctx, tx, w) })
 }
 
-func (s *Service) delete(ctx context.Context, tx store.Tx, typ, id string, pre Preconditions, now time.Time) (*Result, error) {
+func (s *Service) delete(ctx context.Context, tx store.Tx, w write) (*Result, error) {
+	typ, id := w.typ, w.id
 	cur, err := readCurrent(ctx, tx, typ, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkIfMatch(pre.IfMatch, cur); err != nil {
+	if err := checkIfMatch(w.pre.IfMatch, cur); err != nil {
 		return nil, err
 	}
 	if cur == nil || cur.Deleted {
 		return &Result{Resource: cur, Status: 204, Outcome: []fhir.Issue{{Severity: "information", Code: "not-found", Diagnostics: typ + "/" + id + " does not exist; nothing deleted"}}}, nil
 	}
-	r, err := s.tombstone(ctx, tx, cur, now)
+	r, err := s.tombstone(ctx, tx, cur, w.now)
 	if err != nil {
 		return nil, err
 	}
@@ -46,13 +44,12 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ, query string, mult
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	return s.run(ctx, func(tx store.Tx) (*Result, error) {
-		return s.conditionalDelete(ctx, tx, typ, query, multiple, now)
-	})
+	w := write{typ: typ, query: query, multiple: multiple, now: s.now()}
+	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalDelete(ctx, tx, w) })
 }
 
-func (s *Service) conditionalDelete(ctx context.Context, tx store.Tx, typ, query string, multiple bool, now time.Time) (*Result, error) {
+func (s *Service) conditionalDelete(ctx context.Context, tx store.Tx, w write) (*Result, error) {
+	typ, query, multiple := w.typ, w.query, w.multiple
 	vals, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, fhir.Errorf(400, "invalid", "", "conditional query %q: %v", query, err)
@@ -85,7 +82,7 @@ func (s *Service) conditionalDelete(ctx context.Context, tx store.Tx, typ, query
 	}
 	var last *store.Resource
 	for _, cur := range m {
-		if last, err = s.tombstone(ctx, tx, cur, now); err != nil {
+		if last, err = s.tombstone(ctx, tx, cur, w.now); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/patch"
@@ -26,10 +25,8 @@ func (s *Service) Patch(ctx context.Context, typ, id, contentType string, body [
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	return s.run(ctx, func(tx store.Tx) (*Result, error) {
-		return s.patch(ctx, tx, typ, id, apply, pre, now)
-	})
+	w := write{typ: typ, id: id, apply: apply, pre: pre, now: s.now()}
+	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.patch(ctx, tx, w) })
 }
 
 // ConditionalPatch is PATCH Type?criteria on the single match.
@@ -41,20 +38,23 @@ func (s *Service) ConditionalPatch(ctx context.Context, typ, query, contentType 
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	return s.run(ctx, func(tx store.Tx) (*Result, error) {
-		m, err := s.match(ctx, tx, typ, query, true)
-		if err != nil {
-			return nil, err
-		}
-		switch len(m) {
-		case 0:
-			return nil, fhir.Errorf(404, "not-found", "", "%s?%s matches nothing to patch", typ, query)
-		case 1:
-			return s.patch(ctx, tx, typ, m[0].ID, apply, pre, now)
-		}
-		return nil, fhir.Errorf(412, "multiple-matches", "", "%s?%s matches more than one resource", typ, query)
-	})
+	w := write{typ: typ, query: query, apply: apply, pre: pre, now: s.now()}
+	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalPatch(ctx, tx, w) })
+}
+
+func (s *Service) conditionalPatch(ctx context.Context, tx store.Tx, w write) (*Result, error) {
+	m, err := s.match(ctx, tx, w.typ, w.query, true)
+	if err != nil {
+		return nil, err
+	}
+	switch len(m) {
+	case 0:
+		return nil, fhir.Errorf(404, "not-found", "", "%s?%s matches nothing to patch", w.typ, w.query)
+	case 1:
+		w.id = m[0].ID
+		return s.patch(ctx, tx, w)
+	}
+	return nil, fhir.Errorf(412, "multiple-matches", "", "%s?%s matches more than one resource", w.typ, w.query)
 }
 
 type applyFunc func(doc map[string]any) (map[string]any, error)
@@ -78,7 +78,8 @@ func patcher(typ, contentType string, body []byte) (applyFunc, error) {
 	return nil, fhir.Errorf(415, "not-supported", "", "PATCH takes %s (JSON Patch) or %s (FHIRPath Patch Parameters), not %q", JSONPatch, FHIRJSON, contentType)
 }
 
-func (s *Service) patch(ctx context.Context, tx store.Tx, typ, id string, apply applyFunc, pre Preconditions, now time.Time) (*Result, error) {
+func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, error) {
+	typ, id := w.typ, w.id
 	cur, err := readCurrent(ctx, tx, typ, id)
 	if err != nil {
 		return nil, err
@@ -89,14 +90,14 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, typ, id string, apply 
 	if cur.Deleted {
 		return nil, fhir.Errorf(410, "deleted", "", "%s/%s was deleted", typ, id)
 	}
-	if err := checkIfMatch(pre.IfMatch, cur); err != nil {
+	if err := checkIfMatch(w.pre.IfMatch, cur); err != nil {
 		return nil, err
 	}
 	doc, ferr := fhir.Decode(cur.JSON)
 	if ferr != nil {
 		return nil, ferr
 	}
-	out, err := apply(doc)
+	out, err := w.apply(doc)
 	if err != nil {
 		if fe, ok := isClientErr(err); ok {
 			return nil, fe
@@ -113,7 +114,8 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, typ, id string, apply 
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.put(ctx, tx, typ, id, cur, out, body, "PATCH", now)
+	w.res, w.body, w.method = out, body, "PATCH"
+	r, err := s.put(ctx, tx, w, cur)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/store"
@@ -39,8 +41,10 @@ type Service struct {
 	Validate Validator
 	// DefaultCount and MaxCount bound search and history pages.
 	DefaultCount, MaxCount int
-	// Now is the clock (tests may replace it).
-	Now func() time.Time
+	// Now is the clock and NewID assigns the ids of created resources
+	// (tests fix both).
+	Now   func() time.Time
+	NewID func() string
 
 	// ValueSetCodes expands value sets for :in / :not-in (nil: refused).
 	ValueSetCodes CodeLister
@@ -57,7 +61,7 @@ const PageParam = "_page"
 
 // New returns a Service with the default page sizes and base validation.
 func New(st store.Store, reg *search.Registry) *Service {
-	return &Service{Store: st, Params: reg, Validate: BaseValidate, DefaultCount: 50, MaxCount: 1000, Now: time.Now}
+	return &Service{Store: st, Params: reg, Validate: BaseValidate, DefaultCount: 50, MaxCount: 1000, Now: time.Now, NewID: uuid.NewString}
 }
 
 // Result is the outcome of a write: the version stored (or found, for a
@@ -143,12 +147,3 @@ func Chain(vs ...Validator) Validator {
 		return nil
 	}
 }
-
-type trustedKey struct{}
-
-// Trusted marks ctx for writes the server makes of definitions it already
-// loaded and uses (the conformance resources of its packages): they are
-// stored as published, without the write validation, since a package's
-// quirks (FR Core has a slicing without discriminator) must not hide a
-// definition the validator relies on.
-func Trusted(ctx context.Context) context.Context { return context.WithValue(ctx, trustedKey{}, true) }

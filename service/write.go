@@ -60,25 +60,63 @@ func decodeFor(typ string, body []byte) (map[string]any, error) {
 	return res, nil
 }
 
-// newID is a server-assigned id.
-func newID() string { return uuid.NewString() }
+// write is one write interaction on its way down the write path: what the
+// client asked (type, id or criteria, body, preconditions) and what the
+// server settled for it (the method the version records, the instant,
+// whether it is trusted). It travels by value: a step that settles the id or
+// the body sets it on its own copy, so an attempt run() retries starts again
+// from what the caller built.
+type write struct {
+	typ, id string
+	// query is the criteria of a conditional interaction (after the '?').
+	query string
+	// res is body decoded, once, before run(). prepare stamps id and meta
+	// into it; a retried attempt stamps the same keys over, so sharing the
+	// map between attempts is safe.
+	res  map[string]any
+	body []byte
+	// apply is a parsed patch (PATCH only).
+	apply applyFunc
+	pre   Preconditions
+	// multiple lets a conditional delete remove every match.
+	multiple bool
+	// method is what the stored version records: POST, PUT or PATCH.
+	method string
+	now    time.Time
+	// trusted skips the write validation: the server storing definitions it
+	// loaded and uses itself (see UpdateTrusted).
+	trusted bool
+}
 
-// put stores a new version of typ/id over prev (nil when new) inside tx.
-func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, prev *store.Resource, res map[string]any, body []byte, method string, now time.Time) (*store.Resource, error) {
-	w, err := s.prepare(ctx, typ, id, prev, res, body, method, now)
+// newID is a server-assigned id (NewID, when the caller set one).
+func (s *Service) newID() string {
+	if s.NewID != nil {
+		return s.NewID()
+	}
+	return uuid.NewString()
+}
+
+// put stores w as the new version of w.typ/w.id over prev (nil when new)
+// inside tx.
+func (s *Service) put(ctx context.Context, tx store.Tx, w write, prev *store.Resource) (*store.Resource, error) {
+	v, err := s.prepare(ctx, w, prev)
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Put(ctx, w); err != nil {
+	if err := tx.Put(ctx, v); err != nil {
 		return nil, err // ErrConflict stays raw so run() retries the interaction
 	}
-	return &w.Resource, nil
+	return &v.Resource, nil
 }
 
 // prepare builds the version to write: it stamps id and meta into both the
 // tree and the bytes, validates, and extracts the search index. It touches
-// no storage, so a Bundle prepares its entries in parallel.
-func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resource, res map[string]any, body []byte, method string, now time.Time) (*store.Write, error) {
+// no storage, so a Bundle prepares its entries in parallel. The tree serves
+// validation and indexing; the bytes, stamped in place rather than
+// re-encoded from the tree, are what is stored, so the stored JSON is the
+// JSON accepted and no write pays for an encoding.
+func (s *Service) prepare(ctx context.Context, w write, prev *store.Resource) (*store.Write, error) {
+	typ, id, res, now := w.typ, w.id, w.res, w.now
 	version := int64(1)
 	if prev != nil {
 		version = prev.Version + 1
@@ -98,7 +136,7 @@ func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resou
 		res["meta"] = meta
 	}
 	meta["versionId"], meta["lastUpdated"] = vid, lu
-	if s.Validate != nil && ctx.Value(trustedKey{}) == nil {
+	if s.Validate != nil && !w.trusted {
 		if err := s.Validate(ctx, typ, res); err != nil {
 			return nil, err
 		}
@@ -108,7 +146,7 @@ func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resou
 			return nil, err
 		}
 	}
-	stamped, err := fhir.Stamp(body, id, vid, lu)
+	stamped, err := fhir.Stamp(w.body, id, vid, lu)
 	if err != nil {
 		return nil, fhir.Errorf(400, "structure", "", "body is not a JSON object: %v", err)
 	}
@@ -116,7 +154,7 @@ func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resou
 	if err != nil {
 		return nil, fhir.Errorf(422, "processing", "", "cannot index resource: %v", err)
 	}
-	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: method, JSON: stamped}, Index: idx}, nil
+	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: w.method, JSON: stamped}, Index: idx}, nil
 }
 
 // tombstone stores a deletion version over prev.
