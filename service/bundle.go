@@ -14,28 +14,37 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// EntryResult is what one entry came to; for a GET the handler's Getter
-// fills Body.
+// EntryResult is what one entry came to. A write carries the version it
+// stored or matched; a GET carries what it read, as data, for the HTTP layer
+// to render the way it renders the same interaction asked on its own.
 type EntryResult struct {
-	Request  EntryRequest
-	Status   int
+	Request EntryRequest
+	Status  int
+	// Resource is the version written, matched or read (for a 410, the
+	// tombstone).
 	Resource *store.Resource
 	Outcome  []fhir.Issue
-	// Body is a GET entry's response resource (already rendered JSON).
-	Body []byte
-	// Headers are a GET entry's ETag / Last-Modified when it has them.
-	ETag, LastModified string
+	// Get is a GET entry's URL as understood (nil for a write, or when the
+	// URL names no interaction); Search and History hold the page a search
+	// or a history entry read.
+	Get     *GetEntry
+	Search  *SearchResponse
+	History *store.HistoryPage
 }
 
-// Getter answers a GET entry (read, vread, search, history) the way the
-// HTTP layer would, returning the status, the body and its ETag/Last-Modified.
-type Getter func(ctx context.Context, rawURL string) (status int, body []byte, etag, lastModified string, err error)
+// BundleOptions are what the entries of a Bundle inherit from the request
+// that carried it.
+type BundleOptions struct {
+	// Strict makes the searches of GET entries refuse unknown parameters,
+	// as Prefer: handling=strict does for a search of its own.
+	Strict bool
+}
 
 // Bundle runs a batch or transaction Bundle and returns the results in the
 // order of the request entries. A transaction is one storage transaction:
 // any failing entry fails the whole (the error names the entry) and nothing
 // is stored. A batch answers each entry on its own.
-func (s *Service) Bundle(ctx context.Context, body []byte, get Getter) (string, []EntryResult, error) {
+func (s *Service) Bundle(ctx context.Context, body []byte, opts BundleOptions) (string, []EntryResult, error) {
 	b, err := parseBundle(body)
 	if err != nil {
 		return "", nil, err
@@ -93,12 +102,7 @@ func (s *Service) Bundle(ctx context.Context, body []byte, get Getter) (string, 
 		if e.method != "GET" && e.method != "HEAD" {
 			continue
 		}
-		st, body, etag, lm, err := get(ctx, e.req.URL)
-		if err != nil { // reads run after the writes committed; a failure stays in its entry
-			results[e.index] = failed(&e.req, err)
-			continue
-		}
-		results[e.index] = EntryResult{Request: e.req, Status: st, Body: body, ETag: etag, LastModified: lm}
+		results[e.index] = s.get(ctx, e, opts)
 	}
 	return b.Type, results, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -253,11 +252,4 @@ func bundlePatcher(typ string, raw []byte) (applyFunc, error) {
 		return patcher(typ, head.ContentType, data)
 	}
 	return patcher(typ, FHIRJSON, raw)
-}
-
-// EntryQuery splits a GET entry URL into path and parameters.
-func EntryQuery(raw string) (string, url.Values, error) {
-	p, q, _ := strings.Cut(strings.TrimPrefix(raw, "/"), "?")
-	v, err := url.ParseQuery(q)
-	return p, v, err
 }
