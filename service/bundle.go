@@ -268,17 +268,8 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 			}
 		case "PATCH":
 			if e.query != "" {
-				m, merr := s.match(ctx, tx, e.typ, e.query, true)
-				switch {
-				case merr != nil:
-					err = merr
-				case len(m) != 1:
-					err = fhir.Errorf(412, "multiple-matches", "", "%s?%s matches %d resources; PATCH needs exactly one", e.typ, e.query, len(m))
-				default:
-					e.id = m[0].ID
-				}
-			}
-			if err == nil {
+				r, err = s.conditionalPatch(ctx, tx, e.write(now))
+			} else {
 				r, err = s.patch(ctx, tx, e.write(now))
 			}
 		default:
