@@ -14,14 +14,14 @@ var clientsDir = filepath.Join("..", "testdata", "clients")
 
 // needNode returns the path of node and makes sure the client packages are
 // installed (npm ci when node_modules is missing). Without node the test
-// fails, unless -short.
+// fails. Under -short the npm client tests skip (they are the full tier).
 func needNode(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("npm client test (-short)")
+	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		if testing.Short() {
-			t.Skip("node is not installed (-short)")
-		}
 		t.Fatalf("the client tests need Node 20 (node is not on PATH): %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(clientsDir, "node_modules")); os.IsNotExist(err) {

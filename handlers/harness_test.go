@@ -113,9 +113,25 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// forEach runs fn as a subtest on every engine, each with a fresh server.
-func forEach(t *testing.T, fn func(t *testing.T, f *fixture), opts ...option) {
+// testEngines are the engines a test runs on: every engine, or under -short
+// (the fast tier) SQLite only; MongoDB (embedded FerretDB) is the full tier.
+func testEngines() []engine {
+	if !testing.Short() {
+		return engines
+	}
+	var es []engine
 	for _, e := range engines {
+		if e.name == "sqlite" {
+			es = append(es, e)
+		}
+	}
+	return es
+}
+
+// forEach runs fn as a subtest on every engine of testEngines, each with a
+// fresh server.
+func forEach(t *testing.T, fn func(t *testing.T, f *fixture), opts ...option) {
+	for _, e := range testEngines() {
 		e := e
 		t.Run(e.name, func(t *testing.T) { fn(t, start(t, e, opts...)) })
 	}

@@ -12,7 +12,7 @@ import (
 // server indexes every later write, $reindex backfills the earlier ones,
 // the CapabilityStatement lists it, and deleting it stops its use.
 func TestCustomSearchParameterAndReindex(t *testing.T) {
-	for _, e := range engines {
+	for _, e := range testEngines() {
 		e := e
 		t.Run(e.name, func(t *testing.T) {
 			reg, err := search.NewRegistry()

@@ -135,7 +135,7 @@ func failed(req *EntryRequest, err error) EntryResult {
 func entryErr(i int, err error) error {
 	fe, ok := isClientErr(err)
 	if !ok {
-		return fmt.Errorf("Bundle.entry[%d]: %w", i, err)
+		return fmt.Errorf("in Bundle.entry[%d]: %w", i, err)
 	}
 	out := &fhir.Error{Status: fe.Status}
 	prefix := fmt.Sprintf("Bundle.entry[%d]", i)

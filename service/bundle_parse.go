@@ -121,7 +121,6 @@ type entry struct {
 	query    string // conditional criteria after '?'
 	raw      []byte // the resource as sent, references resolved in step 3
 	bodyID   string // the resource's own id
-	resType  string // POST/PUT resource type
 	patchFn  applyFunc
 	finalRef string // Type/id this entry's resource ends up as
 }

@@ -19,10 +19,9 @@ import (
 // customParams remembers which stored SearchParameter (by id) registered
 // which canonical URL, so deleting the resource unregisters it.
 type customParams struct {
-	mu    sync.Mutex
-	byID  map[string]string
-	jobs  sync.Map // id → *Job
-	order atomic.Int64
+	mu   sync.Mutex
+	byID map[string]string
+	jobs sync.Map // id → *Job
 }
 
 // checkSearchParameter refuses a SearchParameter the server could not use.

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -30,7 +31,12 @@ var (
 )
 
 // TestMain builds the dccfhir binary once for the tests, then runs them.
+// Under -short it builds nothing: the binary tests skip (launch).
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "dccfhir-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -103,6 +109,9 @@ func childEnv(extra ...string) []string {
 // the test if still running.
 func launch(t *testing.T, addr string, env []string, args ...string) *server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test of the dccfhir binary (-short)")
+	}
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}

@@ -16,7 +16,7 @@ import (
 // into the local package cache, where --packages NAME@VERSION finds them.
 func runPackage(args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "install" {
-		return fmt.Errorf("usage: dccfhir package install [--registry URL] [--cache DIR] NAME@VERSION...")
+		return fmt.Errorf("usage: dccfhir package install [--registry URL] [--cache DIR] NAME@VERSION [NAME@VERSION ...]")
 	}
 	fs := flag.NewFlagSet("package install", flag.ContinueOnError)
 	registry := fs.String("registry", env("DCC_PACKAGE_REGISTRY", "https://packages.fhir.org"), "npm-compatible registry URL (DCC_PACKAGE_REGISTRY)")

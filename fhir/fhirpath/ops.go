@@ -420,13 +420,6 @@ func stringOf(ns []Node) (string, bool, error) {
 	return "", false, fmt.Errorf("string expected, got %s", typeName(ns[0]))
 }
 
-var systemTypes = map[string]string{
-	"boolean": "Boolean", "string": "String", "uri": "String", "code": "String", "oid": "String", "id": "String",
-	"uuid": "String", "markdown": "String", "base64Binary": "String", "canonical": "String", "url": "String",
-	"integer": "Integer", "unsignedInt": "Integer", "positiveInt": "Integer", "decimal": "Decimal",
-	"date": "Date", "dateTime": "DateTime", "instant": "DateTime", "time": "Time", "xhtml": "String",
-}
-
 // typeMatches implements 'is': the node's type is spec or derives from it.
 func typeMatches(n Node, spec string) bool {
 	ns, name := "", spec

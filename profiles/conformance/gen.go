@@ -1,4 +1,4 @@
 package conformance
 
 // r4base.json.gz is generated from hl7.fhir.r4.examples@4.0.1 (fetched with npm pack into the user cache).
-//go:generate go run ./internal/gen -o r4base.json.gz
+//go:generate go run ./internal/gen -out .

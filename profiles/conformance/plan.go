@@ -280,9 +280,7 @@ func (s *Set) compileElement(sd *StructureDefinition, e map[string]any, id strin
 		for _, t := range ts {
 			tm, _ := t.(map[string]any)
 			tr := typeRule{code: typeCode(tm)}
-			for _, p := range anyStrings(tm["profile"]) {
-				tr.profiles = append(tr.profiles, p)
-			}
+			tr.profiles = append(tr.profiles, anyStrings(tm["profile"])...)
 			n.types = append(n.types, tr)
 			if tps := anyStrings(tm["targetProfile"]); len(tps) > 0 && !sameTargets(tps, baseEl) {
 				for _, tp := range tps {

@@ -101,14 +101,6 @@ func (l *loc) render(b *strings.Builder) {
 	}
 }
 
-// steps is the fhirpath location of l from the resource root.
-func (l *loc) steps() []fhirpath.Step {
-	if l.parent == nil {
-		return []fhirpath.Step{}
-	}
-	return append(l.parent.steps(), fhirpath.Step{Key: l.key, Index: l.idx})
-}
-
 // item is one value of an element in the instance.
 type item struct {
 	val any

@@ -131,7 +131,7 @@ func unpack(tgz []byte, dir string) error {
 		if err != nil {
 			return err
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))

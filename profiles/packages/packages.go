@@ -170,7 +170,7 @@ func Read(r io.Reader) (*Package, error) {
 		if err != nil {
 			return nil, err
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		name := strings.TrimPrefix(path.Clean(h.Name), "./")

@@ -285,9 +285,7 @@ func (v *Validator) ctypeOf(name string) *ctype {
 	}
 	if name == "SimpleQuantity" || name == "MoneyQuantity" {
 		// Profiles of Quantity: same elements, their own invariants too.
-		for _, in := range v.ctypeOf("Quantity").inv {
-			t.inv = append(t.inv, in)
-		}
+		t.inv = append(t.inv, v.ctypeOf("Quantity").inv...)
 	}
 	return t
 }

@@ -11,5 +11,8 @@ import (
 // TestConformance runs the shared store suite on the MongoDB engine (the
 // embedded FerretDB, or DCC_TEST_MONGODB_URI).
 func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("store conformance suite on the MongoDB engine (-short)")
+	}
 	storetest.Run(t, func(t *testing.T) store.Store { return mongotest.Open(t) })
 }

@@ -71,8 +71,13 @@ func start() {
 func Embedded() bool { return os.Getenv(EnvURI) == "" }
 
 // URI returns the URI of a fresh, empty database, dropped when t ends.
+// Under -short (the fast tier) it skips t: the MongoDB engine's tests are
+// the full tier.
 func URI(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("MongoDB engine (FerretDB) test (-short)")
+	}
 	once.Do(start)
 	if initErr != nil {
 		t.Fatalf("mongotest: start FerretDB: %v", initErr)

@@ -7,9 +7,8 @@
 // Definitions (concept.definition) are left out: no R4 terminology operation
 // returns them and they would triple the size.
 //
-// Usage (from the repository root):
-//
-//	go run ./profiles/terminology/internal/gen [-pkg hl7.fhir.r4.examples-4.0.1.tgz]
+// It runs from go generate (go generate ./profiles/terminology) and reads the
+// package internal/r4pkg finds ($DCC_R4_PACKAGE, else the npm pack cache).
 package main
 
 import (
@@ -21,20 +20,18 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dccfhir/dccfhir/internal/r4pkg"
 	"github.com/dccfhir/dccfhir/profiles/packages"
 )
 
 func main() {
-	def := os.Getenv("DCC_R4_PACKAGE")
-	if def == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			def = filepath.Join(d, "dccfhir-pkgs", "hl7.fhir.r4.examples-4.0.1.tgz")
-		}
-	}
-	src := flag.String("pkg", def, "the hl7.fhir.r4.examples@4.0.1 tarball (npm pack hl7.fhir.r4.examples@4.0.1)")
-	out := flag.String("o", "profiles/terminology/r4text.json.gz", "output file")
+	out := flag.String("out", ".", "output directory")
 	flag.Parse()
-	p, err := packages.LoadFile(*src)
+	src, err := r4pkg.Path()
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := packages.LoadFile(src)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -53,7 +50,7 @@ func main() {
 		log.Fatal(err)
 	}
 	zw.Close()
-	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(*out, "r4text.json.gz"), buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("%d code systems, %d value sets, %d bytes", len(css), len(vss), buf.Len())
