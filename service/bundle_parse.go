@@ -3,7 +3,6 @@ package service
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,103 +11,14 @@ import (
 )
 
 // EntryRequest is Bundle.entry.request.
-type EntryRequest struct {
-	Method          string `json:"method"`
-	URL             string `json:"url"`
-	IfNoneMatch     string `json:"ifNoneMatch"`
-	IfModifiedSince string `json:"ifModifiedSince"`
-	IfMatch         string `json:"ifMatch"`
-	IfNoneExist     string `json:"ifNoneExist"`
-}
+type EntryRequest = fhir.BundleRequest
 
-type entryIn struct {
-	FullURL  string          `json:"fullUrl"`
-	Resource json.RawMessage `json:"resource"`
-	Request  *EntryRequest   `json:"request"`
-}
-
-// bundleIn is a request Bundle split without decoding its resources: each
-// entry's resource stays a sub-slice of the body, decoded once when it is
-// prepared, so a large Bundle is neither scanned twice nor copied.
-type bundleIn struct {
-	ResourceType string
-	Type         string
-	Entry        []entryIn
-}
-
-// parseBundle splits body into its entries. The members the server reads
-// are decoded (and so checked); every other member is checked to be valid
-// JSON; resources are checked when they are decoded.
-func parseBundle(body []byte) (*bundleIn, error) {
-	ms, err := fhir.Members(body)
-	if err != nil {
-		return nil, fhir.Errorf(400, "structure", "Bundle", "not a Bundle: %v", err)
-	}
-	b := &bundleIn{}
-	for _, m := range ms {
-		at := "Bundle." + m.Key
-		var err error
-		switch m.Key {
-		case "resourceType":
-			err = json.Unmarshal(m.Value, &b.ResourceType)
-		case "type":
-			err = json.Unmarshal(m.Value, &b.Type)
-		case "entry":
-			if string(m.Value) == "null" {
-				b.Entry = nil
-				continue
-			}
-			var els [][]byte
-			if els, err = fhir.Elements(m.Value); err != nil {
-				break
-			}
-			b.Entry = make([]entryIn, len(els))
-			for i, el := range els {
-				if err := parseEntryIn(el, &b.Entry[i]); err != nil {
-					return nil, fhir.Errorf(400, "structure", fmt.Sprintf("Bundle.entry[%d]", i), "not a Bundle entry: %v", err)
-				}
-			}
-		default:
-			if !json.Valid(m.Value) {
-				err = errors.New("invalid JSON")
-			}
-		}
-		if err != nil {
-			return nil, fhir.Errorf(400, "structure", at, "not a Bundle: %s: %v", m.Key, err)
-		}
-	}
-	return b, nil
-}
-
-// parseEntryIn reads one entry the way json.Unmarshal into entryIn would,
-// keeping the resource as a sub-slice.
-func parseEntryIn(el []byte, in *entryIn) error {
-	ms, err := fhir.Members(el)
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		switch m.Key {
-		case "fullUrl":
-			err = json.Unmarshal(m.Value, &in.FullURL)
-		case "resource":
-			in.Resource = json.RawMessage(m.Value)
-		case "request":
-			in.Request = nil
-			if string(m.Value) != "null" {
-				in.Request = &EntryRequest{}
-				err = json.Unmarshal(m.Value, in.Request)
-			}
-		default:
-			if !json.Valid(m.Value) {
-				err = errors.New("invalid JSON")
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %v", m.Key, err)
-		}
-	}
-	return nil
+// parseBundle splits body into its entries with the one Bundle splitter,
+// strictly: the members the server reads are decoded (and so checked),
+// every other member is checked to be valid JSON, and any problem refuses
+// the Bundle as a whole; resources are checked when they are decoded.
+func parseBundle(body []byte) (*fhir.RawBundle, error) {
+	return fhir.SplitBundle(body, fhir.StrictSplit)
 }
 
 // entry is one parsed Bundle entry ready to run.
@@ -136,7 +46,7 @@ func (e *entry) write(now time.Time) write {
 var methodRank = map[string]int{"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
 // parseEntry checks one entry and decodes what it carries.
-func (s *Service) parseEntry(i int, in *entryIn) (*entry, error) {
+func (s *Service) parseEntry(i int, in *fhir.RawEntry) (*entry, error) {
 	at := fmt.Sprintf("Bundle.entry[%d]", i)
 	if in.Request == nil || in.Request.Method == "" || in.Request.URL == "" {
 		return nil, fhir.Errorf(400, "required", at+".request", "every entry needs request.method and request.url")
