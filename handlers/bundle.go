@@ -127,28 +127,19 @@ func (s *Server) searchsetBundle(comp, compID, typ string, resp *service.SearchR
 		enc = &cq
 	}
 	self := enc.Encode(strings.TrimSuffix(typ, "*"))
-	withPage := func(cursor string) string {
-		u := base + "?" + self
-		if self == "" {
-			u = base + "?"
-		} else {
-			u += "&"
-		}
-		return u + service.PageParam + "=" + url.QueryEscape(cursor)
-	}
 	selfURL := base
 	if self != "" {
 		selfURL += "?" + self
 	}
 	if q.Page != "" {
-		selfURL = withPage(q.Page)
+		selfURL = pageURL(base, self, q.Page)
 	}
 	links := []link{{"self", selfURL}}
 	if res.Next != "" {
-		links = append(links, link{"next", withPage(res.Next)})
+		links = append(links, link{"next", pageURL(base, self, res.Next)})
 	}
 	if res.Prev != "" {
-		links = append(links, link{"previous", withPage(res.Prev)})
+		links = append(links, link{"previous", pageURL(base, self, res.Prev)})
 	}
 	w := newBundle("searchset", res.Total, links)
 	summary := q.Summary
@@ -179,6 +170,15 @@ func (s *Server) searchsetBundle(comp, compID, typ string, resp *service.SearchR
 	return w.bytes(), nil
 }
 
+// pageURL is the link to the page cursor names of the search or history at
+// base with query (encoded, without a cursor): the cursor goes last.
+func pageURL(base, query, cursor string) string {
+	if query != "" {
+		query += "&"
+	}
+	return base + "?" + query + service.PageParam + "=" + url.QueryEscape(cursor)
+}
+
 // historyBundle renders a page of versions as a history Bundle with its
 // self link (the request's parameters as sent) and next link (the same with
 // the engine's cursor): the one place a history and its links are built.
@@ -197,12 +197,13 @@ func (s *Server) historyBundle(typ, id string, params url.Values, page *store.Hi
 	}
 	links := []link{{"self", self}}
 	if page.Next != "" {
-		next := url.Values{}
+		rest := url.Values{}
 		for k, v := range params {
-			next[k] = v
+			if k != service.PageParam {
+				rest[k] = v
+			}
 		}
-		next.Set(service.PageParam, page.Next)
-		links = append(links, link{"next", path + "?" + next.Encode()})
+		links = append(links, link{"next", pageURL(path, rest.Encode(), page.Next)})
 	}
 	w := newBundle("history", page.Total, links)
 	for _, v := range page.Versions {
