@@ -12,11 +12,12 @@ import (
 
 // Publish makes the conformance resources of the loaded packages readable
 // and searchable through the REST API (by url, version, name…) by storing
-// them as ordinary resources under their package ids (without the write
-// validation: they are the definitions the validator itself uses). A resource already
-// stored with the same url and version is left alone, so restarts add no
-// versions. It returns how many were written; failures are returned one by
-// one and do not stop the others.
+// them as ordinary resources under their package ids, as trusted writes
+// (service.UpdateTrusted: without the write validation, since they are the
+// definitions the validator itself uses). A resource already stored with the
+// same url and version is left alone, so restarts add no versions. It
+// returns how many were written; failures are returned one by one and do
+// not stop the others.
 func Publish(ctx context.Context, svc *service.Service, v *profiles.Validator) (int, []error) {
 	written := 0
 	var errs []error
@@ -35,7 +36,7 @@ func Publish(ctx context.Context, svc *service.Service, v *profiles.Validator) (
 			errs = append(errs, fmt.Errorf("%s/%s: %w", r.Type, r.ID, err))
 			continue
 		}
-		if _, err := svc.Update(service.Trusted(ctx), r.Type, r.ID, body, service.Preconditions{}); err != nil {
+		if _, err := svc.UpdateTrusted(ctx, r.Type, r.ID, body); err != nil {
 			errs = append(errs, fmt.Errorf("%s/%s (%s): %w", r.Type, r.ID, r.File, err))
 			continue
 		}

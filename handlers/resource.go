@@ -27,11 +27,12 @@ func (s *Server) location(r *store.Resource) string {
 	return s.cfg.BaseURL + "/" + r.Type + "/" + r.ID + "/_history/" + strconv.FormatInt(r.Version, 10)
 }
 
-// renderResource applies _summary/_elements to a stored resource.
-func renderResource(c echo.Context, r *store.Resource) ([]byte, error) {
-	summary := c.QueryParam("_summary")
+// renderResource applies the _summary/_elements of params to a stored
+// resource.
+func renderResource(r *store.Resource, params url.Values) ([]byte, error) {
+	summary := params.Get("_summary")
 	var elements []string
-	if v := c.QueryParam("_elements"); v != "" {
+	if v := params.Get("_elements"); v != "" {
 		elements = strings.Split(v, ",")
 	}
 	switch summary {
@@ -54,7 +55,7 @@ func (s *Server) read(c echo.Context) error {
 	if notModified(c, r) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	body, err := renderResource(c, r)
+	body, err := renderResource(r, c.QueryParams())
 	if err != nil {
 		return err
 	}
@@ -64,18 +65,28 @@ func (s *Server) read(c echo.Context) error {
 // notModified applies If-None-Match and If-Modified-Since to a read.
 func notModified(c echo.Context, r *store.Resource) bool {
 	h := c.Request().Header
-	if inm := h.Get("If-None-Match"); inm != "" {
-		for _, t := range strings.Split(inm, ",") {
+	var since time.Time
+	if ims := h.Get("If-Modified-Since"); ims != "" {
+		since, _ = http.ParseTime(ims) // an invalid date is ignored
+	}
+	return unchanged(r, h.Get("If-None-Match"), since, time.Second)
+}
+
+// unchanged reports whether a reader holding the versions of ifNoneMatch
+// (ETags, or *), or a copy as of since (zero: none), already has r;
+// If-None-Match wins when present. since has the given precision (a second
+// for an HTTP date), to which the version's instant is truncated.
+func unchanged(r *store.Resource, ifNoneMatch string, since time.Time, precision time.Duration) bool {
+	if ifNoneMatch != "" {
+		for _, t := range strings.Split(ifNoneMatch, ",") {
 			if v, ok := service.ParseETag(t); (ok && v == r.Version) || strings.TrimSpace(t) == "*" {
 				return true
 			}
 		}
 		return false
 	}
-	if ims := h.Get("If-Modified-Since"); ims != "" {
-		if t, err := http.ParseTime(ims); err == nil {
-			return !r.LastUpdated.Truncate(time.Second).After(t)
-		}
+	if !since.IsZero() {
+		return !r.LastUpdated.Truncate(precision).After(since)
 	}
 	return false
 }
@@ -89,7 +100,7 @@ func (s *Server) vread(c echo.Context) error {
 		return err
 	}
 	setVersionHeaders(c, r)
-	body, err := renderResource(c, r)
+	body, err := renderResource(r, c.QueryParams())
 	if err != nil {
 		return err
 	}
@@ -261,7 +272,7 @@ func (s *Server) respondWrite(c echo.Context, res *service.Result) error {
 		}
 		return s.writeJSON(c, res.Status, fhir.InfoOutcome(msg))
 	}
-	body, err := renderResource(c, r)
+	body, err := renderResource(r, c.QueryParams())
 	if err != nil {
 		return err
 	}

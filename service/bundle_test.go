@@ -55,8 +55,6 @@ func newHooked(t *testing.T) (*Service, *hooked, *atomic.Int64) {
 	return s, h, &inside
 }
 
-func noGet(context.Context, string) (int, []byte, string, string, error) { return 0, nil, "", "", nil }
-
 func mustCreate(t *testing.T, s *Service, body string) string {
 	t.Helper()
 	r, err := s.Create(context.Background(), "Patient", []byte(body), Preconditions{})
@@ -95,7 +93,7 @@ func TestBundlePreparedOutsideTransaction(t *testing.T) {
 	  {"fullUrl": "urn:uuid:11111111-1111-1111-1111-111111111111", "request": {"method": "POST", "url": "Patient"},
 	   "resource": {"resourceType": "Patient", "identifier": [{"system": "urn:s", "value": "a"}]}},
 	  ` + strings.Replace(obs, "SUBJECT", "urn:uuid:11111111-1111-1111-1111-111111111111", 1) + `]}`
-	_, res, err := s.Bundle(context.Background(), []byte(body), noGet)
+	_, res, err := s.Bundle(context.Background(), []byte(body), BundleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +120,7 @@ func TestBundleReplannedWhenStateChanged(t *testing.T) {
 		  {"fullUrl": "urn:uuid:11111111-1111-1111-1111-111111111111", "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:s|b"},
 		   "resource": {"resourceType": "Patient", "identifier": [{"system": "urn:s", "value": "b"}]}},
 		  ` + strings.Replace(obs, "SUBJECT", "urn:uuid:11111111-1111-1111-1111-111111111111", 1) + `]}`
-		_, res, err := s.Bundle(ctx, []byte(body), noGet)
+		_, res, err := s.Bundle(ctx, []byte(body), BundleOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +143,7 @@ func TestBundleReplannedWhenStateChanged(t *testing.T) {
 		}
 		body := `{"resourceType": "Bundle", "type": "transaction", "entry": [
 		  ` + strings.Replace(obs, "SUBJECT", "Patient?identifier=urn:s|c", 1) + `]}`
-		_, res, err := s.Bundle(ctx, []byte(body), noGet)
+		_, res, err := s.Bundle(ctx, []byte(body), BundleOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,9 +10,6 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// PageParam is the query parameter carrying an engine's paging cursor.
-const PageParam = "_page"
-
 // History lists versions of one resource (typ and id), of a type (typ) or
 // of the whole server (neither), newest first, honouring _since, _at,
 // _count and the paging cursor.

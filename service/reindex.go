@@ -35,41 +35,6 @@ func (s *Service) checkSearchParameter(res map[string]any) error {
 	return nil
 }
 
-// afterCommit applies committed writes that change the server itself: a
-// SearchParameter created or updated is used by every later write (and by
-// $reindex for existing data); a deleted one stops being used.
-func (s *Service) afterCommit(rs ...*store.Resource) {
-	for _, r := range rs {
-		if r == nil || r.Type != "SearchParameter" {
-			continue
-		}
-		s.custom.mu.Lock()
-		if s.custom.byID == nil {
-			s.custom.byID = map[string]string{}
-		}
-		if old, ok := s.custom.byID[r.ID]; ok {
-			s.Params.RemoveURL(old)
-			delete(s.custom.byID, r.ID)
-		}
-		if !r.Deleted {
-			if res, ferr := fhir.Decode(r.JSON); ferr == nil && usable(res) {
-				if err := s.Params.AddResource(res); err == nil {
-					u, _ := res["url"].(string)
-					if u == "" {
-						u = "urn:dccfhir:searchparameter:" + str(res["code"])
-					}
-					s.custom.byID[r.ID] = u
-				}
-			}
-		}
-		s.custom.mu.Unlock()
-	}
-}
-
-func usable(res map[string]any) bool { return res["status"] != "retired" }
-
-func str(v any) string { s, _ := v.(string); return s }
-
 // LoadSearchParameters registers every stored SearchParameter, at start.
 func (s *Service) LoadSearchParameters(ctx context.Context) (int, error) {
 	q := &query.Query{Types: []string{"SearchParameter"}, Count: 500}

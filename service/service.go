@@ -5,12 +5,20 @@
 // Every interaction is written once as a function running inside a storage
 // transaction (store.Tx), so a transaction Bundle runs the very same code as
 // the single request, in one storage transaction.
+//
+// One interaction per file: read.go (read, vread), create.go, update.go
+// (update and conditional update), patch.go, delete.go, history.go and
+// search.go; conditional.go holds what the conditional forms share (the
+// preconditions and the criteria match), write.go the path every write ends
+// in (retries, stamping, validation, indexing, the post-commit hook).
+// Bundles are parsed in bundle_parse.go, their ids and references placed in
+// bundle_place.go, prepared ahead of the transaction in bundle_ahead.go and
+// run in bundle.go.
 package service
 
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,8 +42,10 @@ type Service struct {
 	Validate Validator
 	// DefaultCount and MaxCount bound search and history pages.
 	DefaultCount, MaxCount int
-	// Now is the clock (tests may replace it).
-	Now func() time.Time
+	// Now is the clock and NewID assigns the ids of created resources
+	// (tests fix both).
+	Now   func() time.Time
+	NewID func() string
 
 	// ValueSetCodes expands value sets for :in / :not-in (nil: refused).
 	ValueSetCodes CodeLister
@@ -46,9 +56,13 @@ type Service struct {
 	custom customParams
 }
 
+// PageParam is the query parameter carrying an engine's paging cursor, in
+// search and history alike.
+const PageParam = "_page"
+
 // New returns a Service with the default page sizes and base validation.
 func New(st store.Store, reg *search.Registry) *Service {
-	return &Service{Store: st, Params: reg, Validate: BaseValidate, DefaultCount: 50, MaxCount: 1000, Now: time.Now}
+	return &Service{Store: st, Params: reg, Validate: BaseValidate, DefaultCount: 50, MaxCount: 1000, Now: time.Now, NewID: uuid.NewString}
 }
 
 // Result is the outcome of a write: the version stored (or found, for a
@@ -83,87 +97,6 @@ func BaseValidate(_ context.Context, typ string, res map[string]any) *fhir.Error
 	return nil
 }
 
-// newID is a server-assigned id.
-func newID() string { return uuid.NewString() }
-
-// put stores a new version of typ/id over prev (nil when new) inside tx.
-func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, prev *store.Resource, res map[string]any, body []byte, method string, now time.Time) (*store.Resource, error) {
-	w, err := s.prepare(ctx, typ, id, prev, res, body, method, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Put(ctx, w); err != nil {
-		return nil, err // ErrConflict stays raw so run() retries the interaction
-	}
-	return &w.Resource, nil
-}
-
-// prepare builds the version to write: it stamps id and meta into both the
-// tree and the bytes, validates (meta as sent), and extracts the search
-// index. It touches no storage, so a Bundle prepares its entries in parallel.
-func (s *Service) prepare(ctx context.Context, typ, id string, prev *store.Resource, res map[string]any, body []byte, method string, now time.Time) (*store.Write, error) {
-	version := int64(1)
-	if prev != nil {
-		version = prev.Version + 1
-		if !now.After(prev.LastUpdated) {
-			now = prev.LastUpdated.Add(time.Microsecond)
-		}
-	}
-	now = now.UTC().Truncate(time.Microsecond)
-	vid, lu := strconv.FormatInt(version, 10), FormatInstant(now)
-	res["id"] = id
-	meta, _ := res["meta"].(map[string]any)
-	if meta == nil {
-		if _, present := res["meta"]; present {
-			return nil, fhir.Errorf(400, "structure", typ+".meta", "meta must be an object")
-		}
-		meta = map[string]any{}
-		res["meta"] = meta
-	}
-	// The write is validated as sent: a versionId or lastUpdated the client
-	// wrote is checked as it is (a bad one is refused, not silently
-	// replaced); the server's values stand in only for absent ones, then
-	// replace both.
-	if _, ok := meta["versionId"]; !ok {
-		meta["versionId"] = vid
-	}
-	if _, ok := meta["lastUpdated"]; !ok {
-		meta["lastUpdated"] = lu
-	}
-	if s.Validate != nil && ctx.Value(trustedKey{}) == nil {
-		if err := s.Validate(ctx, typ, res); err != nil {
-			return nil, err
-		}
-	}
-	meta["versionId"], meta["lastUpdated"] = vid, lu
-	if typ == "SearchParameter" {
-		if err := s.checkSearchParameter(res); err != nil {
-			return nil, err
-		}
-	}
-	stamped, err := fhir.Stamp(body, id, vid, lu)
-	if err != nil {
-		return nil, fhir.Errorf(400, "structure", "", "body is not a JSON object: %v", err)
-	}
-	idx, err := search.ExtractLocal(s.Params, typ, res, s.BaseURL)
-	if err != nil {
-		return nil, fhir.Errorf(422, "processing", "", "cannot index resource: %v", err)
-	}
-	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: method, JSON: stamped}, Index: idx}, nil
-}
-
-// tombstone stores a deletion version over prev.
-func (s *Service) tombstone(ctx context.Context, tx store.Tx, prev *store.Resource, now time.Time) (*store.Resource, error) {
-	if !now.After(prev.LastUpdated) {
-		now = prev.LastUpdated.Add(time.Microsecond)
-	}
-	w := &store.Write{Resource: store.Resource{Type: prev.Type, ID: prev.ID, Version: prev.Version + 1, LastUpdated: now.UTC().Truncate(time.Microsecond), Deleted: true, Method: "DELETE"}}
-	if err := tx.Put(ctx, w); err != nil {
-		return nil, err
-	}
-	return &w.Resource, nil
-}
-
 // storeErr turns an engine error into a client-facing one where the client
 // caused it; anything else stays an internal error.
 func storeErr(err error, typ, id string) error {
@@ -190,6 +123,16 @@ func isClientErr(err error) (*fhir.Error, bool) {
 	return fe, ok
 }
 
+func checkTypeID(typ, id string) error {
+	if !fhir.KnownType(typ) {
+		return fhir.Errorf(404, "not-supported", "", "unknown resource type %q", typ)
+	}
+	if id != "" && !fhir.ValidID(id) {
+		return fhir.Errorf(400, "value", "", "invalid id %q: ids are 1 to 64 of [A-Za-z0-9-.]", id)
+	}
+	return nil
+}
+
 // Chain runs validators in order and returns the first failure, so the
 // cheap base checks reject garbage before the full validator runs.
 func Chain(vs ...Validator) Validator {
@@ -205,12 +148,3 @@ func Chain(vs ...Validator) Validator {
 		return nil
 	}
 }
-
-type trustedKey struct{}
-
-// Trusted marks ctx for writes the server makes of definitions it already
-// loaded and uses (the conformance resources of its packages): they are
-// stored as published, without the write validation, since a package's
-// quirks (FR Core has a slicing without discriminator) must not hide a
-// definition the validator relies on.
-func Trusted(ctx context.Context) context.Context { return context.WithValue(ctx, trustedKey{}, true) }

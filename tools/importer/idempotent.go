@@ -13,61 +13,28 @@ import (
 // idempotent rewrites a batch or transaction Bundle so that sending it twice
 // stores nothing twice: POST entries without ifNoneExist get a conditional
 // create on their first identifier. It returns the Bundle, the resource type
-// of each entry and how many POSTs had no identifier to use. entry is the
-// Bundle's raw entry member.
+// of each entry and how many POSTs had no identifier to use. es are the
+// Bundle's entries as fhir.SplitBundle split them.
 //
-// It first walks the entries with fhir.Elements and fhir.Members, reading
-// only each request's url, method and ifNoneExist: with noDedup, or when no
-// entry needs a condition, the Bundle goes out as it came and is never
-// decoded here (json.Unmarshal of a whole Bundle cost as much CPU as
-// parsing it again on the server). Only a Bundle that must be rewritten is
-// decoded and re-encoded.
-func idempotent(data, entry []byte, noDedup bool) ([]byte, []string, int, error) {
-	es, err := entries(entry)
-	if err != nil {
-		return nil, nil, 0, err
-	}
+// It reads only each request's url, method and ifNoneExist (a member of
+// the wrong type counts as absent; the server answers for that entry):
+// with noDedup, or when no entry needs a condition, the Bundle goes out as
+// it came and is never decoded here (json.Unmarshal of a whole Bundle cost
+// as much CPU as parsing it again on the server). Only a Bundle that must
+// be rewritten is decoded and re-encoded.
+func idempotent(data []byte, es []fhir.RawEntry, noDedup bool) ([]byte, []string, int, error) {
 	types := make([]string, len(es))
 	noID := 0
 	for i, e := range es {
-		ems, err := fhir.Members(e)
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("not a Bundle: entry %d: %v", i, err)
-		}
-		var req, res []byte
-		for _, m := range ems {
-			switch m.Key {
-			case "request":
-				req = m.Value
-			case "resource":
-				res = m.Value
-			}
-		}
-		if len(req) == 0 || string(req) == "null" {
+		if e.Request == nil {
 			continue
 		}
-		rms, err := fhir.Members(req)
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("not a Bundle: entry %d request: %v", i, err)
-		}
-		var u, method, ine string
-		for _, m := range rms {
-			// a value that is not a string counts as absent, as before
-			switch m.Key {
-			case "url":
-				u, _ = jsonString(m.Value)
-			case "method":
-				method, _ = jsonString(m.Value)
-			case "ifNoneExist":
-				ine, _ = jsonString(m.Value)
-			}
-		}
-		t, _, _ := strings.Cut(strings.TrimPrefix(u, "/"), "/")
+		t, _, _ := strings.Cut(strings.TrimPrefix(e.Request.URL, "/"), "/")
 		types[i], _, _ = strings.Cut(t, "?")
-		if noDedup || !strings.EqualFold(method, "POST") || ine != "" {
+		if noDedup || !strings.EqualFold(e.Request.Method, "POST") || e.Request.IfNoneExist != "" {
 			continue
 		}
-		if identifierQuery(res) != "" {
+		if identifierQuery(e.Resource) != "" {
 			return rewrite(data)
 		}
 		noID++

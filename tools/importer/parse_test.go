@@ -16,22 +16,17 @@ import (
 	"github.com/dccfhir/dccfhir/tools/generate"
 )
 
-// fastAndFull runs idempotent (the Members walk) and rewrite (the full
+// fastAndFull runs idempotent (on the split entries) and rewrite (the full
 // json.Unmarshal it replaces) on a Bundle: with noDedup the walk must give
 // the full decode's types and leave the Bundle untouched; without it both
 // must give the same Bundle, types and count of POSTs without identifier.
 func fastAndFull(t *testing.T, name string, data []byte) {
 	t.Helper()
-	ms, err := fhir.Members(data)
+	b, err := fhir.SplitBundle(data, fhir.LenientSplit)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	var entry []byte
-	for _, m := range ms {
-		if m.Key == "entry" {
-			entry = m.Value
-		}
-	}
+	entry := b.Entry
 	wantBody, wantTypes, wantNoID, err := rewrite(data)
 	if err != nil {
 		t.Fatalf("%s: rewrite: %v", name, err)

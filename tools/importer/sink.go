@@ -149,13 +149,9 @@ func httpEntry(typ string, st int, resp []byte, err error) (Entry, error) {
 // with the same validation and bundle semantics as the server.
 type ServiceSink struct{ Svc *service.Service }
 
-func noGet(context.Context, string) (int, []byte, string, string, error) {
-	return 0, nil, "", "", fhir.Errorf(400, "not-supported", "", "the importer does not run GET entries")
-}
-
 // Bundle implements Sink.
 func (s ServiceSink) Bundle(ctx context.Context, body []byte) ([]Entry, error) {
-	_, results, err := s.Svc.Bundle(ctx, body, noGet)
+	_, results, err := s.Svc.Bundle(ctx, body, service.BundleOptions{})
 	if err != nil {
 		return nil, asFailure(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,59 +55,36 @@ func (im *run) file(ctx context.Context, path string, emit func(*unit) error) er
 // (made idempotent), another Bundle as a batch of its resources, a single
 // resource as a PUT or a conditional create.
 //
-// It reads the file's head with fhir.Members, which only finds where each
-// top-level member ends, instead of json.Unmarshal, which validates and
-// scans every byte of a multi-MB Bundle a second time just to fill three
-// fields. Members still fails on a truncated file or one that is not a JSON
-// object, so those stay failures of the file here; what it lets through
-// (say a bad literal deep inside a resource) the server refuses, which is a
-// failure of the file too.
+// It reads the file with fhir.SplitBundle, the splitter the server uses
+// too, which only finds where each member and entry ends, instead of
+// json.Unmarshal, which validates and scans every byte of a multi-MB Bundle
+// a second time just to fill a few fields. It splits leniently: a file
+// that is not a JSON object, or is truncated, stays a failure of the file
+// here, but a malformed entry is passed on for the server to answer for
+// (as it does for a bad literal deep inside a resource).
 func (im *run) fromJSON(key string, data []byte) (*unit, error) {
-	ms, err := fhir.Members(data)
+	b, err := fhir.SplitBundle(data, fhir.LenientSplit)
 	if err != nil {
 		return nil, fmt.Errorf("not JSON: %v", err)
 	}
-	var resourceType, typ, id string
-	var entry []byte
-	for _, m := range ms { // the last of duplicate keys wins, as with json.Unmarshal
-		var err error
-		switch m.Key {
-		case "resourceType":
-			resourceType, err = jsonString(m.Value)
-		case "type":
-			typ, err = jsonString(m.Value)
-		case "id":
-			id, err = jsonString(m.Value)
-		case "entry":
-			entry = m.Value
-		}
-		if err != nil {
-			return nil, fmt.Errorf("not JSON: %s: %v", m.Key, err)
-		}
-	}
 	switch {
-	case resourceType == "":
+	case b.ResourceType == "":
 		return nil, errors.New("no resourceType")
-	case resourceType == "Bundle" && (typ == "batch" || typ == "transaction"):
-		body, types, noID, err := idempotent(data, entry, im.o.NoDedup)
+	case b.ResourceType == "Bundle" && (b.Type == "batch" || b.Type == "transaction"):
+		body, types, noID, err := idempotent(data, b.Entry, im.o.NoDedup)
 		if err != nil {
 			return nil, err
 		}
 		im.addNoID(noID)
 		return &unit{key: key, kind: kindBundle, body: body, types: types}, nil
-	case resourceType == "Bundle" && typ != "document" && typ != "message":
-		entries, err := entries(entry)
-		if err != nil {
-			return nil, err
-		}
+	case b.ResourceType == "Bundle" && b.Type != "document" && b.Type != "message":
 		var lines [][]byte
-		for _, e := range entries {
-			res, err := member(e, "resource")
-			if err != nil {
-				return nil, err
+		for i, e := range b.Entry {
+			if e.Err != nil { // its resource is what is sent: it must be readable
+				return nil, fmt.Errorf("not a Bundle: entry %d: %v", i, e.Err)
 			}
-			if len(res) > 0 {
-				lines = append(lines, res)
+			if len(e.Resource) > 0 {
+				lines = append(lines, e.Resource)
 			}
 		}
 		body, types, noID, err := batchOf(lines, im.o.NoDedup)
@@ -117,8 +93,8 @@ func (im *run) fromJSON(key string, data []byte) (*unit, error) {
 		}
 		im.addNoID(noID)
 		return &unit{key: key, kind: kindBundle, body: body, types: types}, nil
-	case id != "":
-		return &unit{key: key, kind: kindPut, typ: resourceType, id: id, body: data, types: []string{resourceType}}, nil
+	case b.ID != "":
+		return &unit{key: key, kind: kindPut, typ: b.ResourceType, id: b.ID, body: data, types: []string{b.ResourceType}}, nil
 	}
 	cond := ""
 	if !im.o.NoDedup {
@@ -127,56 +103,7 @@ func (im *run) fromJSON(key string, data []byte) (*unit, error) {
 			im.addNoID(1)
 		}
 	}
-	return &unit{key: key, kind: kindCreate, typ: resourceType, body: data, cond: cond, types: []string{resourceType}}, nil
-}
-
-// jsonString decodes a raw JSON value that should be a string; null is "".
-func jsonString(v []byte) (string, error) {
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v, '\\') < 0 {
-		return string(v[1 : len(v)-1]), nil
-	}
-	var s *string
-	if err := json.Unmarshal(v, &s); err != nil {
-		return "", err
-	}
-	if s == nil {
-		return "", nil
-	}
-	return *s, nil
-}
-
-// entries splits a Bundle's raw entry array (absent or null: none).
-func entries(entry []byte) ([][]byte, error) {
-	if len(entry) == 0 || string(entry) == "null" {
-		return nil, nil
-	}
-	es, err := fhir.Elements(entry)
-	if err != nil {
-		return nil, fmt.Errorf("not a Bundle: entry: %v", err)
-	}
-	return es, nil
-}
-
-// member is the raw value of key in the JSON object obj (nil when absent or
-// null).
-func member(obj []byte, key string) ([]byte, error) {
-	if string(obj) == "null" {
-		return nil, nil
-	}
-	ms, err := fhir.Members(obj)
-	if err != nil {
-		return nil, fmt.Errorf("not a Bundle: entry: %v", err)
-	}
-	var v []byte
-	for _, m := range ms {
-		if m.Key == key {
-			v = m.Value
-		}
-	}
-	if string(v) == "null" {
-		return nil, nil
-	}
-	return v, nil
+	return &unit{key: key, kind: kindCreate, typ: b.ResourceType, body: data, cond: cond, types: []string{b.ResourceType}}, nil
 }
 
 // ndjson batches lines into batch Bundles; a unit's key is the file and its
