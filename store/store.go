@@ -11,12 +11,15 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
-// Errors an engine returns; the service maps them to HTTP statuses.
+// Errors an engine returns; the service maps them to HTTP statuses. An
+// engine returns these (wrapped, or as an *Error saying what and where),
+// never an HTTP status or an OperationOutcome of its own.
 var (
 	// ErrNotFound: no version of that resource (or that version) exists.
 	ErrNotFound = errors.New("not found")
@@ -30,7 +33,26 @@ var (
 	ErrUnsupported = errors.New("not supported by this storage engine")
 	// ErrBadCursor: a paging cursor the engine cannot read (forged or stale).
 	ErrBadCursor = errors.New("invalid or expired page cursor")
+	// ErrTooCostly: a search whose intermediate result passes a bound of the
+	// engine (the MongoDB engine's id sets); the client must narrow it.
+	ErrTooCostly = errors.New("search too costly for this storage engine")
 )
+
+// Error is an engine error the client caused, whose message is meant for
+// the client: Msg names what was wrong, and errors.Is matches Kind (one of
+// the Err* above), which decides the status.
+type Error struct {
+	Kind error
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Errorf returns an *Error of kind with a formatted message.
+func Errorf(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
 
 // Resource is one stored version of a resource.
 type Resource struct {

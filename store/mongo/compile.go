@@ -9,18 +9,18 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search/query"
+	"github.com/dccfhir/dccfhir/store"
 )
 
-// notSupported is a search this engine cannot answer (HTTP 400).
+// notSupported is a search this engine cannot answer.
 func notSupported(format string, args ...any) error {
-	return fhir.Errorf(400, "not-supported", "", format, args...)
+	return store.Errorf(store.ErrUnsupported, format, args...)
 }
 
-// tooCostly is a search whose intermediate id set passes maxIDs (HTTP 400).
+// tooCostly is a search whose intermediate id set passes maxIDs.
 func tooCostly(format string, args ...any) error {
-	return fhir.Errorf(400, "too-costly", "", format, args...)
+	return store.Errorf(store.ErrTooCostly, format, args...)
 }
 
 // kindArray is the index array of a parameter type.
