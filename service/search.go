@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,9 +17,13 @@ import (
 // SearchResponse is a page of search results with the query as the server
 // understood it (for the self link) and the parameters it ignored.
 type SearchResponse struct {
+	// Query is the search as understood; in a compartment search its last
+	// clause is the compartment's (the self link leaves it out).
 	Query   *query.Query
 	Result  *store.SearchResult
 	Ignored []search.Unknown
+	// Plan is how the search was answered.
+	Plan *Plan
 }
 
 // Search runs a type search (typ set) or a system search (typ ""). Unknown
@@ -66,21 +71,22 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 		return nil, unknownErr("the search uses", unknown)
 	}
 	q.Page = params.Get(PageParam)
-	if comp != "" {
-		if typ == "" {
-			q.Types = compartmentTypes(comp, q.Types)
-		}
-		q.Where = append(q.Where, search.CompartmentClause(comp, compID))
-	}
-	sq, err := s.expandValueSets(q)
+	plan, err := s.planSearch(q, comp, compID)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Store.Search(ctx, sq)
+	res, err := s.execute(ctx, s.Store, plan)
 	if err != nil {
 		return nil, storeErr(err, typ, "")
 	}
-	return &SearchResponse{Query: q, Result: res, Ignored: unknown}, nil
+	resp := &SearchResponse{Query: q, Result: res, Ignored: unknown, Plan: plan}
+	if plan.Compartment != nil {
+		shown := *q
+		shown.Types = plan.Match.Types
+		shown.Where = append(slices.Clip(q.Where), *plan.Compartment)
+		resp.Query = &shown
+	}
+	return resp, nil
 }
 
 // unknownErr is the 400 for parameters the server does not know or support.

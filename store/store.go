@@ -82,9 +82,24 @@ type Features struct {
 type Reader interface {
 	// Read returns the current version (a tombstone if deleted) or ErrNotFound.
 	Read(ctx context.Context, typ, id string) (*Resource, error)
-	// Search returns current, non-deleted resources matching q.
+	// Search returns a page of current, non-deleted resources matching q.
+	// It answers the matches only: q.Include and q.RevInclude are ignored,
+	// the caller follows them (Includes, over Targets and Referrers).
 	Search(ctx context.Context, q *query.Query) (*SearchResult, error)
+	// Targets returns the current resources that the resources from refer
+	// to through the reference parameter param ("*" or "": any), only those
+	// of type targetType when it is set: one step of _include. References
+	// to deleted or absent resources, and canonical or external URLs, bring
+	// nothing. Each resource comes once, in no set order.
+	Targets(ctx context.Context, from []Ref, param, targetType string) ([]*Resource, error)
+	// Referrers returns the current resources of type typ ("*" or "": any)
+	// that refer to one of to through the reference parameter param ("*"
+	// or "": any): one step of _revinclude. Each comes once, in no set order.
+	Referrers(ctx context.Context, typ, param string, to []Ref) ([]*Resource, error)
 }
+
+// Ref names a resource.
+type Ref struct{ Type, ID string }
 
 // Tx is a storage transaction: what it writes is visible to its own reads
 // and searches at once, and to others when Update returns.
@@ -149,7 +164,8 @@ type HistoryPage struct {
 // SearchResult is one page of matches.
 type SearchResult struct {
 	Resources []*Resource
-	// Included are the resources _include/_revinclude brought in.
+	// Included are the resources _include/_revinclude brought in; engines
+	// leave it empty, the service fills it (Includes).
 	Included []*Resource
 	Next     string // cursor of the next page, "" at the end
 	Prev     string // cursor of the previous page, "" on the first

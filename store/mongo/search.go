@@ -12,10 +12,11 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// searchProjection leaves out the index arrays except ref (for _include).
+// searchProjection leaves out the index arrays, keeping the sort keys
+// (sa, sd) the page cursor is made of.
 var searchProjection = bson.D{
-	{Key: "params", Value: 0}, {Key: "tok", Value: 0}, {Key: "str", Value: 0},
-	{Key: "dt", Value: 0}, {Key: "num", Value: 0}, {Key: "qty", Value: 0}, {Key: "uri", Value: 0},
+	{Key: "params", Value: 0}, {Key: "tok", Value: 0}, {Key: "str", Value: 0}, {Key: "ref", Value: 0},
+	{Key: "dt", Value: 0}, {Key: "num", Value: 0}, {Key: "qty", Value: 0}, {Key: "uri", Value: 0}, {Key: "cmp", Value: 0},
 }
 
 // order is the keyset order of a query: its sort keys then _id.
@@ -102,22 +103,12 @@ func (s *Store) Search(ctx context.Context, q *query.Query) (*store.SearchResult
 			res.Prev = (&cursor{Dir: "p", Keys: keysOf(rows[0], fields)}).encode()
 		}
 	}
-	docs := make([]*resDoc, len(rows))
-	seen := map[string]bool{}
-	for i, r := range rows {
-		docs[i] = &resDoc{}
-		if err := bson.Unmarshal(r, docs[i]); err != nil {
+	for _, r := range rows {
+		var d resDoc
+		if err := bson.Unmarshal(r, &d); err != nil {
 			return nil, fmt.Errorf("mongo: search: %w", err)
 		}
-		seen[docs[i].ID] = true
-		res.Resources = append(res.Resources, docs[i].resource())
-	}
-	inc, err := s.includes(ctx, q, docs, seen)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range inc {
-		res.Included = append(res.Included, d.resource())
+		res.Resources = append(res.Resources, d.resource())
 	}
 	return res, nil
 }

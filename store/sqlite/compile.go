@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/dccfhir/dccfhir/fhir/search/query"
+	"github.com/dccfhir/dccfhir/store"
 )
 
 // compiler turns clauses into SQL conditions on a resource alias; n makes
@@ -47,51 +48,28 @@ func kindOf(t query.ParamType) *kind {
 // candidate row. Without it SQLite may turn EXISTS into a scan of a value
 // index (param, code, ...) per row, quadratic on common values.
 
-// driveRank orders the clauses that can drive a query (be evaluated first
-// as "rid IN (subquery)", the rest then being checked row by row with a
-// correlated EXISTS): lower is likely more selective. -1: cannot drive
-// (negations, :missing, :text, :contains, which must look at every row).
-// SQLite has no statistics on FHIR value distributions, so this static
-// guess stands in for them.
-func driveRank(cl *query.Clause) int {
-	switch {
-	case cl.Missing != nil || cl.Modifier == "not" || cl.Modifier == "text" || cl.Modifier == "contains":
-		return -1
-	case cl.Has != nil || cl.Chain != nil:
-		return 5
-	case cl.Param == "_id" || cl.Param == "_lastUpdated":
-		return -1 // answered by resource's own indexes, not a subquery
-	case cl.Type == query.TypeReference:
-		return 1
-	case cl.Type == query.TypeToken:
-		return 2
-	case cl.Type == query.TypeURI || (cl.Type == query.TypeString && cl.Modifier == "exact"):
-		return 3
-	case cl.Type == query.TypeString:
-		return 4
-	case cl.Type == query.TypeDate || cl.Type == query.TypeNumber || cl.Type == query.TypeQuantity:
-		return 6
+// driver is the index of the clause q's SQL starts from, as
+// "rid IN (subquery)", the rest then being checked row by row with a
+// correlated EXISTS: the first of the lowest store.DriveRank. -1 when no
+// clause can drive, or when _id does: then resource's own (type, id) index
+// drives, the best driver there is, and no subquery is needed.
+func driver(q *query.Query) int {
+	drive := -1
+	for i := range q.Where {
+		if rk := store.DriveRank(&q.Where[i]); rk >= 0 && (drive < 0 || rk < store.DriveRank(&q.Where[drive])) {
+			drive = i
+		}
 	}
-	return -1
+	if drive >= 0 && q.Where[drive].Param == "_id" {
+		return -1
+	}
+	return drive
 }
 
 // where compiles the type restriction and every clause of q on alias r.
 func (c *compiler) where(q *query.Query) (*frag, error) {
 	f := &frag{}
-	drive := -1
-	hasID := false
-	for i := range q.Where {
-		cl := &q.Where[i]
-		if cl.Param == "_id" && cl.Missing == nil && cl.Modifier == "" {
-			hasID = true
-		}
-		if rk := driveRank(cl); rk >= 0 && (drive < 0 || rk < driveRank(&q.Where[drive])) {
-			drive = i
-		}
-	}
-	if hasID {
-		drive = -1 // the (type, id) index is the best driver there is
-	}
+	drive := driver(q)
 	// With a subquery driver, the unary + keeps SQLite from scanning the
 	// resource(type, ...) indexes instead, which it would otherwise prefer
 	// for want of statistics.
@@ -156,7 +134,7 @@ func (c *compiler) clause(f *frag, cl *query.Clause, ra string, drive bool) erro
 		return fmt.Errorf("sqlite: search parameter %q has no value", cl.Param)
 	}
 	vals := &frag{}
-	cx := "+" + x // see driveRank
+	cx := "+" + x // see driver
 	if drive && cl.Modifier != "not" {
 		cx = x
 	}

@@ -129,22 +129,9 @@ func runSearch(ctx context.Context, c *stmtCache, q *query.Query) (*store.Search
 	if err != nil {
 		return nil, err
 	}
-	seen := make(map[int64]bool, len(hits))
-	matches := make([]*row, 0, len(hits))
 	for _, h := range hits {
 		if r := found[h.rid]; r != nil {
-			matches = append(matches, r)
 			res.Resources = append(res.Resources, r.Resource)
-			seen[h.rid] = true
-		}
-	}
-	if len(q.Include)+len(q.RevInclude) > 0 {
-		inc, err := includes(ctx, c, q, matches, seen)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range inc {
-			res.Included = append(res.Included, r.Resource)
 		}
 	}
 	return res, nil

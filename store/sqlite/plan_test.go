@@ -60,21 +60,7 @@ func TestQueryPlans(t *testing.T) {
 				keys = append(keys, sk)
 			}
 			f := pageSQL(where, keys, nil, 21)
-			rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+f.b.String(), f.a...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
-			all := strings.Join(plan, "\n")
+			all := queryPlan(t, s, f)
 			for _, w := range c.want {
 				if !strings.Contains(all, w) {
 					t.Errorf("plan lacks %q:\n%s\nfor %s", w, all, f.b.String())
@@ -84,6 +70,59 @@ func TestQueryPlans(t *testing.T) {
 				if strings.Contains(all, w) {
 					t.Errorf("plan has %q:\n%s\nfor %s", w, all, f.b.String())
 				}
+			}
+		})
+	}
+}
+
+// queryPlan is the EXPLAIN QUERY PLAN of f, one detail per line.
+func queryPlan(t *testing.T, s *Store, f *frag) string {
+	t.Helper()
+	rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+f.b.String(), f.a...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "\n")
+}
+
+// TestIncludePlans: an include step is key lookups from the ids it is
+// given, never a scan of idx_ref or resource.
+func TestIncludePlans(t *testing.T) {
+	s := openTemp(t)
+	load(t, s, 0, 300)
+	for _, c := range []struct {
+		name string
+		f    *frag
+		want []string
+	}{
+		{"targets", targetsSQL("Observation", `["obs0000001","obs0000002"]`, "subject", "Patient"),
+			[]string{"SEARCH s USING COVERING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)", "SEARCH x USING PRIMARY KEY (res=? AND param=?", "SEARCH r USING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)"}},
+		{"targets of any parameter", targetsSQL("Observation", `["obs0000001"]`, "*", ""),
+			[]string{"SEARCH s USING COVERING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)", "SEARCH x USING PRIMARY KEY (res=?)"}},
+		{"referrers", referrersSQL("Patient", `["pat0001","pat0002"]`, "Observation", "subject"),
+			[]string{"SEARCH x USING COVERING INDEX idx_ref_target (type=? AND id=? AND param=?)", "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"}},
+		{"referrers of any type and parameter", referrersSQL("Patient", `["pat0001"]`, "*", "*"),
+			[]string{"SEARCH x USING COVERING INDEX idx_ref_target (type=? AND id=?)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			all := queryPlan(t, s, c.f)
+			for _, w := range c.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("plan lacks %q:\n%s\nfor %s", w, all, c.f.b.String())
+				}
+			}
+			if strings.Contains(all, "SCAN x") || strings.Contains(all, "SCAN r") || strings.Contains(all, "SCAN s") {
+				t.Errorf("plan scans:\n%s", all)
 			}
 		})
 	}
