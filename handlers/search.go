@@ -76,6 +76,9 @@ func (s *Server) runSearch(c echo.Context, comp, compID, typ string) error {
 		links = append(links, link{"previous", withPage(res.Prev)})
 	}
 	w := newBundle("searchset", res.Total, links)
+	if len(resp.Explain) > 0 { // __explain=true: the plan, first (as Blaze puts it)
+		w.entry(fhir.Member{Key: "resource", Value: fhir.Outcome(resp.Explain)}, fhir.Member{Key: "search", Value: []byte(`{"mode":"outcome"}`)})
+	}
 	summary := q.Summary
 	if summary == "count" {
 		return s.writeJSON(c, 200, w.bytes())

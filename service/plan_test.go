@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
@@ -147,5 +148,39 @@ func TestSearchFollowsIncludes(t *testing.T) {
 	want := []string{"Patient/p1", "Organization/org0", "Organization/org1", "Organization/org2"}
 	if !slices.Equal(got, want) {
 		t.Errorf("included %v, want %v", got, want)
+	}
+}
+
+func TestSearchExplainIssues(t *testing.T) {
+	s := newPlanService(t)
+	ctx := context.Background()
+	resp, err := s.Search(ctx, "Observation", url.Values{"code:in": {"http://vs"}, "_include:iterate": {"Observation:subject"}, ExplainParam: {"true"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text []string
+	for _, is := range resp.Explain {
+		if is.Severity != "information" || is.Code != "informational" {
+			t.Errorf("issue %+v", is)
+		}
+		text = append(text, is.Diagnostics)
+	}
+	all := strings.Join(text, "\n")
+	for _, w := range []string{
+		"driving clause: code=http://loinc.org|8302-2,http://loinc.org|29463-7 (token)",
+		"value set: code:in=http://vs expanded to 2 codes",
+		"includes: _include:iterate=Observation:subject (up to 4 levels)",
+		"sqlite sql: SELECT", "sqlite query plan:",
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("explain lacks %q:\n%s", w, all)
+		}
+	}
+	if resp, err := s.Search(ctx, "Observation", url.Values{}, false); err != nil || resp.Explain != nil {
+		t.Errorf("without __explain: %v, %v", resp.Explain, err)
+	}
+	_, err = s.Search(ctx, "Observation", url.Values{ExplainParam: {"1"}}, false)
+	if fe, ok := isClientErr(err); !ok || fe.Status != 400 || fe.Issues[0].Expression[0] != ExplainParam {
+		t.Errorf("__explain=1: %v, want a 400 at %s", err, ExplainParam)
 	}
 }

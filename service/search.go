@@ -24,7 +24,13 @@ type SearchResponse struct {
 	Ignored []search.Unknown
 	// Plan is how the search was answered.
 	Plan *Plan
+	// Explain is the plan as OperationOutcome issues when the client asked
+	// for it (__explain=true), else nil.
+	Explain []fhir.Issue
 }
+
+// ExplainParam asks a search for its plan (as Blaze's __explain does).
+const ExplainParam = "__explain"
 
 // Search runs a type search (typ set) or a system search (typ ""). Unknown
 // parameters are ignored, or a 400 naming them when strict
@@ -56,9 +62,13 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 			return nil, err
 		}
 	}
+	explain, err := explainFlag(params[ExplainParam])
+	if err != nil {
+		return nil, err
+	}
 	vals := make(url.Values, len(params))
 	for k, v := range params {
-		if k != PageParam {
+		if k != PageParam && k != ExplainParam {
 			vals[k] = v
 		}
 	}
@@ -86,7 +96,27 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 		shown.Where = append(slices.Clip(q.Where), *plan.Compartment)
 		resp.Query = &shown
 	}
+	if explain {
+		if resp.Explain, err = s.explain(ctx, plan); err != nil {
+			return nil, storeErr(err, typ, "")
+		}
+	}
 	return resp, nil
+}
+
+// explainFlag reads __explain: true or false.
+func explainFlag(vs []string) (bool, error) {
+	on := false
+	for _, v := range vs {
+		switch v {
+		case "true":
+			on = true
+		case "false", "":
+		default:
+			return false, fhir.Errorf(400, "invalid", ExplainParam, "%s=%q: the value must be true or false", ExplainParam, v)
+		}
+	}
+	return on, nil
 }
 
 // unknownErr is the 400 for parameters the server does not know or support.

@@ -54,12 +54,14 @@ func (s *Store) resolve(ctx context.Context, types []string, pred *elemPred) (bs
 		}
 		ids = append(ids, cur.Current.Lookup("_id").StringValue())
 		if len(ids) > maxIDs {
+			traceIDs(ctx, "clause "+pred.param+" evaluated in Go over the resources having it", len(ids), maxIDs)
 			return nil, tooCostly("search parameter %s matches more than %d resources; narrow the search", pred.param, maxIDs)
 		}
 	}
 	if err := cur.Err(); err != nil {
 		return nil, fmt.Errorf("mongo: search: %w", err)
 	}
+	traceIDs(ctx, "clause "+pred.param+" evaluated in Go over the resources having it", len(ids), maxIDs)
 	return ids, nil
 }
 
@@ -78,6 +80,7 @@ func (s *Store) chain(ctx context.Context, _ []string, c *query.Clause) (bson.D,
 	if err := cur.All(ctx, &hits); err != nil {
 		return nil, fmt.Errorf("mongo: chain: %w", err)
 	}
+	traceIDs(ctx, "chain "+c.Param+": the targets matching "+c.Chain.Param, len(hits), maxIDs)
 	if len(hits) > maxIDs {
 		return nil, tooCostly("chained search on %s matches more than %d resources; narrow the search", c.Param, maxIDs)
 	}
@@ -114,6 +117,7 @@ func (s *Store) has(ctx context.Context, types []string, c *query.Clause) (bson.
 	if err := cur.All(ctx, &hits); err != nil {
 		return nil, fmt.Errorf("mongo: _has: %w", err)
 	}
+	traceIDs(ctx, "_has:"+c.Has.Type+":"+c.Has.RefParam+": the "+c.Has.Type+" resources matching "+c.Has.Where.Param, len(hits), maxIDs)
 	if len(hits) > maxIDs {
 		return nil, tooCostly("_has:%s:%s matches more than %d resources; narrow the search", c.Has.Type, c.Has.RefParam, maxIDs)
 	}
@@ -135,5 +139,6 @@ func (s *Store) has(ctx context.Context, types []string, c *query.Clause) (bson.
 			}
 		}
 	}
+	traceIDs(ctx, "_has:"+c.Has.Type+":"+c.Has.RefParam+": the resources they refer to", len(ids), 0)
 	return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil
 }

@@ -78,19 +78,9 @@ func TestQueryPlans(t *testing.T) {
 // queryPlan is the EXPLAIN QUERY PLAN of f, one detail per line.
 func queryPlan(t *testing.T, s *Store, f *frag) string {
 	t.Helper()
-	rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+f.b.String(), f.a...)
+	plan, err := explainQueryPlan(context.Background(), s.rdb, f)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
 	}
 	return strings.Join(plan, "\n")
 }
@@ -123,6 +113,47 @@ func TestIncludePlans(t *testing.T) {
 			}
 			if strings.Contains(all, "SCAN x") || strings.Contains(all, "SCAN r") || strings.Contains(all, "SCAN s") {
 				t.Errorf("plan scans:\n%s", all)
+			}
+		})
+	}
+}
+
+// TestExplain: Explain names the driver SQLite uses and gives the
+// statements with their plans.
+func TestExplain(t *testing.T) {
+	s := openTemp(t)
+	load(t, s, 0, 20)
+	tok := func(p, mod, code string) query.Clause {
+		return query.Clause{Param: p, Type: query.TypeToken, Modifier: mod, Values: []query.Value{{Code: code}}}
+	}
+	for _, c := range []struct {
+		name  string
+		q     *query.Query
+		notes map[string]string // label → a substring of its text
+	}{
+		{"token drives", &query.Query{Types: []string{"Observation"}, Count: 10, Where: []query.Clause{tok("status", "", "final"), tok("code", "not", "x")}},
+			map[string]string{"driver": "clause 1 (status)", "sql": "SELECT rid FROM", "arguments": `"status"`, "query plan": "idx_token_code"}},
+		{"_id", &query.Query{Types: []string{"Observation"}, Count: 10, Where: []query.Clause{tok("status", "", "final"), tok("_id", "", "obs0000001")}},
+			map[string]string{"driver": "(type, id) key", "query plan": "sqlite_autoindex_resource_1"}},
+		{"nothing drives, total only", &query.Query{Types: []string{"Observation"}, Total: true, Where: []query.Clause{tok("code", "not", "x")}},
+			map[string]string{"driver": "none", "count sql": "SELECT COUNT(*)", "count query plan": "resource"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := s.Explain(context.Background(), c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, n := range e.Notes {
+				got[n.Label] = n.Text
+			}
+			for label, want := range c.notes {
+				if !strings.Contains(got[label], want) {
+					t.Errorf("%s: %q lacks %q (notes %v)", label, got[label], want, e.Notes)
+				}
+			}
+			if _, ok := got["sql"]; ok != (c.q.Count > 0) {
+				t.Errorf("page sql given: %v, want %v", ok, c.q.Count > 0)
 			}
 		})
 	}
