@@ -13,10 +13,16 @@ import (
 
 // Plan is how the service answers one search, settled before the store is
 // asked and shown by __explain. planSearch makes it from the parsed query,
-// execute runs it. Every search the service answers goes through both,
-// which makes them the place for what must narrow every search (the access
-// rules to come): a clause added to Match as the compartment's is, and
-// what execute lets the includes bring in.
+// execute runs it. Every search a client asks for goes through both (type,
+// system and compartment searches, and a Bundle's GET entries, which
+// arrive as searches), which makes them the place for what must narrow
+// every search (the access rules to come): a clause added to Match as the
+// compartment's is, and what execute lets the includes bring in.
+//
+// Not yet through here: the matches of conditional interactions (match and
+// conditionalDelete in crud.go) and the $reindex scans call Store.Search
+// with a parsed query; they need no includes, but they skip value-set
+// expansion and will skip access rules until they come here too.
 type Plan struct {
 	// Asked is the search as the client wrote it, parsed.
 	Asked *query.Query
@@ -82,7 +88,8 @@ func evaluationOrder(where []query.Clause) []query.Clause {
 
 // execute runs p on r: the engine's page of matches, then the includes,
 // followed level by level with one batched store call per directive and
-// level (store.Includes). It is the only way a search reaches the store.
+// level (store.Includes). It is the only way a client's search reaches
+// the store (see Plan).
 func (s *Service) execute(ctx context.Context, r store.Reader, p *Plan) (*store.SearchResult, error) {
 	res, err := r.Search(ctx, p.Match)
 	if err != nil {

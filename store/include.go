@@ -12,9 +12,11 @@ import (
 // resource is at most IncludeDepth references away from a match. Level 1
 // is what every directive brings from the page's matches; each further
 // level is what the :iterate directives bring from the level before. FHIR
-// leaves the bound to the server; 4 follows Observation → Patient →
-// Organization → its parent and one more, while a cycle of :iterate
-// directives cannot walk the whole database.
+// leaves the bound to the server; 4 reaches from an Observation its
+// Patient, the Patient's Organization and two levels of parent
+// organizations, while :iterate directives that fan out (everything that
+// refers to a patient, then everything that refers to those...) cannot
+// walk the whole database. Cycles end anyway: a resource comes once.
 const IncludeDepth = 4
 
 // Includes follows the _include (inc) and _revinclude (rev) directives from

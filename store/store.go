@@ -6,6 +6,11 @@
 // accepted, the current version's search index, and nothing it cannot
 // give back. FHIR semantics (versions, conditionals, bundles) live above it
 // in the service; the store guarantees atomicity and version ordering.
+// Searches are planned above it too: an engine answers a page of matches
+// (Search) and the two steps of _include and _revinclude (Targets,
+// Referrers), and Includes is the one loop over those steps, with one
+// bound (IncludeDepth). Engines may say how they answer a query
+// (Explainer, for __explain).
 package store
 
 import (
