@@ -142,6 +142,9 @@ func (s *Server) searchsetBundle(comp, compID, typ string, resp *service.SearchR
 		links = append(links, link{"previous", pageURL(base, self, res.Prev)})
 	}
 	w := newBundle("searchset", res.Total, links)
+	if len(resp.Explain) > 0 { // __explain=true: the plan, first (as Blaze puts it)
+		w.entry(fhir.Member{Key: "resource", Value: fhir.Outcome(resp.Explain)}, fhir.Member{Key: "search", Value: []byte(`{"mode":"outcome"}`)})
+	}
 	summary := q.Summary
 	if summary == "count" {
 		return w.bytes(), nil

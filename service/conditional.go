@@ -67,7 +67,11 @@ func (s *Service) match(ctx context.Context, tx store.Tx, typ, query string, loc
 		}
 	}
 	q.Count = 2
-	sr, err := tx.Search(ctx, q)
+	p, err := s.planSearch(q, "", "")
+	if err != nil {
+		return nil, err
+	}
+	sr, err := s.execute(ctx, tx, p)
 	if err != nil {
 		return nil, err
 	}

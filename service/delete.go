@@ -66,7 +66,11 @@ func (s *Service) conditionalDelete(ctx context.Context, tx store.Tx, w write) (
 		limit = s.MaxCount + 1
 	}
 	q.Count = limit
-	sr, err := tx.Search(ctx, q)
+	p, err := s.planSearch(q, "", "")
+	if err != nil {
+		return nil, err
+	}
+	sr, err := s.execute(ctx, tx, p)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,11 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 			return nil, fhir.Errorf(404, "not-found", "", "%s/%s is not known", typ, id)
 		}
 	}
-	return s.Store.History(ctx, q)
+	page, err := s.Store.History(ctx, q)
+	if err != nil {
+		return nil, storeErr(err, typ, id)
+	}
+	return page, nil
 }
 
 // count reads _count, defaulting and capping it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,10 +17,20 @@ import (
 // SearchResponse is a page of search results with the query as the server
 // understood it (for the self link) and the parameters it ignored.
 type SearchResponse struct {
+	// Query is the search as understood; in a compartment search its last
+	// clause is the compartment's (the self link leaves it out).
 	Query   *query.Query
 	Result  *store.SearchResult
 	Ignored []search.Unknown
+	// Plan is how the search was answered.
+	Plan *Plan
+	// Explain is the plan as OperationOutcome issues when the client asked
+	// for it (__explain=true), else nil.
+	Explain []fhir.Issue
 }
+
+// ExplainParam asks a search for its plan (as Blaze's __explain does).
+const ExplainParam = "__explain"
 
 // Search runs a type search (typ set) or a system search (typ ""). Unknown
 // parameters are ignored, or a 400 naming them when strict
@@ -51,9 +62,13 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 			return nil, err
 		}
 	}
+	explain, err := explainFlag(params[ExplainParam])
+	if err != nil {
+		return nil, err
+	}
 	vals := make(url.Values, len(params))
 	for k, v := range params {
-		if k != PageParam {
+		if k != PageParam && k != ExplainParam {
 			vals[k] = v
 		}
 	}
@@ -66,21 +81,42 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 		return nil, unknownErr("the search uses", unknown)
 	}
 	q.Page = params.Get(PageParam)
-	if comp != "" {
-		if typ == "" {
-			q.Types = compartmentTypes(comp, q.Types)
-		}
-		q.Where = append(q.Where, search.CompartmentClause(comp, compID))
-	}
-	sq, err := s.expandValueSets(q)
+	plan, err := s.planSearch(q, comp, compID)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Store.Search(ctx, sq)
+	res, err := s.execute(ctx, s.Store, plan)
 	if err != nil {
 		return nil, storeErr(err, typ, "")
 	}
-	return &SearchResponse{Query: q, Result: res, Ignored: unknown}, nil
+	resp := &SearchResponse{Query: q, Result: res, Ignored: unknown, Plan: plan}
+	if plan.Compartment != nil {
+		shown := *q
+		shown.Types = plan.Match.Types
+		shown.Where = append(slices.Clip(q.Where), *plan.Compartment)
+		resp.Query = &shown
+	}
+	if explain {
+		if resp.Explain, err = s.explain(ctx, plan); err != nil {
+			return nil, storeErr(err, typ, "")
+		}
+	}
+	return resp, nil
+}
+
+// explainFlag reads __explain: true or false.
+func explainFlag(vs []string) (bool, error) {
+	on := false
+	for _, v := range vs {
+		switch v {
+		case "true":
+			on = true
+		case "false", "":
+		default:
+			return false, fhir.Errorf(400, "invalid", ExplainParam, "%s=%q: the value must be true or false", ExplainParam, v)
+		}
+	}
+	return on, nil
 }
 
 // unknownErr is the 400 for parameters the server does not know or support.

@@ -109,7 +109,9 @@ func storeErr(err error, typ, id string) error {
 	case errors.Is(err, store.ErrUnsupported):
 		return fhir.Errorf(400, "not-supported", "", "%v", err)
 	case errors.Is(err, store.ErrBadCursor):
-		return fhir.Errorf(400, "invalid", "", "%v: start the search again", err)
+		return fhir.Errorf(400, "invalid", PageParam, "the page cursor (%s) is invalid or expired: start again from the first page", PageParam)
+	case errors.Is(err, store.ErrTooCostly):
+		return fhir.Errorf(400, "too-costly", "", "%v", err)
 	case errors.Is(err, store.ErrNoTransactions):
 		return fhir.Errorf(400, "not-supported", "", "%v", err)
 	}

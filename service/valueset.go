@@ -12,14 +12,21 @@ type CodeLister func(url string) ([][2]string, error)
 // noCode matches nothing: an empty expansion must not become "any code".
 var noCode = query.Value{Prefix: query.EQ, System: "urn:dccfhir:no-code", HasSystem: true, Code: "\x00"}
 
+// Expansion is one value set a search expanded, for __explain.
+type Expansion struct {
+	Param, URL string // the clause's parameter (with :in or :not-in) and the value set
+	Codes      int
+}
+
 // expandValueSets returns q with every :in / :not-in clause (in chains and
 // _has too) replaced by the token clause over the value set's codes, so
-// the engines only ever see plain tokens. q itself is left as the client
-// wrote it, for the self link.
-func (s *Service) expandValueSets(q *query.Query) (*query.Query, error) {
+// the engines only ever see plain tokens, and records each expansion in
+// log (when not nil). q itself is left as the client wrote it, for the
+// self link.
+func (s *Service) expandValueSets(q *query.Query, log *[]Expansion) (*query.Query, error) {
 	var out *query.Query
 	for i := range q.Where {
-		cl, changed, err := s.expandClause(&q.Where[i])
+		cl, changed, err := s.expandClause(&q.Where[i], log)
 		if err != nil {
 			return nil, err
 		}
@@ -38,10 +45,10 @@ func (s *Service) expandValueSets(q *query.Query) (*query.Query, error) {
 	return out, nil
 }
 
-func (s *Service) expandClause(cl *query.Clause) (*query.Clause, bool, error) {
+func (s *Service) expandClause(cl *query.Clause, log *[]Expansion) (*query.Clause, bool, error) {
 	switch {
 	case cl.Chain != nil:
-		inner, changed, err := s.expandClause(cl.Chain)
+		inner, changed, err := s.expandClause(cl.Chain, log)
 		if err != nil || !changed {
 			return cl, false, err
 		}
@@ -49,7 +56,7 @@ func (s *Service) expandClause(cl *query.Clause) (*query.Clause, bool, error) {
 		cp.Chain = inner
 		return &cp, true, nil
 	case cl.Has != nil:
-		inner, changed, err := s.expandClause(&cl.Has.Where)
+		inner, changed, err := s.expandClause(&cl.Has.Where, log)
 		if err != nil || !changed {
 			return cl, false, err
 		}
@@ -76,6 +83,9 @@ func (s *Service) expandClause(cl *query.Clause) (*query.Clause, bool, error) {
 		}
 		for _, c := range codes {
 			cp.Values = append(cp.Values, query.Value{Prefix: query.EQ, System: c[0], HasSystem: c[0] != "", Code: c[1], Raw: c[0] + "|" + c[1]})
+		}
+		if log != nil {
+			*log = append(*log, Expansion{Param: cl.Param + ":" + cl.Modifier, URL: v.Str, Codes: len(codes)})
 		}
 	}
 	if len(cp.Values) == 0 {

@@ -6,17 +6,25 @@
 // accepted, the current version's search index, and nothing it cannot
 // give back. FHIR semantics (versions, conditionals, bundles) live above it
 // in the service; the store guarantees atomicity and version ordering.
+// Searches are planned above it too: an engine answers a page of matches
+// (Search) and the two steps of _include and _revinclude (Targets,
+// Referrers), and Includes is the one loop over those steps, with one
+// bound (IncludeDepth). Engines may say how they answer a query
+// (Explainer, for __explain).
 package store
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
-// Errors an engine returns; the service maps them to HTTP statuses.
+// Errors an engine returns; the service maps them to HTTP statuses. An
+// engine returns these (wrapped, or as an *Error saying what and where),
+// never an HTTP status or an OperationOutcome of its own.
 var (
 	// ErrNotFound: no version of that resource (or that version) exists.
 	ErrNotFound = errors.New("not found")
@@ -30,7 +38,26 @@ var (
 	ErrUnsupported = errors.New("not supported by this storage engine")
 	// ErrBadCursor: a paging cursor the engine cannot read (forged or stale).
 	ErrBadCursor = errors.New("invalid or expired page cursor")
+	// ErrTooCostly: a search whose intermediate result passes a bound of the
+	// engine (the MongoDB engine's id sets); the client must narrow it.
+	ErrTooCostly = errors.New("search too costly for this storage engine")
 )
+
+// Error is an engine error the client caused, whose message is meant for
+// the client: Msg names what was wrong, and errors.Is matches Kind (one of
+// the Err* above), which decides the status.
+type Error struct {
+	Kind error
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Errorf returns an *Error of kind with a formatted message.
+func Errorf(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
 
 // Resource is one stored version of a resource.
 type Resource struct {
@@ -60,9 +87,24 @@ type Features struct {
 type Reader interface {
 	// Read returns the current version (a tombstone if deleted) or ErrNotFound.
 	Read(ctx context.Context, typ, id string) (*Resource, error)
-	// Search returns current, non-deleted resources matching q.
+	// Search returns a page of current, non-deleted resources matching q.
+	// It answers the matches only: q.Include and q.RevInclude are ignored,
+	// the caller follows them (Includes, over Targets and Referrers).
 	Search(ctx context.Context, q *query.Query) (*SearchResult, error)
+	// Targets returns the current resources that the resources from refer
+	// to through the reference parameter param ("*" or "": any), only those
+	// of type targetType when it is set: one step of _include. References
+	// to deleted or absent resources, and canonical or external URLs, bring
+	// nothing. Each resource comes once, in no set order.
+	Targets(ctx context.Context, from []Ref, param, targetType string) ([]*Resource, error)
+	// Referrers returns the current resources of type typ ("*" or "": any)
+	// that refer to one of to through the reference parameter param ("*"
+	// or "": any): one step of _revinclude. Each comes once, in no set order.
+	Referrers(ctx context.Context, typ, param string, to []Ref) ([]*Resource, error)
 }
+
+// Ref names a resource.
+type Ref struct{ Type, ID string }
 
 // Tx is a storage transaction: what it writes is visible to its own reads
 // and searches at once, and to others when Update returns.
@@ -127,7 +169,8 @@ type HistoryPage struct {
 // SearchResult is one page of matches.
 type SearchResult struct {
 	Resources []*Resource
-	// Included are the resources _include/_revinclude brought in.
+	// Included are the resources _include/_revinclude brought in; engines
+	// leave it empty, the service fills it (Includes).
 	Included []*Resource
 	Next     string // cursor of the next page, "" at the end
 	Prev     string // cursor of the previous page, "" on the first

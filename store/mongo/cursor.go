@@ -6,12 +6,12 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/store"
 )
 
 // errBadCursor is returned for a page cursor this engine did not make (or
 // made for another sort).
-var errBadCursor = fhir.Errorf(400, "invalid", "", "invalid or expired page cursor")
+var errBadCursor = store.ErrBadCursor
 
 // sortField is one key of a keyset order.
 type sortField struct {

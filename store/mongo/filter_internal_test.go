@@ -92,3 +92,17 @@ func TestCompositeRender(t *testing.T) {
 		t.Fatalf("render\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestAbbreviate(t *testing.T) {
+	ids := bson.A{}
+	for i := range 12 {
+		ids = append(ids, fmt.Sprint(i))
+	}
+	got, err := bson.MarshalExtJSON(abbreviate(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}), false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"_id":{"$in":["0","1","2","3","4","… 7 more"]}}`; string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

@@ -40,7 +40,8 @@
 // $elemMatch on sub-documents. Open probes for it; without it each clause
 // is resolved to a bounded set of _ids by evaluating the very same
 // predicate in Go over the candidates that have the parameter, and the
-// search then runs with {_id: {$in: ...}}.
+// search then runs with {_id: {$in: ...}}. Explain (__explain) shows the
+// filter and the size of each such set against its bound (maxIDs).
 //
 // # Writes without transactions
 //

@@ -222,17 +222,25 @@ func TestSearchPagingSortInclude(t *testing.T) {
 	if strings.Join(got, ",") != "p1,p3,o1,o2,o3,p2" {
 		t.Fatalf("identifier order %v", got)
 	}
-	// _include and _revinclude.
-	r, err = s.Search(ctx, &query.Query{Types: []string{"Observation"}, Where: []query.Clause{{Param: "_id", Type: query.TypeToken, Values: []query.Value{{Code: "o1"}, {Code: "o2"}}}},
+	// _include and _revinclude, followed as the service does.
+	search := func(ctx context.Context, q *query.Query) (*store.SearchResult, error) {
+		r, err := s.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		r.Included, err = store.Includes(ctx, s, r.Resources, q.Include, q.RevInclude, store.IncludeDepth)
+		return r, err
+	}
+	r, err = search(ctx, &query.Query{Types: []string{"Observation"}, Where: []query.Clause{{Param: "_id", Type: query.TypeToken, Values: []query.Value{{Code: "o1"}, {Code: "o2"}}}},
 		Count: 10, Include: []query.Include{{Type: "Observation", Param: "subject"}}})
 	if err != nil || ids(r.Resources) != "o1,o2" || ids(r.Included) != "p1" {
 		t.Fatalf("include: %+v %v", r, err)
 	}
-	r, err = s.Search(ctx, &query.Query{Types: []string{"Patient"}, Count: 10, RevInclude: []query.Include{{Type: "Observation", Param: "subject"}}})
+	r, err = search(ctx, &query.Query{Types: []string{"Patient"}, Count: 10, RevInclude: []query.Include{{Type: "Observation", Param: "subject"}}})
 	if err != nil || ids(r.Resources) != "p1,p2,p3" || ids(r.Included) != "o1,o2,o3" {
 		t.Fatalf("revinclude: %+v %v", r, err)
 	}
-	r, err = s.Search(ctx, &query.Query{Types: []string{"Patient"}, Where: []query.Clause{{Param: "_id", Type: query.TypeToken, Values: []query.Value{{Code: "p3"}}}},
+	r, err = search(ctx, &query.Query{Types: []string{"Patient"}, Where: []query.Clause{{Param: "_id", Type: query.TypeToken, Values: []query.Value{{Code: "p3"}}}},
 		Count: 10, RevInclude: []query.Include{{Type: "Observation", Param: "*"}}})
 	if err != nil || ids(r.Included) != "o3" {
 		t.Fatalf("revinclude *: %+v %v", r, err)

@@ -70,6 +70,16 @@ func (t *tx) Search(ctx context.Context, q *query.Query) (*store.SearchResult, e
 	return t.s.Search(t.ctx(ctx), q)
 }
 
+// Targets implements store.Reader inside the transaction.
+func (t *tx) Targets(ctx context.Context, from []store.Ref, param, targetType string) ([]*store.Resource, error) {
+	return t.s.Targets(t.ctx(ctx), from, param, targetType)
+}
+
+// Referrers implements store.Reader inside the transaction.
+func (t *tx) Referrers(ctx context.Context, typ, param string, to []store.Ref) ([]*store.Resource, error) {
+	return t.s.Referrers(t.ctx(ctx), typ, param, to)
+}
+
 // Put stores a new version.
 func (t *tx) Put(ctx context.Context, w *store.Write) error {
 	return t.s.put(t.ctx(ctx), w, t.sess != nil)

@@ -60,21 +60,7 @@ func TestQueryPlans(t *testing.T) {
 				keys = append(keys, sk)
 			}
 			f := pageSQL(where, keys, nil, 21)
-			rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+f.b.String(), f.a...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
-			all := strings.Join(plan, "\n")
+			all := queryPlan(t, s, f)
 			for _, w := range c.want {
 				if !strings.Contains(all, w) {
 					t.Errorf("plan lacks %q:\n%s\nfor %s", w, all, f.b.String())
@@ -84,6 +70,90 @@ func TestQueryPlans(t *testing.T) {
 				if strings.Contains(all, w) {
 					t.Errorf("plan has %q:\n%s\nfor %s", w, all, f.b.String())
 				}
+			}
+		})
+	}
+}
+
+// queryPlan is the EXPLAIN QUERY PLAN of f, one detail per line.
+func queryPlan(t *testing.T, s *Store, f *frag) string {
+	t.Helper()
+	plan, err := explainQueryPlan(context.Background(), s.rdb, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
+
+// TestIncludePlans: an include step is key lookups from the ids it is
+// given, never a scan of idx_ref or resource.
+func TestIncludePlans(t *testing.T) {
+	s := openTemp(t)
+	load(t, s, 0, 300)
+	for _, c := range []struct {
+		name string
+		f    *frag
+		want []string
+	}{
+		{"targets", targetsSQL("Observation", `["obs0000001","obs0000002"]`, "subject", "Patient"),
+			[]string{"SEARCH s USING COVERING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)", "SEARCH x USING PRIMARY KEY (res=? AND param=?", "SEARCH r USING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)"}},
+		{"targets of any parameter", targetsSQL("Observation", `["obs0000001"]`, "*", ""),
+			[]string{"SEARCH s USING COVERING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)", "SEARCH x USING PRIMARY KEY (res=?)"}},
+		{"referrers", referrersSQL("Patient", `["pat0001","pat0002"]`, "Observation", "subject"),
+			[]string{"SEARCH x USING COVERING INDEX idx_ref_target (type=? AND id=? AND param=?)", "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"}},
+		{"referrers of any type and parameter", referrersSQL("Patient", `["pat0001"]`, "*", "*"),
+			[]string{"SEARCH x USING COVERING INDEX idx_ref_target (type=? AND id=?)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			all := queryPlan(t, s, c.f)
+			for _, w := range c.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("plan lacks %q:\n%s\nfor %s", w, all, c.f.b.String())
+				}
+			}
+			if strings.Contains(all, "SCAN x") || strings.Contains(all, "SCAN r") || strings.Contains(all, "SCAN s") {
+				t.Errorf("plan scans:\n%s", all)
+			}
+		})
+	}
+}
+
+// TestExplain: Explain names the driver SQLite uses and gives the
+// statements with their plans.
+func TestExplain(t *testing.T) {
+	s := openTemp(t)
+	load(t, s, 0, 20)
+	tok := func(p, mod, code string) query.Clause {
+		return query.Clause{Param: p, Type: query.TypeToken, Modifier: mod, Values: []query.Value{{Code: code}}}
+	}
+	for _, c := range []struct {
+		name  string
+		q     *query.Query
+		notes map[string]string // label → a substring of its text
+	}{
+		{"token drives", &query.Query{Types: []string{"Observation"}, Count: 10, Where: []query.Clause{tok("status", "", "final"), tok("code", "not", "x")}},
+			map[string]string{"driver": "clause 1 (status)", "sql": "SELECT rid FROM", "arguments": `"status"`, "query plan": "idx_token_code"}},
+		{"_id", &query.Query{Types: []string{"Observation"}, Count: 10, Where: []query.Clause{tok("status", "", "final"), tok("_id", "", "obs0000001")}},
+			map[string]string{"driver": "(type, id) key", "query plan": "sqlite_autoindex_resource_1"}},
+		{"nothing drives, total only", &query.Query{Types: []string{"Observation"}, Total: true, Where: []query.Clause{tok("code", "not", "x")}},
+			map[string]string{"driver": "none", "count sql": "SELECT COUNT(*)", "count query plan": "resource"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := s.Explain(context.Background(), c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, n := range e.Notes {
+				got[n.Label] = n.Text
+			}
+			for label, want := range c.notes {
+				if !strings.Contains(got[label], want) {
+					t.Errorf("%s: %q lacks %q (notes %v)", label, got[label], want, e.Notes)
+				}
+			}
+			if _, ok := got["sql"]; ok != (c.q.Count > 0) {
+				t.Errorf("page sql given: %v, want %v", ok, c.q.Count > 0)
 			}
 		})
 	}

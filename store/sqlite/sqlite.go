@@ -36,6 +36,16 @@
 //
 // Timestamps are microseconds since the Unix epoch (UTC), as in search.Index.
 //
+// # Search
+//
+// A page is one statement (compile.go, values.go, page.go): the clause of
+// lowest store.DriveRank drives as "rid IN (subquery on its index)", the
+// others are correlated EXISTS seeks on their tables' (res, param) keys,
+// and a keyset condition on the sort keys pages. The steps of _include and
+// _revinclude are key lookups from the ids given (include.go). Explain
+// gives the statements and their EXPLAIN QUERY PLAN; TestQueryPlans and
+// TestIncludePlans pin the plans the engine relies on.
+//
 // # Concurrency
 //
 // There is one writer: Update takes a Go mutex (so writers queue in Go

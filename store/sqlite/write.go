@@ -159,6 +159,29 @@ func (t *tx) Search(ctx context.Context, q *query.Query) (*store.SearchResult, e
 	return runSearch(ctx, t.s.w, q)
 }
 
+// Targets answers one _include step on the write connection, seeing this
+// Tx's writes.
+func (t *tx) Targets(ctx context.Context, from []store.Ref, param, targetType string) ([]*store.Resource, error) {
+	if t.done {
+		return nil, errTxDone
+	}
+	if err := t.flush(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	return targets(ctx, t.s.w, from, param, targetType)
+}
+
+// Referrers answers one _revinclude step on the write connection.
+func (t *tx) Referrers(ctx context.Context, typ, param string, to []store.Ref) ([]*store.Resource, error) {
+	if t.done {
+		return nil, errTxDone
+	}
+	if err := t.flush(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	return referrers(ctx, t.s.w, typ, param, to)
+}
+
 // Put stores w as the new current version, checking its version number.
 func (t *tx) Put(ctx context.Context, w *store.Write) error {
 	if t.done {

@@ -34,8 +34,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RacingPuts", func(t *testing.T) { testRacingPuts(t, open(t)) })
 	t.Run("LockConditionalCreate", func(t *testing.T) { testLockCreate(t, open(t)) })
 	t.Run("Search", func(t *testing.T) { testSearch(t, open(t)) })
+	t.Run("Includes", func(t *testing.T) { testIncludes(t, open(t)) })
 	t.Run("Reindex", func(t *testing.T) { testReindex(t, open(t)) })
 	t.Run("ApproxDate", func(t *testing.T) { testApproxDate(t, open(t)) })
+	t.Run("Errors", func(t *testing.T) { testErrors(t, open(t)) })
 }
 
 // T0 is the base instant of the suite's timestamps; it carries

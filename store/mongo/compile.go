@@ -2,255 +2,25 @@ package mongo
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search/query"
+	"github.com/dccfhir/dccfhir/store"
 )
 
-// notSupported is a search this engine cannot answer (HTTP 400).
+// notSupported is a search this engine cannot answer.
 func notSupported(format string, args ...any) error {
-	return fhir.Errorf(400, "not-supported", "", format, args...)
+	return store.Errorf(store.ErrUnsupported, format, args...)
 }
 
-// tooCostly is a search whose intermediate id set passes maxIDs (HTTP 400).
+// tooCostly is a search whose intermediate id set passes maxIDs.
 func tooCostly(format string, args ...any) error {
-	return fhir.Errorf(400, "too-costly", "", format, args...)
-}
-
-// maxIDs bounds the _id sets a chain, _has or clause resolution produces.
-const maxIDs = 10000
-
-// cond is one comparison on a field of an index element.
-type cond struct {
-	f  string
-	op string // $eq $gt $gte $lt $lte $in $regex
-	v  any
-}
-
-// elemPred matches resources having an element of arr with p = param that
-// satisfies one of any (each a conjunction) or, for a composite (arr
-// "cmp"), one of alts (each a list of component predicates that must all
-// hold on that one element); with neither: just having param.
-type elemPred struct {
-	arr, param string
-	any        [][]cond
-	alts       [][]compPred
-}
-
-// compPred is a predicate on part i of a composite element.
-type compPred struct {
-	part int
-	pred *elemPred
-}
-
-// render is the $elemMatch form of the predicate.
-func (e *elemPred) render() bson.D { return e.renderAt("") }
-
-// renderAt renders with the array path under prefix (composite parts).
-func (e *elemPred) renderAt(prefix string) bson.D {
-	if len(e.alts) > 0 {
-		var ors bson.A
-		for _, alt := range e.alts {
-			m := bson.D{{Key: "p", Value: e.param}}
-			var all bson.A
-			for _, c := range alt {
-				all = append(all, c.pred.renderAt(fmt.Sprintf("parts.%d.", c.part)))
-			}
-			m = append(m, bson.E{Key: "$and", Value: all})
-			ors = append(ors, bson.D{{Key: prefix + e.arr, Value: bson.D{{Key: "$elemMatch", Value: m}}}})
-		}
-		if len(ors) == 1 {
-			return ors[0].(bson.D)
-		}
-		return bson.D{{Key: "$or", Value: ors}}
-	}
-	if len(e.any) == 0 {
-		return bson.D{{Key: "params", Value: e.param}}
-	}
-	var ors bson.A
-	for _, conj := range e.any {
-		m := bson.D{{Key: "p", Value: e.param}}
-		byField := map[string]int{}
-		for _, c := range conj {
-			var v any = bson.D{{Key: c.op, Value: c.v}}
-			if c.op == "$regex" {
-				v = bson.D{{Key: "$regex", Value: bson.Regex{Pattern: c.v.(string)}}}
-			}
-			if i, ok := byField[c.f]; ok {
-				m[i].Value = append(m[i].Value.(bson.D), v.(bson.D)...)
-				continue
-			}
-			byField[c.f] = len(m)
-			m = append(m, bson.E{Key: c.f, Value: v})
-		}
-		ors = append(ors, bson.D{{Key: prefix + e.arr, Value: bson.D{{Key: "$elemMatch", Value: m}}}})
-	}
-	if len(ors) == 1 {
-		return ors[0].(bson.D)
-	}
-	return bson.D{{Key: "$or", Value: ors}}
-}
-
-// match evaluates the predicate on a document's array, as $elemMatch would.
-func (e *elemPred) match(elems bson.Raw) bool {
-	vals, err := elems.Values()
-	if err != nil {
-		return false
-	}
-	for _, ev := range vals {
-		el, ok := ev.DocumentOK()
-		if !ok {
-			continue
-		}
-		if p, _ := el.Lookup("p").StringValueOK(); p != e.param {
-			continue
-		}
-		if len(e.alts) > 0 {
-			if e.matchParts(el) {
-				return true
-			}
-			continue
-		}
-		if len(e.any) == 0 {
-			return true
-		}
-		for _, conj := range e.any {
-			if matchConj(el, conj) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// matchParts reports whether a composite element satisfies one alternative.
-func (e *elemPred) matchParts(el bson.Raw) bool {
-	parts, ok := el.Lookup("parts").ArrayOK()
-	if !ok {
-		return false
-	}
-	for _, alt := range e.alts {
-		all := true
-		for _, c := range alt {
-			part, err := bson.Raw(parts).LookupErr(fmt.Sprint(c.part))
-			if err != nil {
-				all = false
-				break
-			}
-			pd, ok := part.DocumentOK()
-			if !ok {
-				all = false
-				break
-			}
-			arr, ok := pd.Lookup(c.pred.arr).ArrayOK()
-			if !ok || !c.pred.match(bson.Raw(arr)) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
-func matchConj(el bson.Raw, conj []cond) bool {
-	for _, c := range conj {
-		rv, err := el.LookupErr(c.f)
-		if err != nil {
-			return false
-		}
-		var v any
-		switch rv.Type {
-		case bson.TypeString:
-			v = rv.StringValue()
-		case bson.TypeInt64:
-			v = rv.Int64()
-		case bson.TypeInt32:
-			v = int64(rv.Int32())
-		case bson.TypeDouble:
-			v = rv.Double()
-		default:
-			return false
-		}
-		if !compare(v, c) {
-			return false
-		}
-	}
-	return true
-}
-
-func compare(v any, c cond) bool {
-	switch c.op {
-	case "$regex":
-		s, ok := v.(string)
-		return ok && compiled(c.v.(string)).MatchString(s)
-	case "$in":
-		for _, x := range c.v.(bson.A) {
-			if sameType(v, x) && !less(v, x) && !less(x, v) {
-				return true
-			}
-		}
-		return false
-	}
-	if !sameType(v, c.v) {
-		return false
-	}
-	switch c.op {
-	case "$eq":
-		return !less(v, c.v) && !less(c.v, v)
-	case "$gt":
-		return less(c.v, v)
-	case "$gte":
-		return !less(v, c.v)
-	case "$lt":
-		return less(v, c.v)
-	case "$lte":
-		return !less(c.v, v)
-	}
-	return false
-}
-
-var (
-	regexps  sync.Map // pattern -> *regexp.Regexp, at most maxRegexps
-	nRegexps atomic.Int32
-)
-
-const maxRegexps = 1000
-
-// compiled caches the Go form of the patterns this package writes (quoted
-// literals and anchors, which mean the same in PCRE and RE2).
-func compiled(pattern string) *regexp.Regexp {
-	if re, ok := regexps.Load(pattern); ok {
-		return re.(*regexp.Regexp)
-	}
-	re := regexp.MustCompile(pattern)
-	if nRegexps.Add(1) <= maxRegexps {
-		regexps.Store(pattern, re)
-	}
-	return re
-}
-
-func sameType(a, b any) bool {
-	_, an := toFloat(a)
-	_, bn := toFloat(b)
-	if an || bn {
-		return an && bn
-	}
-	_, as := a.(string)
-	_, bs := b.(string)
-	return as && bs
+	return store.Errorf(store.ErrTooCostly, format, args...)
 }
 
 // kindArray is the index array of a parameter type.
@@ -301,8 +71,6 @@ func strs(ss []string) bson.A {
 	}
 	return a
 }
-
-func eq(f string, v any) cond { return cond{f, "$eq", v} }
 
 // clause translates one clause (its values OR'ed).
 func (s *Store) clause(ctx context.Context, types []string, c *query.Clause) (bson.D, error) {
@@ -380,56 +148,6 @@ func (s *Store) composite(ctx context.Context, types []string, c *query.Clause) 
 		return matchNothing(), nil
 	}
 	return s.predFilter(ctx, types, pred, false)
-}
-
-// predFilter is the filter for pred (negated: resources with no such
-// element), natively or through an _id set.
-func (s *Store) predFilter(ctx context.Context, types []string, pred *elemPred, negate bool) (bson.D, error) {
-	if s.elemMatch {
-		if negate {
-			return bson.D{{Key: "$nor", Value: bson.A{pred.render()}}}, nil
-		}
-		return pred.render(), nil
-	}
-	ids, err := s.resolve(ctx, types, pred)
-	if err != nil {
-		return nil, err
-	}
-	op := "$in"
-	if negate {
-		op = "$nin"
-	}
-	return bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: ids}}}}, nil
-}
-
-// resolve evaluates pred in Go over the resources that have its parameter
-// (servers without $elemMatch on sub-documents).
-func (s *Store) resolve(ctx context.Context, types []string, pred *elemPred) (bson.A, error) {
-	f, err := s.query(ctx, types, nil)
-	if err != nil {
-		return nil, err
-	}
-	f = and(f, bson.D{{Key: "params", Value: pred.param}})
-	cur, err := s.res.Find(ctx, f, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: pred.arr, Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("mongo: search: %w", err)
-	}
-	defer cur.Close(ctx)
-	ids := bson.A{}
-	for cur.Next(ctx) {
-		arr, ok := cur.Current.Lookup(pred.arr).ArrayOK()
-		if !ok || !pred.match(bson.Raw(arr)) {
-			continue
-		}
-		ids = append(ids, cur.Current.Lookup("_id").StringValue())
-		if len(ids) > maxIDs {
-			return nil, tooCostly("search parameter %s matches more than %d resources; narrow the search", pred.param, maxIDs)
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return nil, fmt.Errorf("mongo: search: %w", err)
-	}
-	return ids, nil
 }
 
 func idClause(c *query.Clause) bson.D {
@@ -683,79 +401,4 @@ func numConds(v *query.Value) ([][]cond, error) {
 		return [][]cond{{{"v", "$gte", v.Num - d}, {"v", "$lte", v.Num + d}}}, nil
 	}
 	return nil, notSupported("unknown prefix %q", v.Prefix)
-}
-
-// chain resolves the inner query to the resources it matches, then asks
-// for references to them.
-func (s *Store) chain(ctx context.Context, _ []string, c *query.Clause) (bson.D, error) {
-	f, err := s.query(ctx, c.TargetTypes, []query.Clause{*c.Chain})
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.res.Find(ctx, f, options.Find().SetProjection(bson.D{{Key: "type", Value: 1}, {Key: "id", Value: 1}}).SetLimit(maxIDs+1))
-	if err != nil {
-		return nil, fmt.Errorf("mongo: chain: %w", err)
-	}
-	var hits []resDoc
-	if err := cur.All(ctx, &hits); err != nil {
-		return nil, fmt.Errorf("mongo: chain: %w", err)
-	}
-	if len(hits) > maxIDs {
-		return nil, tooCostly("chained search on %s matches more than %d resources; narrow the search", c.Param, maxIDs)
-	}
-	byType := map[string]bson.A{}
-	var order []string
-	for _, h := range hits {
-		if _, ok := byType[h.Type]; !ok {
-			order = append(order, h.Type)
-		}
-		byType[h.Type] = append(byType[h.Type], h.RID)
-	}
-	pred := &elemPred{arr: "ref", param: c.Param}
-	for _, t := range order {
-		pred.any = append(pred.any, []cond{{"i", "$in", byType[t]}, eq("t", t)})
-	}
-	if len(pred.any) == 0 {
-		return matchNothing(), nil
-	}
-	return s.predFilter(ctx, nil, pred, false)
-}
-
-// has resolves _has:Type:refParam:clause to the resources of types those
-// matches reference through refParam.
-func (s *Store) has(ctx context.Context, types []string, c *query.Clause) (bson.D, error) {
-	f, err := s.query(ctx, []string{c.Has.Type}, []query.Clause{c.Has.Where})
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.res.Find(ctx, f, options.Find().SetProjection(bson.D{{Key: "ref", Value: 1}}).SetLimit(maxIDs+1))
-	if err != nil {
-		return nil, fmt.Errorf("mongo: _has: %w", err)
-	}
-	var hits []resDoc
-	if err := cur.All(ctx, &hits); err != nil {
-		return nil, fmt.Errorf("mongo: _has: %w", err)
-	}
-	if len(hits) > maxIDs {
-		return nil, tooCostly("_has:%s:%s matches more than %d resources; narrow the search", c.Has.Type, c.Has.RefParam, maxIDs)
-	}
-	want := map[string]bool{}
-	for _, t := range types {
-		want[t] = true
-	}
-	seen := map[string]bool{}
-	ids := bson.A{}
-	for _, h := range hits {
-		for _, r := range h.Ix.Ref {
-			if r.P != c.Has.RefParam || r.T == "" || r.I == "" || (len(want) > 0 && !want[r.T]) {
-				continue
-			}
-			k := r.T + "/" + r.I
-			if !seen[k] {
-				seen[k] = true
-				ids = append(ids, k)
-			}
-		}
-	}
-	return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil
 }

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/dccfhir/dccfhir/fhir/search/query"
+)
+
+// IncludeDepth bounds _include:iterate and _revinclude:iterate: an included
+// resource is at most IncludeDepth references away from a match. Level 1
+// is what every directive brings from the page's matches; each further
+// level is what the :iterate directives bring from the level before. FHIR
+// leaves the bound to the server; 4 reaches from an Observation its
+// Patient, the Patient's Organization and two levels of parent
+// organizations, while :iterate directives that fan out (everything that
+// refers to a patient, then everything that refers to those...) cannot
+// walk the whole database. Cycles end anyway: a resource comes once.
+const IncludeDepth = 4
+
+// Includes follows the _include (inc) and _revinclude (rev) directives from
+// matches on r, to at most depth levels (IncludeDepth for a search). It
+// asks r once per directive and level, for the whole level (never once
+// per resource), and returns what they brought in: each resource once,
+// none of matches, level by level and within a call by type and id.
+//
+// It is the one implementation of the include loop: engines supply only
+// Targets and Referrers, so every engine follows directives alike.
+func Includes(ctx context.Context, r Reader, matches []*Resource, inc, rev []query.Include, depth int) ([]*Resource, error) {
+	seen := make(map[Ref]bool, len(matches))
+	for _, m := range matches {
+		seen[Ref{m.Type, m.ID}] = true
+	}
+	var out []*Resource
+	frontier := matches
+	for level := 1; level <= depth && len(frontier) > 0; level++ {
+		var next []*Resource
+		take := func(rs []*Resource) {
+			slices.SortFunc(rs, func(a, b *Resource) int {
+				if c := strings.Compare(a.Type, b.Type); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ID, b.ID)
+			})
+			for _, x := range rs {
+				if k := (Ref{x.Type, x.ID}); !seen[k] {
+					seen[k] = true
+					next = append(next, x)
+				}
+			}
+		}
+		for _, d := range inc {
+			if level > 1 && !d.Iterate {
+				continue
+			}
+			from := refsOf(frontier, d.Type)
+			if len(from) == 0 {
+				continue
+			}
+			rs, err := r.Targets(ctx, from, d.Param, d.TargetType)
+			if err != nil {
+				return nil, err
+			}
+			take(rs)
+		}
+		for _, d := range rev {
+			if level > 1 && !d.Iterate {
+				continue
+			}
+			to := refsOf(frontier, d.TargetType)
+			if len(to) == 0 {
+				continue
+			}
+			rs, err := r.Referrers(ctx, d.Type, d.Param, to)
+			if err != nil {
+				return nil, err
+			}
+			take(rs)
+		}
+		out = append(out, next...)
+		frontier = next
+	}
+	return out, nil
+}
+
+// refsOf names the resources of rs of type typ ("" or "*": all).
+func refsOf(rs []*Resource, typ string) []Ref {
+	var out []Ref
+	for _, r := range rs {
+		if AnyType(typ) || r.Type == typ {
+			out = append(out, Ref{r.Type, r.ID})
+		}
+	}
+	return out
+}
+
+// AnyParam reports whether an include's param means every reference parameter.
+func AnyParam(param string) bool { return param == "" || param == "*" }
+
+// AnyType reports whether an include's type means every resource type.
+func AnyType(typ string) bool { return typ == "" || typ == "*" }
