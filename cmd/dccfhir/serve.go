@@ -60,7 +60,7 @@ const defaultMemoryLimit = "192MiB"
 
 func parseServe(args []string) (*serveConfig, error) {
 	c := &serveConfig{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve", "[flags]", "runs the FHIR R4 server; every flag also reads the environment variable named in its help (the flag wins).")
 	fs.StringVar(&c.listen, "listen", env("DCC_LISTEN", "127.0.0.1:8080"), "address to listen on (DCC_LISTEN)")
 	fs.StringVar(&c.baseURL, "base-url", env("DCC_BASE_URL", ""), "public FHIR base URL (DCC_BASE_URL; default http://<listen>/fhir)")
 	fs.StringVar(&c.storage, "storage", env("DCC_STORAGE", "sqlite:./data/dccfhir.db"), "sqlite:PATH or a mongodb:// / mongodb+srv:// URI (DCC_STORAGE)")
@@ -76,7 +76,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	memLimit := fs.String("memory-limit", env("DCC_MEMORY_LIMIT", defaultMemoryLimit),
 		"soft limit of the Go heap, e.g. 192MiB, 1GiB, 0 for none (DCC_MEMORY_LIMIT; GOMEMLIMIT, when set, wins over the default)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	_, own := os.LookupEnv("DCC_MEMORY_LIMIT")
