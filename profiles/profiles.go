@@ -4,12 +4,20 @@
 // deployment loads (profiles/packages) and profile validation against them
 // (profiles/conformance). One Validator serves every write path, $validate
 // and `dccfhir validate`, so they all give the same answers.
+//
+// A claimed meta.profile the server does not know is a warning by default,
+// as in the HL7 (HAPI) validator: data from elsewhere (Synthea claims US
+// Core) loads, checked against base R4 and every profile the server does
+// know. Options.UnknownProfileError makes it an error. A claimed profile in
+// the DCC guide's namespace is always known or an error, and the required
+// profiles are always enforced.
 package profiles
 
 import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -32,10 +40,10 @@ type Options struct {
 	// Required maps a resource type to profiles every resource of that type
 	// must conform to, whatever it claims (e.g. Patient → the DCC patient).
 	Required map[string][]string
-	// UnknownProfileWarning makes a claimed but unloaded meta.profile a
-	// warning instead of an error (for loading foreign data such as Synthea,
-	// whose US Core profiles are not loaded).
-	UnknownProfileWarning bool
+	// UnknownProfileError makes a claimed meta.profile that is not loaded an
+	// error (422) instead of the default warning, for deployments that must
+	// vouch for every conformance their data claims.
+	UnknownProfileError bool
 }
 
 // Validator is the complete validation of a resource.
@@ -88,26 +96,24 @@ func New(opts Options) (*Validator, []string, error) {
 
 // Validate returns every issue of res: base R4, its claimed profiles, the
 // profiles required for its type and the extra ones asked for (e.g. the
-// profile parameter of $validate).
+// profile parameter of $validate). A claimed profile that is not loaded is
+// an issue at its meta.profile element (see unknownProfile); an extra or
+// required one that is not loaded is always an error.
 func (v *Validator) Validate(typ string, res map[string]any, extra ...string) []fhir.Issue {
 	issues := v.Base.Validate(typ, res)
-	claimed := v.Set.ValidateClaimed(res)
-	if v.opts.UnknownProfileWarning {
-		for i := range claimed {
-			if claimed[i].Code == "not-supported" && strings.HasPrefix(claimed[i].Diagnostics, "claimed profile ") {
-				claimed[i].Severity = "warning"
-			}
-		}
-	}
-	issues = append(issues, claimed...)
 	done := map[string]bool{}
-	if meta, ok := res["meta"].(map[string]any); ok {
-		if ps, ok := meta["profile"].([]any); ok {
-			for _, p := range ps {
-				if s, ok := p.(string); ok {
-					done[s] = true
-				}
-			}
+	meta, _ := res["meta"].(map[string]any)
+	claimed, _ := meta["profile"].([]any)
+	for i, p := range claimed {
+		u, _ := p.(string)
+		if u == "" || done[u] {
+			continue
+		}
+		done[u] = true
+		if v.Set.Has(u) {
+			issues = append(issues, v.Set.Validate(res, u)...)
+		} else {
+			issues = append(issues, v.unknownProfile(typ, i, u))
 		}
 	}
 	for _, u := range append(append([]string(nil), v.opts.Required[typ]...), extra...) {
@@ -119,14 +125,40 @@ func (v *Validator) Validate(typ string, res map[string]any, extra ...string) []
 	return issues
 }
 
+// unknownProfile is the issue for meta.profile[i] = u, a profile not
+// loaded: an error in the DCC namespace (the guide is built in, so such a
+// profile does not exist: a typo or a newer guide) or with
+// UnknownProfileError, else a warning.
+func (v *Validator) unknownProfile(typ string, i int, u string) fhir.Issue {
+	is := fhir.Issue{Severity: "error", Code: "not-supported", Expression: []string{typ + ".meta.profile[" + strconv.Itoa(i) + "]"}}
+	switch {
+	case strings.HasPrefix(u, DCC+"/"):
+		is.Diagnostics = fmt.Sprintf("claimed profile %s is in the namespace of the DCC guide (%s %s) but the guide has no such profile", u, dcc.Name, dcc.Version)
+	case v.opts.UnknownProfileError:
+		is.Diagnostics = fmt.Sprintf("claimed profile %s is not known to this server", u)
+	default:
+		is.Severity = "warning"
+		is.Diagnostics = fmt.Sprintf("claimed profile %s is not known to this server: the resource was validated against base R4 and the profiles the server knows, not against this one", u)
+	}
+	return is
+}
+
 // HasErrors reports whether issues hold an error or a fatal issue.
 func HasErrors(issues []fhir.Issue) bool { return conformance.HasErrors(issues) }
 
 // Check is the service's write hook: nil, or a 422 listing every issue
-// when at least one is an error (warnings never block a write).
-func (v *Validator) Check(_ context.Context, typ string, res map[string]any) *fhir.Error {
+// when at least one is an error (warnings never block a write). The issues
+// of a resource it accepts are noted in ctx's fhir.Warnings, when the
+// request has one, for the response to report.
+func (v *Validator) Check(ctx context.Context, typ string, res map[string]any) *fhir.Error {
 	issues := v.Validate(typ, res)
 	if !HasErrors(issues) {
+		if len(issues) > 0 {
+			id, _ := res["id"].(string)
+			meta, _ := res["meta"].(map[string]any)
+			vid, _ := meta["versionId"].(string)
+			fhir.NoteWarnings(ctx, typ, id, vid, issues)
+		}
 		return nil
 	}
 	sort.SliceStable(issues, func(i, j int) bool { return rank(issues[i].Severity) < rank(issues[j].Severity) })

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -35,16 +36,17 @@ func TestRequiredAndClaimedProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	strict, _, err := New(Options{Required: req})
+	strict, _, err := New(Options{Required: req, UnknownProfileError: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lenient, _, err := New(Options{UnknownProfileWarning: true})
+	lenient, _, err := New(Options{}) // the default
 	if err != nil {
 		t.Fatal(err)
 	}
 	plain := map[string]any{"resourceType": "Patient", "id": "p", "gender": "female"}
 	foreign := map[string]any{"resourceType": "Patient", "id": "p", "meta": map[string]any{"profile": []any{"http://example.org/unknown"}}}
+	dccTypo := map[string]any{"resourceType": "Patient", "id": "p", "meta": map[string]any{"profile": []any{DCC + "/StructureDefinition/dcc-patiant"}}}
 	good := readJSON(t, filepath.Join("..", "testdata", "dcc", "dcc-patient.valid.json"))
 	cases := []struct {
 		name string
@@ -54,8 +56,9 @@ func TestRequiredAndClaimedProfiles(t *testing.T) {
 	}{
 		{"required profile enforced on a plain patient", strict, plain, false},
 		{"required profile satisfied", strict, good, true},
-		{"unknown claimed profile is an error", strict, foreign, false},
-		{"unknown claimed profile is a warning when configured", lenient, foreign, true},
+		{"unknown claimed profile is an error with UnknownProfileError", strict, foreign, false},
+		{"unknown claimed profile is a warning by default", lenient, foreign, true},
+		{"an unknown profile in the DCC namespace stays an error", lenient, dccTypo, false},
 		{"no profile required, plain patient", lenient, plain, true},
 	}
 	for _, c := range cases {
@@ -69,6 +72,45 @@ func TestRequiredAndClaimedProfiles(t *testing.T) {
 	}
 	if _, _, err := New(Options{Required: map[string][]string{"Patient": {"http://nope"}}}); err == nil {
 		t.Error("an unloaded required profile must fail at start")
+	}
+}
+
+// TestUnknownProfileWarning: the default warning names the profile at its
+// meta.profile element, the known profiles claimed beside it are still
+// checked, and Check notes the warning for the response.
+func TestUnknownProfileWarning(t *testing.T) {
+	v, _, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const us = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+	p := map[string]any{"resourceType": "Patient", "id": "p1", "gender": "female",
+		"meta": map[string]any{"versionId": "1", "profile": []any{us, dccPatient}}}
+	issues := v.Validate("Patient", p)
+	var warned, dccChecked bool
+	for _, is := range issues {
+		if is.Severity == "warning" && is.Code == "not-supported" && len(is.Expression) == 1 && is.Expression[0] == "Patient.meta.profile[0]" && strings.Contains(is.Diagnostics, us) {
+			warned = true
+		}
+		if is.Severity == "error" && !strings.Contains(is.Diagnostics, us) {
+			dccChecked = true
+		}
+	}
+	if !warned || !dccChecked {
+		t.Errorf("want a warning at Patient.meta.profile[0] naming %s and the errors of dcc-patient: %+v", us, issues)
+	}
+
+	p["meta"].(map[string]any)["profile"] = []any{us}
+	ctx, w := fhir.WithWarnings(context.Background())
+	if err := v.Check(ctx, "Patient", p); err != nil {
+		t.Fatal(err)
+	}
+	got := w.For("Patient", "p1", "1")
+	if len(got) != 1 || got[0].Severity != "warning" || !strings.Contains(got[0].Diagnostics, us) {
+		t.Errorf("noted: %+v", got)
+	}
+	if err := v.Check(context.Background(), "Patient", p); err != nil { // no collector: nothing to note
+		t.Fatal(err)
 	}
 }
 
@@ -94,7 +136,7 @@ func BenchmarkValidateDCCPatient(b *testing.B) {
 // transaction bundle of about 700 entries, as a transaction does.
 func BenchmarkValidateSyntheaBundle(b *testing.B) {
 	best := syntheaBundle(b)
-	v, _, err := New(Options{UnknownProfileWarning: true})
+	v, _, err := New(Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -39,7 +40,7 @@ func TestHelp(t *testing.T) {
 		cmd  []string // the command, before -h / --help / the bad flag
 		want string   // a flag (or command) its usage lists
 	}{
-		{[]string{"serve"}, "-storage"},
+		{[]string{"serve"}, "-unknown-profile mode"},
 		{[]string{"validate"}, "-profile"},
 		{[]string{"package"}, "-registry"},
 		{[]string{"package", "install"}, "-registry"},
@@ -77,7 +78,7 @@ func TestHelp(t *testing.T) {
 			out, errOut, code := runBinary(t, args...)
 			want := "dccfhir serve [flags]"
 			if len(args) == 2 {
-				want = "-storage"
+				want = "-unknown-profile mode"
 			}
 			if code != 0 || errOut != "" || !strings.Contains(out, want) {
 				t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
@@ -90,4 +91,53 @@ func TestHelp(t *testing.T) {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
 	})
+	t.Run("bad flag value", func(t *testing.T) {
+		_, errOut, code := runBinary(t, "serve", "--unknown-profile", "maybe")
+		if code != 2 || !strings.Contains(errOut, `"maybe": want warning or error`) {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+	})
+}
+
+// TestUnknownProfileFlag: --unknown-profile, its old boolean alias and
+// their environment variables, in order of precedence.
+func TestUnknownProfileFlag(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		wantError bool
+	}{
+		{"default", nil, nil, false},
+		{"flag error", []string{"--unknown-profile", "error"}, nil, true},
+		{"flag warning", []string{"--unknown-profile=warning"}, map[string]string{"DCC_UNKNOWN_PROFILE": "error"}, false},
+		{"env error", nil, map[string]string{"DCC_UNKNOWN_PROFILE": "error"}, true},
+		{"old flag", []string{"--unknown-profile-warning"}, map[string]string{"DCC_UNKNOWN_PROFILE": "error"}, false},
+		{"old flag false", []string{"--unknown-profile-warning=false"}, nil, true},
+		{"old env false", nil, map[string]string{"DCC_UNKNOWN_PROFILE_WARNING": "false"}, true},
+		{"old env true", nil, map[string]string{"DCC_UNKNOWN_PROFILE_WARNING": "true"}, false},
+		{"new env wins over old", nil, map[string]string{"DCC_UNKNOWN_PROFILE": "warning", "DCC_UNKNOWN_PROFILE_WARNING": "false"}, false},
+		{"last flag wins", []string{"--unknown-profile-warning", "--unknown-profile", "error"}, nil, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, k := range []string{"DCC_UNKNOWN_PROFILE", "DCC_UNKNOWN_PROFILE_WARNING"} {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := parseServe(c.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.unknownProfileError != c.wantError {
+				t.Errorf("unknown profile is an error: %v, want %v", cfg.unknownProfileError, c.wantError)
+			}
+		})
+	}
+	t.Setenv("DCC_UNKNOWN_PROFILE", "strict")
+	if _, err := parseServe(nil); err == nil || !strings.Contains(err.Error(), "DCC_UNKNOWN_PROFILE") {
+		t.Errorf("DCC_UNKNOWN_PROFILE=strict: %v", err)
+	}
 }

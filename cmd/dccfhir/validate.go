@@ -21,15 +21,19 @@ func runValidate(args []string, stdout io.Writer) (bool, error) {
 	pkgs := fs.String("packages", env("DCC_PACKAGES", ""), "extra FHIR packages, as for serve (DCC_PACKAGES)")
 	required := fs.String("required-profiles", env("DCC_REQUIRED_PROFILES", ""), "Type=url,… as for serve (DCC_REQUIRED_PROFILES)")
 	profile := fs.String("profile", "", "also validate against this profile URL")
-	unknownWarn := fs.Bool("unknown-profile-warning", false, "a claimed profile that is not loaded is a warning")
+	unknownProfile := unknownProfileFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return false, err
+	}
+	unknownError, err := unknownProfile()
+	if err != nil {
 		return false, err
 	}
 	if fs.NArg() == 0 {
 		return false, fmt.Errorf("validate: name at least one file")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	v, err := loadValidator(*pkgs, *required, *unknownWarn, log)
+	v, err := loadValidator(*pkgs, *required, unknownError, log)
 	if err != nil {
 		return false, err
 	}
