@@ -197,8 +197,8 @@ func patient(family string, extra ...string) map[string]any {
 }
 
 // fullValidator is built once per test binary: base R4 validation plus the
-// built-in DCC guide, with serve's defaults (a claimed profile the server
-// does not know is a warning).
+// built-in DCC guide and FR Core, with serve's defaults (a claimed profile
+// the server does not know is a warning).
 func fullValidator(t testing.TB) *profiles.Validator {
 	v, err := validatorOnce()
 	if err != nil {

@@ -6,7 +6,10 @@ import (
 	"testing"
 )
 
-const usCorePatient = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+const (
+	usCorePatient = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+	frCorePatient = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"
+)
 
 // claiming is a plain patient whose meta.profile claims profiles.
 func claiming(family string, profiles ...string) map[string]any {
@@ -134,4 +137,27 @@ func TestUnknownProfileError(t *testing.T) {
 		}
 		f.want(f.do("POST", "/Patient", patient("Plain")), 201)
 	}, strictProfiles(t))
+}
+
+// TestFRCoreBuiltIn: with no package configured, a patient claiming FR
+// Core Patient is checked against it.
+func TestFRCoreBuiltIn(t *testing.T) {
+	forEach(t, func(t *testing.T, f *fixture) {
+		good := claiming("Durand", frCorePatient)
+		good["name"] = []any{map[string]any{"use": "official", "family": "Durand", "given": []any{"Hélène"}}}
+		r := f.do("POST", "/Patient", good, "Prefer", "return=OperationOutcome")
+		f.want(r, 201)
+		if findIssue(r.json, "warning", frCorePatient) != nil {
+			t.Fatalf("FR Core Patient not known: %s", r.body)
+		}
+		// "other" is an R4 gender outside FR Core's required binding
+		bad := claiming("Durand", frCorePatient)
+		bad["gender"] = "other"
+		f.want(f.do("POST", "/Patient", patient("Base")), 201)
+		r = f.do("POST", "/Patient", bad)
+		f.want(r, 422)
+		if !hasIssue(r, "", "Patient.gender") {
+			t.Fatalf("no error at Patient.gender: %s", r.body)
+		}
+	})
 }

@@ -1,9 +1,10 @@
 // Package profiles puts validation together for the server and the command
 // line: base R4 validation (profiles/validator), the DCC implementation
-// guide built into the binary (profiles/dcc), the FHIR packages the
-// deployment loads (profiles/packages) and profile validation against them
-// (profiles/conformance). One Validator serves every write path, $validate
-// and `dccfhir validate`, so they all give the same answers.
+// guide and FR Core built into the binary (profiles/dcc, profiles/frcore),
+// the FHIR packages the deployment loads (profiles/packages) and profile
+// validation against them (profiles/conformance). One Validator serves every
+// write path, $validate and `dccfhir validate`, so they all give the same
+// answers.
 //
 // A claimed meta.profile the server does not know is a warning by default,
 // as in the HL7 (HAPI) validator: data from elsewhere (Synthea claims US
@@ -24,6 +25,7 @@ import (
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/profiles/conformance"
 	"github.com/dccfhir/dccfhir/profiles/dcc"
+	"github.com/dccfhir/dccfhir/profiles/frcore"
 	"github.com/dccfhir/dccfhir/profiles/packages"
 	"github.com/dccfhir/dccfhir/profiles/terminology"
 	"github.com/dccfhir/dccfhir/profiles/validator"
@@ -56,15 +58,26 @@ type Validator struct {
 
 var baseOnce = sync.OnceValue(validator.New)
 
-// New loads the DCC guide and the configured packages. Missing package
-// dependencies are returned as warnings, not errors: the bindings and
-// extensions they would define are then reported as uncheckable.
+// New loads the built-in guides (DCC, FR Core) and the configured packages.
+// A configured package named like a built-in one replaces it (another FR
+// Core release); the same package given twice is loaded once. Missing
+// package dependencies are returned as warnings, not errors: the bindings
+// and extensions they would define are then reported as uncheckable (the
+// built-in guides' own are not repeated: the README lists them).
 func New(opts Options) (*Validator, []string, error) {
+	// FR Core (6 MB of JSON) decodes on another core while the R4 base
+	// definitions load: a third of the start-up time otherwise.
+	type loaded struct {
+		p   *packages.Package
+		err error
+	}
+	frc := make(chan loaded, 1)
+	go func() { p, err := frcore.Load(); frc <- loaded{p, err} }()
 	ig, err := packages.LoadFS(dcc.FS())
 	if err != nil {
 		return nil, nil, fmt.Errorf("built-in DCC guide: %w", err)
 	}
-	pkgs := []*packages.Package{ig}
+	var extra []*packages.Package
 	for _, spec := range opts.Packages {
 		spec = strings.TrimSpace(spec)
 		if spec == "" {
@@ -74,15 +87,37 @@ func New(opts Options) (*Validator, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("package %s: %w", spec, err)
 		}
-		pkgs = append(pkgs, p)
+		extra = append(extra, p)
 	}
-	set, err := conformance.NewSet(pkgs...)
+	set, err := conformance.NewSet()
 	if err != nil {
 		return nil, nil, err
 	}
+	fr := <-frc
+	if fr.err != nil {
+		return nil, nil, fmt.Errorf("built-in FR Core package: %w", fr.err)
+	}
+	pkgs := mergePackages([]*packages.Package{ig, fr.p}, extra)
+	for _, p := range pkgs {
+		if err := set.AddPackage(p); err != nil {
+			return nil, nil, err
+		}
+	}
+	// What the built-in guides miss (FR Core's terminology and extension
+	// packages) is documented, and said at every start and every `dccfhir
+	// validate` it would only be noise; what configured packages miss is
+	// news to the operator.
+	var builtin packages.Collection
+	builtin.Add(ig, fr.p)
+	known := map[string]bool{}
+	for _, m := range builtin.Missing() {
+		known[m] = true
+	}
 	var warnings []string
 	for _, m := range set.MissingDependencies() {
-		warnings = append(warnings, "package dependency not loaded: "+m+" (its bindings and extensions are reported as not checkable)")
+		if !known[m] {
+			warnings = append(warnings, "package dependency not loaded: "+m+" (its bindings and extensions are reported as not checkable)")
+		}
 	}
 	for typ, urls := range opts.Required {
 		for _, u := range urls {
@@ -92,6 +127,31 @@ func New(opts Options) (*Validator, []string, error) {
 		}
 	}
 	return &Validator{Base: baseOnce(), Set: set, Packages: pkgs, opts: opts}, warnings, nil
+}
+
+// mergePackages is the built-in packages, less those a configured package
+// of the same name replaces, then the configured ones without repeats: two
+// releases of one guide would define the same canonical URLs and publish
+// over each other's resources at every start.
+func mergePackages(builtin, configured []*packages.Package) []*packages.Package {
+	seen := map[string]bool{}
+	for _, p := range configured {
+		seen[p.Name] = true
+	}
+	var out []*packages.Package
+	for _, p := range builtin {
+		if !seen[p.Name] {
+			out = append(out, p)
+		}
+	}
+	loaded := map[string]bool{}
+	for _, p := range configured {
+		if !loaded[p.ID()] {
+			loaded[p.ID()] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Validate returns every issue of res: base R4, its claimed profiles, the

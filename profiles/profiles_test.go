@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/profiles/frcore"
+	"github.com/dccfhir/dccfhir/profiles/packages"
 )
 
 func readJSON(t testing.TB, path string) map[string]any {
@@ -111,6 +113,44 @@ func TestUnknownProfileWarning(t *testing.T) {
 	}
 	if err := v.Check(context.Background(), "Patient", p); err != nil { // no collector: nothing to note
 		t.Fatal(err)
+	}
+}
+
+// TestFRCoreBuiltIn: FR Core profiles are checked with no package loaded,
+// and a configured FR Core replaces the built-in one instead of doubling it.
+func TestFRCoreBuiltIn(t *testing.T) {
+	v, _, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const frPatient = frcore.Canonical + "/StructureDefinition/fr-core-patient"
+	p := func(gender string) map[string]any {
+		return map[string]any{"resourceType": "Patient", "id": "p", "meta": map[string]any{"profile": []any{frPatient}},
+			"name": []any{map[string]any{"use": "official", "family": "Durand", "given": []any{"Hélène"}}}, "gender": gender, "birthDate": "1970-03-04"}
+	}
+	if issues := v.Validate("Patient", p("female")); HasErrors(issues) {
+		t.Errorf("conformant FR Core patient: %+v", issues)
+	}
+	// "other" is a valid R4 gender, outside FR Core's required binding
+	issues := v.Validate("Patient", p("other"))
+	found := false
+	for _, is := range issues {
+		if is.Severity == "error" && len(is.Expression) > 0 && is.Expression[0] == "Patient.gender" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("FR Core gender binding not enforced: %+v", issues)
+	}
+
+	builtin := []*packages.Package{{Name: "a", Version: "1"}, {Name: frcore.Name, Version: frcore.Version}}
+	got := mergePackages(builtin, []*packages.Package{{Name: frcore.Name, Version: "2.1.0"}, {Name: "b", Version: "1"}, {Name: "b", Version: "1"}})
+	var ids []string
+	for _, p := range got {
+		ids = append(ids, p.ID())
+	}
+	if strings.Join(ids, " ") != "a#1 hl7.fhir.fr.core#2.1.0 b#1" {
+		t.Errorf("merged packages: %v", ids)
 	}
 }
 

@@ -188,6 +188,10 @@ func serve(args []string) error {
 			log.Warn("conformance resource not published", "err", e)
 		}
 	}
+	// Loading the definitions (R4, DCC, FR Core) and publishing them leave
+	// tens of MB of garbage that an idle server would otherwise keep until
+	// the runtime's two-minute forced collection; give it back now.
+	debug.FreeOSMemory()
 	h := handlers.New(svc, handlers.Config{
 		BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple,
 		Logger: log, Ready: st.Ping, Validator: v, Terminology: v.Set,
