@@ -242,7 +242,7 @@ func (s *Server) bundle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	ctx, warnings := fhir.WithWarnings(c.Request().Context())
 	typ, results, err := s.svc.Bundle(ctx, body, service.BundleOptions{Strict: prefer(c, "handling") == "strict"})
 	if typ != "" {
 		c.Set(keyInteraction, typ)
@@ -260,15 +260,22 @@ func (s *Server) bundle(c echo.Context) error {
 		case r.Get != nil && r.Status < 300:
 			ms = s.getEntry(c, r)
 		case res != nil && !res.Deleted && r.Status < 300:
+			outcome := r.Outcome
+			// the warnings noted for the version this entry wrote (a POST
+			// answered 200 found an existing resource and wrote nothing)
+			if r.Status != 200 || !strings.EqualFold(r.Request.Method, "POST") {
+				outcome = writeIssues(warnings, &service.Result{Resource: res, Outcome: r.Outcome})
+			}
 			ms = append(ms, fhir.Member{Key: "fullUrl", Value: jsonStr(s.cfg.BaseURL + "/" + res.Type + "/" + res.ID)})
 			switch ret {
 			case "minimal":
 			case "OperationOutcome":
-				ms = append(ms, fhir.Member{Key: "resource", Value: fhir.InfoOutcome(statusLine(r.Status))})
+				info := fhir.Issue{Severity: "information", Code: "informational", Diagnostics: statusLine(r.Status)}
+				ms = append(ms, fhir.Member{Key: "resource", Value: fhir.Outcome(append([]fhir.Issue{info}, outcome...))})
 			default:
 				ms = append(ms, fhir.Member{Key: "resource", Value: res.JSON})
 			}
-			ms = append(ms, fhir.Member{Key: "response", Value: response(r.Status, res, s.location(res), r.Outcome)})
+			ms = append(ms, fhir.Member{Key: "response", Value: response(r.Status, res, s.location(res), outcome)})
 		default:
 			ms = append(ms, fhir.Member{Key: "response", Value: response(r.Status, res, "", r.Outcome)})
 		}

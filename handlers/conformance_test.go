@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/dccfhir/dccfhir/app"
@@ -11,17 +9,10 @@ import (
 )
 
 // TestConformanceResourcesServed: the conformance resources of the loaded
-// packages (the built-in DCC guide, FR Core when present) are readable and
-// searchable by url, version and name, and publishing again adds nothing.
+// packages (the built-in DCC guide and FR Core) are readable and searchable
+// by url, version and name, and publishing again adds nothing.
 func TestConformanceResourcesServed(t *testing.T) {
-	opts := profiles.Options{}
-	frcore := filepath.Join("..", "..", "shared", "data", "fhir-packages", "hl7.fhir.fr.core-2.2.0.tgz")
-	if _, err := os.Stat(frcore); err == nil {
-		opts.Packages = []string{frcore}
-	} else {
-		t.Logf("FR Core absent at %s: checking the DCC guide only", frcore)
-	}
-	v, _, err := profiles.New(opts)
+	v, _, err := profiles.New(profiles.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,10 +30,9 @@ func TestConformanceResourcesServed(t *testing.T) {
 			"/StructureDefinition?name=DccPatient":                                                               -1,
 			"/CodeSystem?url=https://dcc.example.fr/fhir/CodeSystem/dcc-cs-molecular-test":                       -1,
 			"/ImplementationGuide": -1,
-			"/ValueSet?url=https://dcc.example.fr/fhir/ValueSet/dcc-vs-circuit-business-status": -1,
-		}
-		if opts.Packages != nil {
-			queries["/StructureDefinition?url=https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"] = 1
+			"/ValueSet?url=https://dcc.example.fr/fhir/ValueSet/dcc-vs-circuit-business-status":         -1,
+			"/StructureDefinition?url=https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient":  1,
+			"/ImplementationGuide?url=https://hl7.fr/ig/fhir/core/ImplementationGuide/hl7.fhir.fr.core": 1,
 		}
 		for q, want := range queries {
 			r := f.do("GET", q+"&_total=accurate", nil)

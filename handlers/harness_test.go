@@ -235,8 +235,8 @@ func patient(family string, extra ...string) map[string]any {
 }
 
 // fullValidator is built once per test binary: base R4 validation plus the
-// built-in DCC guide, strict about unknown claimed profiles (as serve is by
-// default).
+// built-in DCC guide and FR Core, with serve's defaults (a claimed profile
+// the server does not know is a warning).
 func fullValidator(t testing.TB) *profiles.Validator {
 	v, err := validatorOnce()
 	if err != nil {
@@ -250,23 +250,17 @@ var validatorOnce = sync.OnceValues(func() (*profiles.Validator, error) {
 	return v, err
 })
 
-// foreignValidator is the validator of a server started with
-// --unknown-profile-warning, for data claiming profiles it does not load
-// (Synthea claims US Core).
-func foreignValidator(t testing.TB) *profiles.Validator {
-	v, err := foreignOnce()
+// strictProfiles is the option for a server started with
+// --unknown-profile=error.
+func strictProfiles(t testing.TB) option {
+	v, err := strictOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return func(c *handlersConfig) { c.Validator = v }
 }
 
-var foreignOnce = sync.OnceValues(func() (*profiles.Validator, error) {
-	v, _, err := profiles.New(profiles.Options{UnknownProfileWarning: true})
+var strictOnce = sync.OnceValues(func() (*profiles.Validator, error) {
+	v, _, err := profiles.New(profiles.Options{UnknownProfileError: true})
 	return v, err
 })
-
-// foreignProfiles is the option for such a server.
-func foreignProfiles(t testing.TB) option {
-	return func(c *handlersConfig) { c.Validator = foreignValidator(t) }
-}

@@ -66,7 +66,7 @@ func TestSearchTableMongoSmall(t *testing.T) {
 	if mongo == nil {
 		t.Fatal("no mongodb engine in engines")
 	}
-	f := start(t, *mongo, foreignProfiles(t))
+	f := start(t, *mongo)
 
 	mode := "as they are"
 	if !f.st.Features().Transactions {

@@ -460,7 +460,7 @@ func BenchmarkSearchQueries(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	srv, base := benchServer(b, st, foreignValidator(b))
+	srv, base := benchServer(b, st, fullValidator(b))
 	b.Cleanup(srv.Close)
 	client := &http.Client{}
 	if err := postSynthea(client, base, set); err != nil {

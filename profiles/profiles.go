@@ -1,21 +1,31 @@
 // Package profiles puts validation together for the server and the command
 // line: base R4 validation (profiles/validator), the DCC implementation
-// guide built into the binary (profiles/dcc), the FHIR packages the
-// deployment loads (profiles/packages) and profile validation against them
-// (profiles/conformance). One Validator serves every write path, $validate
-// and `dccfhir validate`, so they all give the same answers.
+// guide and FR Core built into the binary (profiles/dcc, profiles/frcore),
+// the FHIR packages the deployment loads (profiles/packages) and profile
+// validation against them (profiles/conformance). One Validator serves every
+// write path, $validate and `dccfhir validate`, so they all give the same
+// answers.
+//
+// A claimed meta.profile the server does not know is a warning by default,
+// as in the HL7 (HAPI) validator: data from elsewhere (Synthea claims US
+// Core) loads, checked against base R4 and every profile the server does
+// know. Options.UnknownProfileError makes it an error. A claimed profile in
+// the DCC guide's namespace is always known or an error, and the required
+// profiles are always enforced.
 package profiles
 
 import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/profiles/conformance"
 	"github.com/dccfhir/dccfhir/profiles/dcc"
+	"github.com/dccfhir/dccfhir/profiles/frcore"
 	"github.com/dccfhir/dccfhir/profiles/packages"
 	"github.com/dccfhir/dccfhir/profiles/terminology"
 	"github.com/dccfhir/dccfhir/profiles/validator"
@@ -32,10 +42,10 @@ type Options struct {
 	// Required maps a resource type to profiles every resource of that type
 	// must conform to, whatever it claims (e.g. Patient → the DCC patient).
 	Required map[string][]string
-	// UnknownProfileWarning makes a claimed but unloaded meta.profile a
-	// warning instead of an error (for loading foreign data such as Synthea,
-	// whose US Core profiles are not loaded).
-	UnknownProfileWarning bool
+	// UnknownProfileError makes a claimed meta.profile that is not loaded an
+	// error (422) instead of the default warning, for deployments that must
+	// vouch for every conformance their data claims.
+	UnknownProfileError bool
 }
 
 // Validator is the complete validation of a resource.
@@ -48,15 +58,26 @@ type Validator struct {
 
 var baseOnce = sync.OnceValue(validator.New)
 
-// New loads the DCC guide and the configured packages. Missing package
-// dependencies are returned as warnings, not errors: the bindings and
-// extensions they would define are then reported as uncheckable.
+// New loads the built-in guides (DCC, FR Core) and the configured packages.
+// A configured package named like a built-in one replaces it (another FR
+// Core release); the same package given twice is loaded once. Missing
+// package dependencies are returned as warnings, not errors: the bindings
+// and extensions they would define are then reported as uncheckable (the
+// built-in guides' own are not repeated: the README lists them).
 func New(opts Options) (*Validator, []string, error) {
+	// FR Core (6 MB of JSON) decodes on another core while the R4 base
+	// definitions load: a third of the start-up time otherwise.
+	type loaded struct {
+		p   *packages.Package
+		err error
+	}
+	frc := make(chan loaded, 1)
+	go func() { p, err := frcore.Load(); frc <- loaded{p, err} }()
 	ig, err := packages.LoadFS(dcc.FS())
 	if err != nil {
 		return nil, nil, fmt.Errorf("built-in DCC guide: %w", err)
 	}
-	pkgs := []*packages.Package{ig}
+	var extra []*packages.Package
 	for _, spec := range opts.Packages {
 		spec = strings.TrimSpace(spec)
 		if spec == "" {
@@ -66,15 +87,37 @@ func New(opts Options) (*Validator, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("package %s: %w", spec, err)
 		}
-		pkgs = append(pkgs, p)
+		extra = append(extra, p)
 	}
-	set, err := conformance.NewSet(pkgs...)
+	set, err := conformance.NewSet()
 	if err != nil {
 		return nil, nil, err
 	}
+	fr := <-frc
+	if fr.err != nil {
+		return nil, nil, fmt.Errorf("built-in FR Core package: %w", fr.err)
+	}
+	pkgs := mergePackages([]*packages.Package{ig, fr.p}, extra)
+	for _, p := range pkgs {
+		if err := set.AddPackage(p); err != nil {
+			return nil, nil, err
+		}
+	}
+	// What the built-in guides miss (FR Core's terminology and extension
+	// packages) is documented, and said at every start and every `dccfhir
+	// validate` it would only be noise; what configured packages miss is
+	// news to the operator.
+	var builtin packages.Collection
+	builtin.Add(ig, fr.p)
+	known := map[string]bool{}
+	for _, m := range builtin.Missing() {
+		known[m] = true
+	}
 	var warnings []string
 	for _, m := range set.MissingDependencies() {
-		warnings = append(warnings, "package dependency not loaded: "+m+" (its bindings and extensions are reported as not checkable)")
+		if !known[m] {
+			warnings = append(warnings, "package dependency not loaded: "+m+" (its bindings and extensions are reported as not checkable)")
+		}
 	}
 	for typ, urls := range opts.Required {
 		for _, u := range urls {
@@ -86,28 +129,51 @@ func New(opts Options) (*Validator, []string, error) {
 	return &Validator{Base: baseOnce(), Set: set, Packages: pkgs, opts: opts}, warnings, nil
 }
 
-// Validate returns every issue of res: base R4, its claimed profiles, the
-// profiles required for its type and the extra ones asked for (e.g. the
-// profile parameter of $validate).
-func (v *Validator) Validate(typ string, res map[string]any, extra ...string) []fhir.Issue {
-	issues := v.Base.Validate(typ, res)
-	claimed := v.Set.ValidateClaimed(res)
-	if v.opts.UnknownProfileWarning {
-		for i := range claimed {
-			if claimed[i].Code == "not-supported" && strings.HasPrefix(claimed[i].Diagnostics, "claimed profile ") {
-				claimed[i].Severity = "warning"
-			}
+// mergePackages is the built-in packages, less those a configured package
+// of the same name replaces, then the configured ones without repeats: two
+// releases of one guide would define the same canonical URLs and publish
+// over each other's resources at every start.
+func mergePackages(builtin, configured []*packages.Package) []*packages.Package {
+	seen := map[string]bool{}
+	for _, p := range configured {
+		seen[p.Name] = true
+	}
+	var out []*packages.Package
+	for _, p := range builtin {
+		if !seen[p.Name] {
+			out = append(out, p)
 		}
 	}
-	issues = append(issues, claimed...)
+	loaded := map[string]bool{}
+	for _, p := range configured {
+		if !loaded[p.ID()] {
+			loaded[p.ID()] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Validate returns every issue of res: base R4, its claimed profiles, the
+// profiles required for its type and the extra ones asked for (e.g. the
+// profile parameter of $validate). A claimed profile that is not loaded is
+// an issue at its meta.profile element (see unknownProfile); an extra or
+// required one that is not loaded is always an error.
+func (v *Validator) Validate(typ string, res map[string]any, extra ...string) []fhir.Issue {
+	issues := v.Base.Validate(typ, res)
 	done := map[string]bool{}
-	if meta, ok := res["meta"].(map[string]any); ok {
-		if ps, ok := meta["profile"].([]any); ok {
-			for _, p := range ps {
-				if s, ok := p.(string); ok {
-					done[s] = true
-				}
-			}
+	meta, _ := res["meta"].(map[string]any)
+	claimed, _ := meta["profile"].([]any)
+	for i, p := range claimed {
+		u, _ := p.(string)
+		if u == "" || done[u] {
+			continue
+		}
+		done[u] = true
+		if v.Set.Has(u) {
+			issues = append(issues, v.Set.Validate(res, u)...)
+		} else {
+			issues = append(issues, v.unknownProfile(typ, i, u))
 		}
 	}
 	for _, u := range append(append([]string(nil), v.opts.Required[typ]...), extra...) {
@@ -119,14 +185,38 @@ func (v *Validator) Validate(typ string, res map[string]any, extra ...string) []
 	return issues
 }
 
+// unknownProfile is the issue for meta.profile[i] = u, a profile not
+// loaded: an error in the DCC namespace (the guide is built in, so such a
+// profile does not exist: a typo or a newer guide) or with
+// UnknownProfileError, else a warning.
+func (v *Validator) unknownProfile(typ string, i int, u string) fhir.Issue {
+	is := fhir.Issue{Severity: "error", Code: "not-supported", Expression: []string{typ + ".meta.profile[" + strconv.Itoa(i) + "]"}}
+	switch {
+	case strings.HasPrefix(u, DCC+"/"):
+		is.Diagnostics = fmt.Sprintf("claimed profile %s is in the namespace of the DCC guide (%s %s) but the guide has no such profile", u, dcc.Name, dcc.Version)
+	case v.opts.UnknownProfileError:
+		is.Diagnostics = fmt.Sprintf("claimed profile %s is not known to this server", u)
+	default:
+		is.Severity = "warning"
+		is.Diagnostics = fmt.Sprintf("claimed profile %s is not known to this server: the resource was validated against base R4 and the profiles the server knows, not against this one", u)
+	}
+	return is
+}
+
 // HasErrors reports whether issues hold an error or a fatal issue.
 func HasErrors(issues []fhir.Issue) bool { return conformance.HasErrors(issues) }
 
 // Check is the service's write hook: nil, or a 422 listing every issue
-// when at least one is an error (warnings never block a write).
-func (v *Validator) Check(_ context.Context, typ string, res map[string]any) *fhir.Error {
+// when at least one is an error (warnings never block a write). The issues
+// of a resource it accepts are noted in ctx's fhir.Warnings, when the
+// request has one, for the response to report.
+func (v *Validator) Check(ctx context.Context, typ string, res map[string]any) *fhir.Error {
 	issues := v.Validate(typ, res)
 	if !HasErrors(issues) {
+		if len(issues) > 0 {
+			id, _ := res["id"].(string)
+			fhir.NoteWarnings(ctx, typ, id, issues)
+		}
 		return nil
 	}
 	sort.SliceStable(issues, func(i, j int) bool { return rank(issues[i].Severity) < rank(issues[j].Severity) })

@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/profiles/frcore"
+	"github.com/dccfhir/dccfhir/profiles/packages"
 )
 
 func readJSON(t testing.TB, path string) map[string]any {
@@ -35,16 +38,17 @@ func TestRequiredAndClaimedProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	strict, _, err := New(Options{Required: req})
+	strict, _, err := New(Options{Required: req, UnknownProfileError: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lenient, _, err := New(Options{UnknownProfileWarning: true})
+	lenient, _, err := New(Options{}) // the default
 	if err != nil {
 		t.Fatal(err)
 	}
 	plain := map[string]any{"resourceType": "Patient", "id": "p", "gender": "female"}
 	foreign := map[string]any{"resourceType": "Patient", "id": "p", "meta": map[string]any{"profile": []any{"http://example.org/unknown"}}}
+	dccTypo := map[string]any{"resourceType": "Patient", "id": "p", "meta": map[string]any{"profile": []any{DCC + "/StructureDefinition/dcc-patiant"}}}
 	good := readJSON(t, filepath.Join("..", "testdata", "dcc", "dcc-patient.valid.json"))
 	cases := []struct {
 		name string
@@ -54,8 +58,9 @@ func TestRequiredAndClaimedProfiles(t *testing.T) {
 	}{
 		{"required profile enforced on a plain patient", strict, plain, false},
 		{"required profile satisfied", strict, good, true},
-		{"unknown claimed profile is an error", strict, foreign, false},
-		{"unknown claimed profile is a warning when configured", lenient, foreign, true},
+		{"unknown claimed profile is an error with UnknownProfileError", strict, foreign, false},
+		{"unknown claimed profile is a warning by default", lenient, foreign, true},
+		{"an unknown profile in the DCC namespace stays an error", lenient, dccTypo, false},
 		{"no profile required, plain patient", lenient, plain, true},
 	}
 	for _, c := range cases {
@@ -69,6 +74,83 @@ func TestRequiredAndClaimedProfiles(t *testing.T) {
 	}
 	if _, _, err := New(Options{Required: map[string][]string{"Patient": {"http://nope"}}}); err == nil {
 		t.Error("an unloaded required profile must fail at start")
+	}
+}
+
+// TestUnknownProfileWarning: the default warning names the profile at its
+// meta.profile element, the known profiles claimed beside it are still
+// checked, and Check notes the warning for the response.
+func TestUnknownProfileWarning(t *testing.T) {
+	v, _, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const us = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+	p := map[string]any{"resourceType": "Patient", "id": "p1", "gender": "female",
+		"meta": map[string]any{"versionId": "1", "profile": []any{us, dccPatient}}}
+	issues := v.Validate("Patient", p)
+	var warned, dccChecked bool
+	for _, is := range issues {
+		if is.Severity == "warning" && is.Code == "not-supported" && len(is.Expression) == 1 && is.Expression[0] == "Patient.meta.profile[0]" && strings.Contains(is.Diagnostics, us) {
+			warned = true
+		}
+		if is.Severity == "error" && !strings.Contains(is.Diagnostics, us) {
+			dccChecked = true
+		}
+	}
+	if !warned || !dccChecked {
+		t.Errorf("want a warning at Patient.meta.profile[0] naming %s and the errors of dcc-patient: %+v", us, issues)
+	}
+
+	p["meta"].(map[string]any)["profile"] = []any{us}
+	ctx, w := fhir.WithWarnings(context.Background())
+	if err := v.Check(ctx, "Patient", p); err != nil {
+		t.Fatal(err)
+	}
+	got := w.For("Patient", "p1")
+	if len(got) != 1 || got[0].Severity != "warning" || !strings.Contains(got[0].Diagnostics, us) {
+		t.Errorf("noted: %+v", got)
+	}
+	if err := v.Check(context.Background(), "Patient", p); err != nil { // no collector: nothing to note
+		t.Fatal(err)
+	}
+}
+
+// TestFRCoreBuiltIn: FR Core profiles are checked with no package loaded,
+// and a configured FR Core replaces the built-in one instead of doubling it.
+func TestFRCoreBuiltIn(t *testing.T) {
+	v, _, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const frPatient = frcore.Canonical + "/StructureDefinition/fr-core-patient"
+	p := func(gender string) map[string]any {
+		return map[string]any{"resourceType": "Patient", "id": "p", "meta": map[string]any{"profile": []any{frPatient}},
+			"name": []any{map[string]any{"use": "official", "family": "Durand", "given": []any{"Hélène"}}}, "gender": gender, "birthDate": "1970-03-04"}
+	}
+	if issues := v.Validate("Patient", p("female")); HasErrors(issues) {
+		t.Errorf("conformant FR Core patient: %+v", issues)
+	}
+	// "other" is a valid R4 gender, outside FR Core's required binding
+	issues := v.Validate("Patient", p("other"))
+	found := false
+	for _, is := range issues {
+		if is.Severity == "error" && len(is.Expression) > 0 && is.Expression[0] == "Patient.gender" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("FR Core gender binding not enforced: %+v", issues)
+	}
+
+	builtin := []*packages.Package{{Name: "a", Version: "1"}, {Name: frcore.Name, Version: frcore.Version}}
+	got := mergePackages(builtin, []*packages.Package{{Name: frcore.Name, Version: "2.1.0"}, {Name: "b", Version: "1"}, {Name: "b", Version: "1"}})
+	var ids []string
+	for _, p := range got {
+		ids = append(ids, p.ID())
+	}
+	if strings.Join(ids, " ") != "a#1 hl7.fhir.fr.core#2.1.0 b#1" {
+		t.Errorf("merged packages: %v", ids)
 	}
 }
 
@@ -94,7 +176,7 @@ func BenchmarkValidateDCCPatient(b *testing.B) {
 // transaction bundle of about 700 entries, as a transaction does.
 func BenchmarkValidateSyntheaBundle(b *testing.B) {
 	best := syntheaBundle(b)
-	v, _, err := New(Options{UnknownProfileWarning: true})
+	v, _, err := New(Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -32,7 +32,8 @@ import (
 // its id; meta.versionId and meta.lastUpdated as the client sent them, the
 // server's where it sent none). It is the one hook every write path calls:
 // create, update, the result of a patch and each Bundle entry. It returns
-// nil or a client error (400/422) listing every problem.
+// nil or a client error (400/422) listing every problem; what it accepts
+// with warnings it notes with fhir.NoteWarnings, for the response.
 type Validator func(ctx context.Context, typ string, res map[string]any) *fhir.Error
 
 // Service is the FHIR server without its HTTP clothes.

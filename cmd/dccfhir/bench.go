@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,7 +15,7 @@ import (
 // runBench is `dccfhir bench`: a bounded load run against one FHIR server,
 // or two alternately (--vs) so both are measured under the same conditions.
 func runBench(args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := newFlagSet("bench", "--server URL [flags]", "a bounded load run against one FHIR server, or two alternately (--vs) under the same conditions.")
 	server := fs.String("server", "", "FHIR base URL under test")
 	vs := fs.String("vs", "", "a second FHIR base URL, measured in alternating time slices")
 	pid := fs.Int("pid", 0, "process id of the --server process, for its peak RSS (loopback servers only)")
@@ -28,7 +27,7 @@ func runBench(args []string) error {
 	slice := fs.Duration("slice", time.Second, "with --vs: length of one server's turn")
 	seed := fs.Uint64("seed", 1, "seed of the generated patients and of the request mix")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *server == "" {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,7 +17,7 @@ import (
 // runGenerate is `dccfhir generate`: a synthetic regional cancer network,
 // written to a folder or posted straight to a server.
 func runGenerate(args []string) error {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs := newFlagSet("generate", "--out DIR | --server URL [flags]", "writes (or posts) a synthetic regional cancer network conforming to the DCC profiles; the same seed gives the same data.")
 	n := fs.Int("patients", generate.DefaultPatients, "number of patients (the reference region has 27,069)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives byte-identical output")
 	out := fs.String("out", "", "output folder")
@@ -26,7 +25,7 @@ func runGenerate(args []string) error {
 	format := fs.String("format", "bundle", "bundle (0-*.json batch Bundles of shared resources, one transaction Bundle per patient) or ndjson (one file per type)")
 	gz := fs.Bool("gzip", false, "gzip the files")
 	workers := fs.Int("workers", 4, "with --server: Bundles posted at once")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if (*out == "") == (*server == "") {

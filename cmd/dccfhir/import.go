@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,18 +17,14 @@ import (
 // .gz, .bz2) into a server over HTTP or straight into a storage engine,
 // resumable through a journal.
 func runImport(args []string) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs := newFlagSet("import", "[--server URL | --storage URI] [flags] PATH...", "loads Bundles, resources and NDJSON files (plain, .gz, .bz2) and folders of them; files named 0-* first. Resumable: a re-run skips what the journal holds.")
 	server := fs.String("server", "", "FHIR base URL (e.g. http://127.0.0.1:8080/fhir)")
 	storage := fs.String("storage", "", "write straight into a storage engine: sqlite:PATH or a mongodb:// URI (no server must be using it)")
 	workers := fs.Int("workers", 4, "files read and units written at once")
 	journal := fs.String("journal", "", "journal of completed files and line ranges (default <first path>.import-journal); a re-run skips them")
 	batch := fs.Int("batch", 500, "NDJSON lines per batch Bundle")
 	noDedup := fs.Bool("no-dedup", false, "send POST entries as they are instead of conditional creates on their identifier (faster; a re-run may duplicate)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: dccfhir import [--server URL | --storage URI] [flags] PATH...")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if (*server == "") == (*storage == "") {

@@ -3,13 +3,17 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 )
 
-func usage() {
-	fmt.Fprint(os.Stderr, `dccfhir: FHIR R4 server for the regional cancer network record
+func usage(w io.Writer) {
+	fmt.Fprint(w, `dccfhir: FHIR R4 server for the regional cancer network record
 
 usage:
   dccfhir serve [flags]                   run the server (dccfhir serve -h for flags)
@@ -21,12 +25,53 @@ usage:
                                           load Bundles, resources or NDJSON (.gz, .bz2), resumable
   dccfhir bench --server URL [--vs URL] [--duration D] [--connections N] [--scenario NAME]
                                           load generator: ingest, read, search, mixed
+  dccfhir help [COMMAND]                  this text, or a command's flags (as COMMAND -h)
 `)
+}
+
+// errHelp is what a subcommand returns once it printed the usage asked
+// for with -h or --help (on stdout): the command succeeded.
+var errHelp = errors.New("help printed")
+
+// errUsage is a command line the flag package refused: it already printed
+// why and the usage on stderr; the exit status is 2.
+type errUsage struct{ error }
+
+// newFlagSet is a subcommand's flag set whose usage names the command and
+// its arguments, then says what it does, then lists the flags.
+func newFlagSet(name, synopsis, what string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: dccfhir %s %s\n\n%s\n\nflags:\n", name, synopsis, what)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args. The flag package writes its usage to one output
+// whatever the cause; here -h/--help puts it on stdout and ends the command
+// with success (errHelp), and a bad flag puts the message and usage on
+// stderr (errUsage, exit status 2).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(nil)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		os.Stdout.Write(out.Bytes())
+		return errHelp
+	default:
+		os.Stderr.Write(out.Bytes())
+		return errUsage{err}
+	}
 }
 
 func main() {
 	if len(os.Args) < 2 {
-		usage()
+		usage(os.Stderr)
 		os.Exit(2)
 	}
 	stop := func() {}
@@ -39,7 +84,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	code := run()
+	code := run(os.Args[1:])
 	stop()
 	os.Exit(code)
 }
@@ -56,35 +101,44 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// run runs the command named by os.Args[1] and returns the exit code.
-func run() int {
+// run runs the command args[0] names and returns the exit code.
+func run(args []string) int {
 	var err error
-	switch os.Args[1] {
+	switch args[0] {
 	case "serve":
-		err = serve(os.Args[2:])
+		err = serve(args[1:])
 	case "validate":
 		var ok bool
-		if ok, err = runValidate(os.Args[2:], os.Stdout); err == nil && !ok {
+		if ok, err = runValidate(args[1:], os.Stdout); err == nil && !ok {
 			return 1
 		}
 	case "package":
-		err = runPackage(os.Args[2:], os.Stdout)
+		err = runPackage(args[1:], os.Stdout)
 	case "generate":
-		err = runGenerate(os.Args[2:])
+		err = runGenerate(args[1:])
 	case "import":
-		err = runImport(os.Args[2:])
+		err = runImport(args[1:])
 	case "bench":
-		err = runBench(os.Args[2:])
-	case "-h", "--help", "help":
-		usage()
+		err = runBench(args[1:])
+	case "-h", "-help", "--help":
+		usage(os.Stdout)
+	case "help":
+		if len(args) > 1 && args[1] != "help" { // dccfhir help serve: as dccfhir serve --help
+			return run([]string{args[1], "--help"})
+		}
+		usage(os.Stdout)
 	default:
-		fmt.Fprintf(os.Stderr, "dccfhir: unknown command %q\n", os.Args[1])
-		usage()
+		fmt.Fprintf(os.Stderr, "dccfhir: unknown command %q\n", args[0])
+		usage(os.Stderr)
 		return 2
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dccfhir:", err)
-		return 1
+	var ue errUsage
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
+		return 2
 	}
-	return 0
+	fmt.Fprintln(os.Stderr, "dccfhir:", err)
+	return 1
 }

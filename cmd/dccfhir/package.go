@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -15,13 +14,16 @@ import (
 // from an npm-compatible registry (the FHIR community registry is one)
 // into the local package cache, where --packages NAME@VERSION finds them.
 func runPackage(args []string, stdout io.Writer) error {
+	fs := newFlagSet("package install", "[--registry URL] [--cache DIR] NAME@VERSION...", "fetches FHIR packages from an npm-compatible registry into the package cache, where --packages NAME@VERSION finds them.")
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		args = []string{"install", "--help"} // dccfhir package --help: the one subcommand's usage
+	}
 	if len(args) == 0 || args[0] != "install" {
 		return fmt.Errorf("usage: dccfhir package install [--registry URL] [--cache DIR] NAME@VERSION [NAME@VERSION ...]")
 	}
-	fs := flag.NewFlagSet("package install", flag.ContinueOnError)
 	registry := fs.String("registry", env("DCC_PACKAGE_REGISTRY", "https://packages.fhir.org"), "npm-compatible registry URL (DCC_PACKAGE_REGISTRY)")
 	cache := fs.String("cache", packages.CacheDir(), "package cache directory (DCC_PACKAGE_CACHE)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -35,7 +35,7 @@ func env(key, def string) string {
 type serveConfig struct {
 	listen, baseURL, storage, logLevel string
 	packages, requiredProfiles         string
-	unknownProfileWarning              bool
+	unknownProfileError                bool
 	maxBody                            int64
 	condDeleteMultiple                 bool
 	shutdownTimeout                    time.Duration
@@ -55,15 +55,15 @@ const defaultMemoryLimit = "192MiB"
 
 func parseServe(args []string) (*serveConfig, error) {
 	c := &serveConfig{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var err error
+	fs := newFlagSet("serve", "[flags]", "runs the FHIR R4 server; every flag also reads the environment variable named in its help (the flag wins).")
 	fs.StringVar(&c.listen, "listen", env("DCC_LISTEN", "127.0.0.1:8080"), "address to listen on (DCC_LISTEN)")
 	fs.StringVar(&c.baseURL, "base-url", env("DCC_BASE_URL", ""), "public FHIR base URL (DCC_BASE_URL; default http://<listen>/fhir)")
 	fs.StringVar(&c.storage, "storage", env("DCC_STORAGE", "sqlite:./data/dccfhir.db"), "sqlite:PATH or a mongodb:// / mongodb+srv:// URI (DCC_STORAGE)")
 	fs.StringVar(&c.logLevel, "log-level", env("DCC_LOG_LEVEL", "info"), "debug, info, warn or error (DCC_LOG_LEVEL)")
 	fs.StringVar(&c.packages, "packages", env("DCC_PACKAGES", ""), "extra FHIR packages to load, comma-separated: .tgz files, folders or NAME@VERSION from the cache (DCC_PACKAGES)")
 	fs.StringVar(&c.requiredProfiles, "required-profiles", env("DCC_REQUIRED_PROFILES", ""), "profiles every resource of a type must conform to: Type=url,Type=url (DCC_REQUIRED_PROFILES)")
-	fs.BoolVar(&c.unknownProfileWarning, "unknown-profile-warning", env("DCC_UNKNOWN_PROFILE_WARNING", "false") == "true",
-		"a claimed meta.profile that is not loaded is a warning, not an error (DCC_UNKNOWN_PROFILE_WARNING)")
+	unknownProfile := unknownProfileFlags(fs)
 	maxBody, _ := strconv.ParseInt(env("DCC_MAX_BODY_BYTES", strconv.Itoa(32<<20)), 10, 64)
 	fs.Int64Var(&c.maxBody, "max-body-bytes", maxBody, "request size limit in bytes (DCC_MAX_BODY_BYTES)")
 	fs.BoolVar(&c.condDeleteMultiple, "conditional-delete-multiple", env("DCC_CONDITIONAL_DELETE_MULTIPLE", "true") == "true",
@@ -71,7 +71,10 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	memLimit := fs.String("memory-limit", env("DCC_MEMORY_LIMIT", defaultMemoryLimit),
 		"soft limit of the Go heap, e.g. 192MiB, 1GiB, 0 for none (DCC_MEMORY_LIMIT; GOMEMLIMIT, when set, wins over the default)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if c.unknownProfileError, err = unknownProfile(); err != nil {
 		return nil, err
 	}
 	_, own := os.LookupEnv("DCC_MEMORY_LIMIT")
@@ -136,7 +139,7 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	prof, err := profileOptions(cfg.packages, cfg.requiredProfiles, cfg.unknownProfileWarning)
+	prof, err := profileOptions(cfg.packages, cfg.requiredProfiles, cfg.unknownProfileError)
 	if err != nil {
 		return err
 	}
@@ -152,6 +155,10 @@ func serve(args []string) error {
 			log.Error("closing storage", "err", err)
 		}
 	}()
+	// Loading the definitions (R4, DCC, FR Core) and publishing them leave
+	// tens of MB of garbage that an idle server would otherwise keep until
+	// the runtime's two-minute forced collection; give it back now.
+	debug.FreeOSMemory()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
@@ -188,7 +195,7 @@ func redact(uri string) string {
 
 // profileOptions reads the validation flags the server and `dccfhir
 // validate` share.
-func profileOptions(pkgs, required string, unknownWarn bool) (profiles.Options, error) {
+func profileOptions(pkgs, required string, unknownError bool) (profiles.Options, error) {
 	req, err := profiles.ParseRequired(required)
 	if err != nil {
 		return profiles.Options{}, err
@@ -197,13 +204,13 @@ func profileOptions(pkgs, required string, unknownWarn bool) (profiles.Options, 
 	if pkgs != "" {
 		list = strings.Split(pkgs, ",")
 	}
-	return profiles.Options{Packages: list, Required: req, UnknownProfileWarning: unknownWarn}, nil
+	return profiles.Options{Packages: list, Required: req, UnknownProfileError: unknownError}, nil
 }
 
 // loadValidator builds the validator of `dccfhir validate`, logging what
 // could not be loaded.
-func loadValidator(pkgs, required string, unknownWarn bool, log *slog.Logger) (*profiles.Validator, error) {
-	opts, err := profileOptions(pkgs, required, unknownWarn)
+func loadValidator(pkgs, required string, unknownError bool, log *slog.Logger) (*profiles.Validator, error) {
+	opts, err := profileOptions(pkgs, required, unknownError)
 	if err != nil {
 		return nil, err
 	}
@@ -215,4 +222,70 @@ func loadValidator(pkgs, required string, unknownWarn bool, log *slog.Logger) (*
 		log.Warn(w)
 	}
 	return v, nil
+}
+
+// unknownProfileFlags defines --unknown-profile (warning or error: what a
+// claimed meta.profile the server has not loaded is) and its old boolean
+// alias --unknown-profile-warning (true: warning, false: error), which set
+// the same mode, the last one given winning. The returned function, called
+// after parsing, tells whether the mode is error: from the flags, else
+// DCC_UNKNOWN_PROFILE, else DCC_UNKNOWN_PROFILE_WARNING, else warning (what
+// the HL7 validator does, so that data from elsewhere loads).
+func unknownProfileFlags(fs *flag.FlagSet) func() (bool, error) {
+	mode := &profileMode{}
+	fs.Var(mode, "unknown-profile", "the `mode` for a claimed meta.profile the server has not loaded: warning (the resource is checked against base R4 and the profiles known, and accepted with the warning) or error (refused, 422); default warning (DCC_UNKNOWN_PROFILE)")
+	fs.Var(profileModeAlias{mode}, "unknown-profile-warning", "old form of --unknown-profile: true is warning, false is error (DCC_UNKNOWN_PROFILE_WARNING)")
+	return func() (bool, error) {
+		if mode.v == "" {
+			if v, ok := os.LookupEnv("DCC_UNKNOWN_PROFILE"); ok {
+				if err := mode.Set(v); err != nil {
+					return false, fmt.Errorf("DCC_UNKNOWN_PROFILE: %w", err)
+				}
+			} else if v, ok := os.LookupEnv("DCC_UNKNOWN_PROFILE_WARNING"); ok {
+				if err := (profileModeAlias{mode}).Set(v); err != nil {
+					return false, fmt.Errorf("DCC_UNKNOWN_PROFILE_WARNING: %w", err)
+				}
+			}
+		}
+		return mode.v == "error", nil
+	}
+}
+
+// profileMode is the value of --unknown-profile ("" until set).
+type profileMode struct{ v string }
+
+func (m *profileMode) String() string {
+	if m == nil || m.v == "" {
+		return "warning"
+	}
+	return m.v
+}
+
+func (m *profileMode) Set(s string) error {
+	if s != "warning" && s != "error" {
+		return fmt.Errorf("%q: want warning or error", s)
+	}
+	m.v = s
+	return nil
+}
+
+// profileModeAlias is --unknown-profile-warning, a boolean setting the mode.
+type profileModeAlias struct{ m *profileMode }
+
+func (a profileModeAlias) IsBoolFlag() bool { return true }
+
+func (a profileModeAlias) String() string {
+	if a.m == nil || a.m.v == "" {
+		return "" // not shown as a default: --unknown-profile has it
+	}
+	return strconv.FormatBool(a.m.v == "warning")
+}
+
+func (a profileModeAlias) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q: want true or false", s)
+	}
+	a.m.v = map[bool]string{true: "warning", false: "error"}[b]
+	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"compress/bzip2"
 	"compress/gzip"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,19 +17,23 @@ import (
 // the server's validation offline, one report per file, exit status 1 when
 // any file has an error.
 func runValidate(args []string, stdout io.Writer) (bool, error) {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs := newFlagSet("validate", "[flags] FILE...", "validates resources offline (JSON, .gz, .bz2) as the server does: base R4, the claimed and required profiles; exit status 1 when a file has an error.")
 	pkgs := fs.String("packages", env("DCC_PACKAGES", ""), "extra FHIR packages, as for serve (DCC_PACKAGES)")
 	required := fs.String("required-profiles", env("DCC_REQUIRED_PROFILES", ""), "Type=url,… as for serve (DCC_REQUIRED_PROFILES)")
 	profile := fs.String("profile", "", "also validate against this profile URL")
-	unknownWarn := fs.Bool("unknown-profile-warning", false, "a claimed profile that is not loaded is a warning")
-	if err := fs.Parse(args); err != nil {
+	unknownProfile := unknownProfileFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return false, err
+	}
+	unknownError, err := unknownProfile()
+	if err != nil {
 		return false, err
 	}
 	if fs.NArg() == 0 {
 		return false, fmt.Errorf("validate: name at least one file")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	v, err := loadValidator(*pkgs, *required, *unknownWarn, log)
+	v, err := loadValidator(*pkgs, *required, unknownError, log)
 	if err != nil {
 		return false, err
 	}
