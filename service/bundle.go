@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,13 +108,10 @@ func (s *Service) Bundle(ctx context.Context, body []byte, opts BundleOptions) (
 	return b.Type, results, nil
 }
 
+// sortStable orders entries by methodRank, keeping the Bundle's order
+// among entries of one method.
 func sortStable(es []*entry) {
-	// insertion sort: bundles are already mostly in order and the sort must be stable
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && methodRank[es[j].method] < methodRank[es[j-1].method]; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
+	slices.SortStableFunc(es, func(a, b *entry) int { return methodRank[a.method] - methodRank[b.method] })
 }
 
 func failed(req *EntryRequest, err error) EntryResult {
