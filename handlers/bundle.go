@@ -117,16 +117,9 @@ func (s *Server) searchsetBundle(comp, compID, typ string, resp *service.SearchR
 	if typ != "" {
 		base += typ
 	}
-	enc := q
-	if comp != "" { // the compartment is in the path, not in the query
-		cq := *q
-		cq.Where = q.Where[:len(q.Where)-1]
-		if typ == "*" {
-			cq.Types = nil
-		}
-		enc = &cq
-	}
-	self := enc.Encode(strings.TrimSuffix(typ, "*"))
+	// the compartment is in the path; resp.Query is the client's search
+	// without it
+	self := q.Encode(strings.TrimSuffix(typ, "*"))
 	selfURL := base
 	if self != "" {
 		selfURL += "?" + self

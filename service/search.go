@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 
@@ -17,8 +16,9 @@ import (
 // SearchResponse is a page of search results with the query as the server
 // understood it (for the self link) and the parameters it ignored.
 type SearchResponse struct {
-	// Query is the search as understood; in a compartment search its last
-	// clause is the compartment's (the self link leaves it out).
+	// Query is the search as the client asked it, understood (the self
+	// link encodes it); a compartment search's own clause is in
+	// Plan.Compartment, not here.
 	Query   *query.Query
 	Result  *store.SearchResult
 	Ignored []search.Unknown
@@ -90,12 +90,6 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 		return nil, storeErr(err, typ, "")
 	}
 	resp := &SearchResponse{Query: q, Result: res, Ignored: unknown, Plan: plan}
-	if plan.Compartment != nil {
-		shown := *q
-		shown.Types = plan.Match.Types
-		shown.Where = append(slices.Clip(q.Where), *plan.Compartment)
-		resp.Query = &shown
-	}
 	if explain {
 		if resp.Explain, err = s.explain(ctx, plan); err != nil {
 			return nil, storeErr(err, typ, "")
