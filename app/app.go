@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,24 @@ func OpenStore(ctx context.Context, uri string) (store.Store, error) {
 	case uri == "":
 		return nil, errors.New("no storage given")
 	}
-	return nil, fmt.Errorf("storage %q: use sqlite:PATH or a mongodb:// URI", uri)
+	return nil, fmt.Errorf("storage %q: use sqlite:PATH or a mongodb:// URI", Redact(uri))
+}
+
+// Redact is a storage URI fit for logs and error messages: the user
+// information (password, or a whole token standing as user name) and the
+// query (which may carry authMechanismProperties, TLS key passwords…) are
+// replaced by "xxxxx" / dropped. A URI that does not parse is hidden whole.
+func Redact(uri string) string {
+	if strings.HasPrefix(uri, "sqlite:") {
+		return uri
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "(storage URI hidden: it does not parse)"
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	u.RawQuery, u.ForceQuery = "", false
+	return u.String()
 }

@@ -235,7 +235,7 @@ func (s *Server) bundle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, warnings := fhir.WithWarnings(c.Request().Context())
+	ctx := c.Request().Context()
 	typ, results, err := s.svc.Bundle(ctx, body, service.BundleOptions{Strict: prefer(c, "handling") == "strict"})
 	if typ != "" {
 		c.Set(keyInteraction, typ)
@@ -253,12 +253,7 @@ func (s *Server) bundle(c echo.Context) error {
 		case r.Get != nil && r.Status < 300:
 			ms = s.getEntry(c, r)
 		case res != nil && !res.Deleted && r.Status < 300:
-			outcome := r.Outcome
-			// the warnings noted for the version this entry wrote (a POST
-			// answered 200 found an existing resource and wrote nothing)
-			if r.Status != 200 || !strings.EqualFold(r.Request.Method, "POST") {
-				outcome = writeIssues(warnings, &service.Result{Resource: res, Outcome: r.Outcome})
-			}
+			outcome := r.Outcome // with validation's warnings of the version written
 			ms = append(ms, fhir.Member{Key: "fullUrl", Value: jsonStr(s.cfg.BaseURL + "/" + res.Type + "/" + res.ID)})
 			switch ret {
 			case "minimal":

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -122,7 +121,7 @@ func (s *Server) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.svc.Create(writeContext(c), c.Param("type"), body, preconditions(c))
+	res, err := s.svc.Create(c.Request().Context(), c.Param("type"), body, preconditions(c))
 	if err != nil {
 		return err
 	}
@@ -134,7 +133,7 @@ func (s *Server) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.svc.Update(writeContext(c), c.Param("type"), c.Param("id"), body, preconditions(c))
+	res, err := s.svc.Update(c.Request().Context(), c.Param("type"), c.Param("id"), body, preconditions(c))
 	if err != nil {
 		return err
 	}
@@ -166,7 +165,7 @@ func (s *Server) conditionalUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.svc.ConditionalUpdate(writeContext(c), c.Param("type"), q, body, preconditions(c))
+	res, err := s.svc.ConditionalUpdate(c.Request().Context(), c.Param("type"), q, body, preconditions(c))
 	if err != nil {
 		return err
 	}
@@ -213,7 +212,7 @@ func (s *Server) patch(c echo.Context) error {
 		return err
 	}
 	ct := mediaType(c.Request().Header.Get("Content-Type"))
-	res, err := s.svc.Patch(writeContext(c), c.Param("type"), c.Param("id"), ct, body, preconditions(c))
+	res, err := s.svc.Patch(c.Request().Context(), c.Param("type"), c.Param("id"), ct, body, preconditions(c))
 	if err != nil {
 		return err
 	}
@@ -230,7 +229,7 @@ func (s *Server) conditionalPatch(c echo.Context) error {
 		return err
 	}
 	ct := mediaType(c.Request().Header.Get("Content-Type"))
-	res, err := s.svc.ConditionalPatch(writeContext(c), c.Param("type"), q, ct, body, preconditions(c))
+	res, err := s.svc.ConditionalPatch(c.Request().Context(), c.Param("type"), q, ct, body, preconditions(c))
 	if err != nil {
 		return err
 	}
@@ -250,25 +249,6 @@ func prefer(c echo.Context, key string) string {
 		}
 	}
 	return ""
-}
-
-// writeContext gives the request a fhir.Warnings collector and returns its
-// context: validation notes there what it accepted with warnings, for the
-// response to report without validating twice.
-func writeContext(c echo.Context) context.Context {
-	ctx, _ := fhir.WithWarnings(c.Request().Context())
-	c.SetRequest(c.Request().WithContext(ctx))
-	return ctx
-}
-
-// writeIssues is what the response reports about a write: the service's
-// outcome and the warnings validation noted for the version written.
-func writeIssues(w *fhir.Warnings, res *service.Result) []fhir.Issue {
-	issues := res.Outcome
-	if r := res.Resource; r != nil {
-		issues = append(issues[:len(issues):len(issues)], w.For(r.Type, r.ID)...)
-	}
-	return issues
 }
 
 // respondWrite answers a create/update/patch with the FHIR headers and the
@@ -291,7 +271,7 @@ func (s *Server) respondWrite(c echo.Context, res *service.Result) error {
 		case 200:
 			msg = "version " + strconv.FormatInt(r.Version, 10) + " of " + r.Type + "/" + r.ID
 		}
-		issues := append([]fhir.Issue{{Severity: "information", Code: "informational", Diagnostics: msg}}, writeIssues(fhir.WarningsFrom(c.Request().Context()), res)...)
+		issues := append([]fhir.Issue{{Severity: "information", Code: "informational", Diagnostics: msg}}, res.Outcome...)
 		return s.writeJSON(c, res.Status, fhir.Outcome(issues))
 	}
 	body, err := renderResource(r, c.QueryParams())

@@ -161,3 +161,31 @@ func TestFRCoreBuiltIn(t *testing.T) {
 		}
 	})
 }
+
+// TestWarningsPerEntry: each Bundle entry reports the warnings of the very
+// version it wrote, even when two entries write the same resource.
+func TestWarningsPerEntry(t *testing.T) {
+	forEach(t, func(t *testing.T, f *fixture) {
+		first := claiming("First", usCorePatient)
+		first["id"] = "w1"
+		second := patient("Second")
+		second["id"] = "w1"
+		bundle := map[string]any{"resourceType": "Bundle", "type": "batch", "entry": []any{
+			map[string]any{"resource": first, "request": map[string]any{"method": "PUT", "url": "Patient/w1"}},
+			map[string]any{"resource": second, "request": map[string]any{"method": "PUT", "url": "Patient/w1"}},
+		}}
+		r := f.do("POST", "", bundle, "Prefer", "return=minimal")
+		f.want(r, 200)
+		wantUnknownProfileWarning(t, dig(r.json, "entry", "0", "response", "outcome"), r.body)
+		if findIssue(dig(r.json, "entry", "1", "response", "outcome"), "warning", usCorePatient) != nil {
+			t.Errorf("entry 1 reports entry 0's warning: %s", r.body)
+		}
+		// a PUT whose body carries meta.versionId gets its warning too
+		third := claiming("Third", usCorePatient)
+		third["id"] = "w1"
+		third["meta"].(map[string]any)["versionId"] = "2"
+		r = f.do("PUT", "/Patient/w1", third, "Prefer", "return=OperationOutcome")
+		f.want(r, 200)
+		wantUnknownProfileWarning(t, r.json, r.body)
+	})
+}

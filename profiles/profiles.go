@@ -206,21 +206,16 @@ func (v *Validator) unknownProfile(typ string, i int, u string) fhir.Issue {
 // HasErrors reports whether issues hold an error or a fatal issue.
 func HasErrors(issues []fhir.Issue) bool { return conformance.HasErrors(issues) }
 
-// Check is the service's write hook: nil, or a 422 listing every issue
-// when at least one is an error (warnings never block a write). The issues
-// of a resource it accepts are noted in ctx's fhir.Warnings, when the
-// request has one, for the response to report.
-func (v *Validator) Check(ctx context.Context, typ string, res map[string]any) *fhir.Error {
+// Check is the service's write hook: the issues of a resource it accepts
+// (warnings never block a write; the response reports them), or a 422
+// listing every issue when at least one is an error.
+func (v *Validator) Check(_ context.Context, typ string, res map[string]any) ([]fhir.Issue, *fhir.Error) {
 	issues := v.Validate(typ, res)
 	if !HasErrors(issues) {
-		if len(issues) > 0 {
-			id, _ := res["id"].(string)
-			fhir.NoteWarnings(ctx, typ, id, issues)
-		}
-		return nil
+		return issues, nil
 	}
 	sort.SliceStable(issues, func(i, j int) bool { return rank(issues[i].Severity) < rank(issues[j].Severity) })
-	return &fhir.Error{Status: 422, Issues: issues}
+	return nil, &fhir.Error{Status: 422, Issues: issues}
 }
 
 func rank(sev string) int {

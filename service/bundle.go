@@ -234,19 +234,18 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 	// 4. Writes: POST, then PUT and PATCH. New resources are prepared
 	// (stamped, validated, indexed) in parallel, then written in order.
 	creates := p.creates(es)
-	var ws []*store.Write
-	var perrs []error
+	var pcs []preparedCreate
 	if ah != nil && ah.same(es, p) {
-		ws, perrs = ah.ws, ah.errs
+		pcs = ah.creates
 	} else {
-		ws, perrs = s.prepareCreates(ctx, creates, now)
+		pcs = s.prepareCreates(ctx, creates, now)
 	}
-	prepared := make(map[int]*store.Write, len(creates))
+	prepared := make(map[int]*preparedCreate, len(creates))
 	for i, e := range creates {
-		if perrs[i] != nil {
-			return entryErr(e.index, perrs[i])
+		if pcs[i].err != nil {
+			return entryErr(e.index, pcs[i].err)
 		}
-		prepared[e.index] = ws[i]
+		prepared[e.index] = &pcs[i]
 	}
 	for _, e := range es {
 		var r *Result
@@ -254,9 +253,9 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		switch e.method {
 		case "POST":
 			if r = p.pending[e.index]; r == nil {
-				w := prepared[e.index]
-				if err = tx.Put(ctx, w); err == nil {
-					r = &Result{Resource: &w.Resource, Status: 201}
+				pc := prepared[e.index]
+				if err = tx.Put(ctx, pc.w); err == nil {
+					r = &Result{Resource: &pc.w.Resource, Status: 201, Outcome: pc.issues}
 				}
 			}
 		case "PUT":
@@ -281,22 +280,29 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 	return nil
 }
 
+// preparedCreate is a Bundle's new resource made ready to write: the
+// version, validation's issues of it, or why it cannot be written.
+type preparedCreate struct {
+	w      *store.Write
+	issues []fhir.Issue
+	err    error
+}
+
 // prepareCreates stamps, validates and indexes new resources on every core.
-func (s *Service) prepareCreates(ctx context.Context, creates []*entry, now time.Time) ([]*store.Write, []error) {
-	ws := make([]*store.Write, len(creates))
-	errs := make([]error, len(creates))
+func (s *Service) prepareCreates(ctx context.Context, creates []*entry, now time.Time) []preparedCreate {
+	out := make([]preparedCreate, len(creates))
 	parallel(len(creates), func(i int) {
 		e := creates[i]
 		w := e.write(now)
 		var err error
 		if w.res, err = decodeFor(e.typ, e.raw); err != nil {
-			errs[i] = err
+			out[i].err = err
 			return
 		}
 		w.method = "POST"
-		ws[i], errs[i] = s.prepare(ctx, w, nil)
+		out[i].w, out[i].issues, out[i].err = s.prepare(ctx, w, nil)
 	})
-	return ws, errs
+	return out
 }
 
 // parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines: decoding,

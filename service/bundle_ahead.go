@@ -36,8 +36,7 @@ type ahead struct {
 	cond   map[string]string
 	// pending are the entries whose ifNoneExist matched, by matched id.
 	pending map[int]string
-	ws      []*store.Write // by position in placement.creates
-	errs    []error
+	creates []preparedCreate // by position in placement.creates
 }
 
 // planAhead places the entries on the committed state and prepares the
@@ -75,7 +74,7 @@ func (s *Service) planAhead(ctx context.Context, es []*entry, now time.Time) *ah
 	for _, e := range creates {
 		ah.newIDs[e.index] = e.id
 	}
-	ah.ws, ah.errs = s.prepareCreates(ctx, creates, now)
+	ah.creates = s.prepareCreates(ctx, creates, now)
 	return ah
 }
 

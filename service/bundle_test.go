@@ -46,7 +46,7 @@ func newHooked(t *testing.T) (*Service, *hooked, *atomic.Int64) {
 	h := &hooked{Store: st}
 	s := New(h, search.Default())
 	var inside atomic.Int64 // validations run inside a write transaction
-	s.Validate = func(ctx context.Context, typ string, res map[string]any) *fhir.Error {
+	s.Validate = func(ctx context.Context, typ string, res map[string]any) ([]fhir.Issue, *fhir.Error) {
 		if h.inTx.Load() {
 			inside.Add(1)
 		}

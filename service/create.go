@@ -42,9 +42,9 @@ func (s *Service) create(ctx context.Context, tx store.Tx, w write) (*Result, er
 		w.id = s.newID()
 	}
 	w.method = "POST"
-	r, err := s.put(ctx, tx, w, nil)
+	r, issues, err := s.put(ctx, tx, w, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Resource: r, Status: 201}, nil
+	return &Result{Resource: r, Status: 201, Outcome: issues}, nil
 }

@@ -448,8 +448,8 @@ func TestNewIDAndClockInjected(t *testing.T) {
 // ordinary update of the same body runs.
 func TestUpdateTrusted(t *testing.T) {
 	f := newFixture(t, engines()[0])
-	f.svc.Validate = func(context.Context, string, map[string]any) *fhir.Error {
-		return fhir.Errorf(422, "invalid", "", "refused by the validator")
+	f.svc.Validate = func(context.Context, string, map[string]any) ([]fhir.Issue, *fhir.Error) {
+		return nil, fhir.Errorf(422, "invalid", "", "refused by the validator")
 	}
 	ctx := context.Background()
 	body := []byte(`{"resourceType": "ValueSet", "id": "vs", "status": "active"}`)

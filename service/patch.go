@@ -120,11 +120,11 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, err
 		return nil, err
 	}
 	w.res, w.body, w.method = out, body, "PATCH"
-	r, err := s.put(ctx, tx, w, cur)
+	r, issues, err := s.put(ctx, tx, w, cur)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Resource: r, Status: 200}, nil
+	return &Result{Resource: r, Status: 200, Outcome: issues}, nil
 }
 
 // marshal writes a generic tree back to JSON without HTML escaping.

@@ -32,9 +32,10 @@ import (
 // its id; meta.versionId and meta.lastUpdated as the client sent them, the
 // server's where it sent none). It is the one hook every write path calls:
 // create, update, the result of a patch and each Bundle entry. It returns
-// nil or a client error (400/422) listing every problem; what it accepts
-// with warnings it notes with fhir.NoteWarnings, for the response.
-type Validator func(ctx context.Context, typ string, res map[string]any) *fhir.Error
+// the issues of a resource it accepts (warnings, information: they come
+// back in the write's Result.Outcome), or a client error (400/422) listing
+// every problem.
+type Validator func(ctx context.Context, typ string, res map[string]any) ([]fhir.Issue, *fhir.Error)
 
 // Service is the FHIR server without its HTTP clothes.
 type Service struct {
@@ -83,19 +84,19 @@ func FormatInstant(t time.Time) string { return t.UTC().Format(InstantFormat) }
 
 // BaseValidate is the check every write gets until profile validation is
 // plugged in: a known resourceType and a legal id.
-func BaseValidate(_ context.Context, typ string, res map[string]any) *fhir.Error {
+func BaseValidate(_ context.Context, typ string, res map[string]any) ([]fhir.Issue, *fhir.Error) {
 	if !fhir.KnownType(typ) {
-		return fhir.Errorf(400, "not-supported", "", "unknown resource type %q", typ)
+		return nil, fhir.Errorf(400, "not-supported", "", "unknown resource type %q", typ)
 	}
 	if id, ok := res["id"].(string); !ok || !fhir.ValidID(id) {
-		return fhir.Errorf(400, "value", typ+".id", "invalid id")
+		return nil, fhir.Errorf(400, "value", typ+".id", "invalid id")
 	}
 	if m, ok := res["meta"]; ok {
 		if _, ok := m.(map[string]any); !ok {
-			return fhir.Errorf(400, "structure", typ+".meta", "meta must be an object")
+			return nil, fhir.Errorf(400, "structure", typ+".meta", "meta must be an object")
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // storeErr turns an engine error into a client-facing one where the client
@@ -137,17 +138,21 @@ func checkTypeID(typ, id string) error {
 }
 
 // Chain runs validators in order and returns the first failure, so the
-// cheap base checks reject garbage before the full validator runs.
+// cheap base checks reject garbage before the full validator runs; the
+// issues of an accepted resource are those of every validator.
 func Chain(vs ...Validator) Validator {
-	return func(ctx context.Context, typ string, res map[string]any) *fhir.Error {
+	return func(ctx context.Context, typ string, res map[string]any) ([]fhir.Issue, *fhir.Error) {
+		var all []fhir.Issue
 		for _, v := range vs {
 			if v == nil {
 				continue
 			}
-			if err := v(ctx, typ, res); err != nil {
-				return err
+			issues, err := v(ctx, typ, res)
+			if err != nil {
+				return nil, err
 			}
+			all = append(all, issues...)
 		}
-		return nil
+		return all, nil
 	}
 }

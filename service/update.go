@@ -54,7 +54,7 @@ func (s *Service) update(ctx context.Context, tx store.Tx, w write) (*Result, er
 		return nil, err
 	}
 	w.method = "PUT"
-	r, err := s.put(ctx, tx, w, cur)
+	r, issues, err := s.put(ctx, tx, w, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (s *Service) update(ctx context.Context, tx store.Tx, w write) (*Result, er
 	if cur == nil || cur.Deleted {
 		status = 201
 	}
-	return &Result{Resource: r, Status: status}, nil
+	return &Result{Resource: r, Status: status, Outcome: issues}, nil
 }
 
 // ConditionalUpdate is PUT Type?criteria: update the one match, create when

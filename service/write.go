@@ -98,15 +98,16 @@ func (s *Service) newID() string {
 
 // put stores w as the new version of w.typ/w.id over prev (nil when new)
 // inside tx.
-func (s *Service) put(ctx context.Context, tx store.Tx, w write, prev *store.Resource) (*store.Resource, error) {
-	v, err := s.prepare(ctx, w, prev)
+// The issues returned are validation's of the accepted version.
+func (s *Service) put(ctx context.Context, tx store.Tx, w write, prev *store.Resource) (*store.Resource, []fhir.Issue, error) {
+	v, issues, err := s.prepare(ctx, w, prev)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := tx.Put(ctx, v); err != nil {
-		return nil, err // ErrConflict stays raw so run() retries the interaction
+		return nil, nil, err // ErrConflict stays raw so run() retries the interaction
 	}
-	return &v.Resource, nil
+	return &v.Resource, issues, nil
 }
 
 // prepare builds the version to write: it stamps id and meta into both the
@@ -114,8 +115,10 @@ func (s *Service) put(ctx context.Context, tx store.Tx, w write, prev *store.Res
 // no storage, so a Bundle prepares its entries in parallel. The tree serves
 // validation and indexing; the bytes, stamped in place rather than
 // re-encoded from the tree, are what is stored, so the stored JSON is the
-// JSON accepted and no write pays for an encoding.
-func (s *Service) prepare(ctx context.Context, w write, prev *store.Resource) (*store.Write, error) {
+// JSON accepted and no write pays for an encoding. It also returns the
+// issues validation found without refusing the resource (warnings), for
+// the write's outcome.
+func (s *Service) prepare(ctx context.Context, w write, prev *store.Resource) (*store.Write, []fhir.Issue, error) {
 	typ, id, res, now := w.typ, w.id, w.res, w.now
 	version := int64(1)
 	if prev != nil {
@@ -130,7 +133,7 @@ func (s *Service) prepare(ctx context.Context, w write, prev *store.Resource) (*
 	meta, _ := res["meta"].(map[string]any)
 	if meta == nil {
 		if _, present := res["meta"]; present {
-			return nil, fhir.Errorf(400, "structure", typ+".meta", "meta must be an object")
+			return nil, nil, fhir.Errorf(400, "structure", typ+".meta", "meta must be an object")
 		}
 		meta = map[string]any{}
 		res["meta"] = meta
@@ -145,26 +148,28 @@ func (s *Service) prepare(ctx context.Context, w write, prev *store.Resource) (*
 	if _, ok := meta["lastUpdated"]; !ok {
 		meta["lastUpdated"] = lu
 	}
+	var issues []fhir.Issue
 	if s.Validate != nil && !w.trusted {
-		if err := s.Validate(ctx, typ, res); err != nil {
-			return nil, err
+		var verr *fhir.Error
+		if issues, verr = s.Validate(ctx, typ, res); verr != nil {
+			return nil, nil, verr
 		}
 	}
 	meta["versionId"], meta["lastUpdated"] = vid, lu
 	if typ == "SearchParameter" {
 		if err := s.checkSearchParameter(res); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	stamped, err := fhir.Stamp(w.body, id, vid, lu)
 	if err != nil {
-		return nil, fhir.Errorf(400, "structure", "", "body is not a JSON object: %v", err)
+		return nil, nil, fhir.Errorf(400, "structure", "", "body is not a JSON object: %v", err)
 	}
 	idx, err := search.ExtractLocal(s.Params, typ, res, s.BaseURL)
 	if err != nil {
-		return nil, fhir.Errorf(422, "processing", "", "cannot index resource: %v", err)
+		return nil, nil, fhir.Errorf(422, "processing", "", "cannot index resource: %v", err)
 	}
-	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: w.method, JSON: stamped}, Index: idx}, nil
+	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: w.method, JSON: stamped}, Index: idx}, issues, nil
 }
 
 // tombstone stores a deletion version over prev.

@@ -64,7 +64,10 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.packages, "packages", env("DCC_PACKAGES", ""), "extra FHIR packages to load, comma-separated: .tgz files, folders or NAME@VERSION from the cache (DCC_PACKAGES)")
 	fs.StringVar(&c.requiredProfiles, "required-profiles", env("DCC_REQUIRED_PROFILES", ""), "profiles every resource of a type must conform to: Type=url,Type=url (DCC_REQUIRED_PROFILES)")
 	unknownProfile := unknownProfileFlags(fs)
-	maxBody, _ := strconv.ParseInt(env("DCC_MAX_BODY_BYTES", strconv.Itoa(32<<20)), 10, 64)
+	maxBody, err := strconv.ParseInt(env("DCC_MAX_BODY_BYTES", strconv.Itoa(32<<20)), 10, 64)
+	if err != nil || maxBody <= 0 {
+		return nil, fmt.Errorf("DCC_MAX_BODY_BYTES=%q: not a positive number of bytes", os.Getenv("DCC_MAX_BODY_BYTES"))
+	}
 	fs.Int64Var(&c.maxBody, "max-body-bytes", maxBody, "request size limit in bytes (DCC_MAX_BODY_BYTES)")
 	fs.BoolVar(&c.condDeleteMultiple, "conditional-delete-multiple", env("DCC_CONDITIONAL_DELETE_MULTIPLE", "true") == "true",
 		"a conditional delete removes every match; false: more than one match is a 412 (DCC_CONDITIONAL_DELETE_MULTIPLE)")
@@ -166,7 +169,7 @@ func serve(args []string) error {
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("dccfhir listening", "addr", ln.Addr().String(), "base", cfg.baseURL, "storage", redact(cfg.storage))
+	log.Info("dccfhir listening", "addr", ln.Addr().String(), "base", cfg.baseURL, "storage", app.Redact(cfg.storage))
 
 	select {
 	case err := <-errc:
@@ -183,15 +186,6 @@ func serve(args []string) error {
 	return nil
 }
 
-// redact hides a password in a storage URI for logs.
-func redact(uri string) string {
-	if i := strings.Index(uri, "://"); i >= 0 {
-		if j := strings.Index(uri[i+3:], "@"); j >= 0 {
-			return uri[:i+3] + "***" + uri[i+3+j:]
-		}
-	}
-	return uri
-}
 
 // profileOptions reads the validation flags the server and `dccfhir
 // validate` share.

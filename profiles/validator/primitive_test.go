@@ -121,7 +121,7 @@ func TestCheckAdapter(t *testing.T) {
 		{"invalid", map[string]any{"resourceType": "Patient", "id": "a", "gender": "f"}, 422},
 	}
 	for _, tt := range tests {
-		err := v.Check(context.Background(), "Patient", tt.res)
+		_, err := v.Check(context.Background(), "Patient", tt.res)
 		switch {
 		case tt.status == 0 && err != nil:
 			t.Errorf("%s: unexpected %v", tt.name, err)

@@ -328,14 +328,14 @@ func (v *Validator) validate(typ string, res map[string]any, inBundle bool) []fh
 // Check adapts the Validator to the service's write hook
 // (service.Validator): 422 Unprocessable Entity listing every issue when at
 // least one is an error, nil otherwise (warnings alone do not block a write).
-func (v *Validator) Check(_ context.Context, typ string, res map[string]any) *fhir.Error {
+func (v *Validator) Check(_ context.Context, typ string, res map[string]any) ([]fhir.Issue, *fhir.Error) {
 	issues := v.Validate(typ, res)
 	for _, is := range issues {
 		if is.Severity == "error" {
-			return &fhir.Error{Status: 422, Issues: issues}
+			return nil, &fhir.Error{Status: 422, Issues: issues}
 		}
 	}
-	return nil
+	return issues, nil
 }
 
 // walker holds the state of one validation; it is pooled so a validation
