@@ -78,9 +78,10 @@ func members(obj []byte, lax bool) ([]Member, error) {
 // them: each element is a sub-slice of arr (no copies), so walking a large
 // array (a Bundle's entries) costs one pass of the scanner instead of a full
 // json.Unmarshal. Like Members it checks the structure only as far as it
-// needs to find where each element ends (a malformed scalar or string inside
-// an element is not noticed), but it does fail on truncated input and on
-// anything but whitespace after the closing bracket. null is not an array.
+// needs to find where each element ends (a malformed number or literal
+// inside an element is not noticed; strings are held to RFC 8259, as
+// Decode holds them), and it fails on truncated input and on anything but
+// whitespace after the closing bracket. null is not an array.
 func Elements(arr []byte) ([][]byte, error) {
 	s := scanner{b: arr}
 	s.ws()
@@ -318,6 +319,20 @@ func Decode(body []byte) (map[string]any, *Error) {
 	return m, nil
 }
 
+// DecodeStored parses a stored resource into the tree Decode gives, without
+// Decode's checks: what is stored was accepted once, and versions stored
+// before those checks existed (with invalid UTF-8 replaced by U+FFFD here)
+// must still be readable, patchable and reindexable.
+func DecodeStored(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("stored resource: %w", err)
+	}
+	return m, nil
+}
+
 // DecodeValue parses JSON text of any kind (a JSON Patch array, say) with
 // the checks and the tree of Decode. Its error is a *SyntaxError.
 func DecodeValue(data []byte) (any, error) {
@@ -463,7 +478,9 @@ func (s *scanner) object(depth int) (any, *SyntaxError) {
 }
 
 // members fills m with the members of the object whose '{' is behind s.i.
-// A later duplicate key wins, as with encoding/json.
+// A key written twice is refused: FHIR JSON allows no duplicate
+// properties, and the tree (which would keep the last) and the stored
+// bytes (which keep both) would disagree on what was validated.
 func (s *scanner) members(m map[string]any, depth int) *SyntaxError {
 	s.ws()
 	if s.eat('}') {
@@ -474,8 +491,14 @@ func (s *scanner) members(m map[string]any, depth int) *SyntaxError {
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return s.unexpected("looking for the beginning of an object key string")
 		}
+		at := s.i
 		k, err := s.str()
 		if err != nil {
+			return err
+		}
+		if _, dup := m[k]; dup {
+			err := s.fail(at, "duplicate object key %q", k)
+			err.segs = append(err.segs, pathSeg{key: k, index: -1})
 			return err
 		}
 		s.ws()

@@ -175,7 +175,7 @@ func TestDecodeValueMatchesEncodingJSON(t *testing.T) {
 	for _, in := range []string{
 		`{}`, `[]`, `[[],{}]`, `null`, `true`, `false`, `0`, `-0`, `1.50`, `-12.5e+3`, `1E-7`, `123456789012345678901234567890`,
 		`""`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\u20AC\ud83d\ude00"`, `"Hélène 😀 €"`, `"\u0000\u001f"`,
-		` { "a" : [ 1 , { "b" : null } ] , "a" : "last wins" } `, "\t\r\n[1]\n",
+		` { "a" : [ 1 , { "b" : null } ] , "c" : "x" } `, "\t\r\n[1]\n",
 		`{"resourceType":"Patient","name":[{"family":"Durand","given":["Hélène"]}],"birthDate":"1970-03-04","multipleBirthInteger":2}`,
 	} {
 		want, err := decodeStd([]byte(in))
@@ -319,5 +319,28 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeRefusesDuplicateKeys: a key written twice, at any depth, is a
+// syntax error at the second key's offset (the stored bytes would keep
+// both, the validated tree only one).
+func TestDecodeRefusesDuplicateKeys(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		at   int
+		path string
+	}{
+		{`{"resourceType":"Patient","resourceType":"Observation"}`, 26, "Patient.resourceType"},
+		{`{"resourceType":"Patient","name":[{"family":"a","family":"b"}]}`, 48, "Patient.name[0].family"},
+	} {
+		_, err := Decode([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), "duplicate object key") || !strings.Contains(err.Error(), "byte offset "+strconv.Itoa(c.at)) {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		if len(err.Issues) == 0 || len(err.Issues[0].Expression) == 0 || err.Issues[0].Expression[0] != c.path {
+			t.Errorf("%s: expression %+v, want %s", c.in, err.Issues, c.path)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -435,4 +436,31 @@ func decodeJSON(b []byte) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	return m
+}
+
+// TestDuplicateKeysRefused: a JSON key written twice is a 400 naming its
+// byte offset (FHIR JSON has no duplicate properties; validating the last
+// value while storing both would let the first through unchecked).
+func TestDuplicateKeysRefused(t *testing.T) {
+	key := regexp.MustCompile(`"(\w+)":"BAD"`)
+	forEach(t, func(t *testing.T, f *fixture) {
+		p1 := seedP1(t, f)
+		for _, rt := range bodyRoutes() {
+			if rt.name == "batch" { // a batch entry fails alone: TestInvalidTextRefused covers the batch
+				continue
+			}
+			if rt.name == "transaction" && !f.st.Features().Transactions {
+				continue
+			}
+			t.Run(rt.name, func(t *testing.T) {
+				k := key.FindStringSubmatch(rt.tmpl)[1]
+				body := strings.Replace(rt.tmpl, `"BAD"`, `"first","`+k+`":"second"`, 1)
+				r := f.do(rt.method, rt.path, body, rt.hdr...)
+				if r.status != 400 || !strings.Contains(string(r.body), "duplicate object key") {
+					t.Fatalf("%d %s", r.status, r.body)
+				}
+			})
+		}
+		wantNothingStored(t, f, p1)
+	})
 }

@@ -68,10 +68,10 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	t.Helper()
 	st := e.open(t)
 	f := &fixture{t: t, st: st}
-	// the handler needs its base URL before the listener exists: start unstarted
+	// the handler needs its base URL before the server starts: the
+	// unstarted server's listener already has its address
 	f.srv = httptest.NewUnstartedServer(nil)
-	f.srv.Start()
-	f.base = f.srv.URL + "/fhir"
+	f.base = "http://" + f.srv.Listener.Addr().String() + "/fhir"
 	cfg := handlers.Config{BaseURL: f.base, ConditionalDeleteMultiple: true, Logger: testLogger()}
 	for _, o := range opts {
 		o(&cfg)
@@ -86,6 +86,7 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	}
 	f.svc = a.Service
 	f.srv.Config.Handler = a.Handler
+	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	return f
 }

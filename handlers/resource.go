@@ -143,11 +143,12 @@ func (s *Server) update(c echo.Context) error {
 // rawQuery is the criteria of a conditional interaction, without the
 // parameters that only shape the response.
 func rawQuery(c echo.Context) (string, error) {
-	v := c.QueryParams()
-	for k := range v {
+	v := url.Values{} // a copy: Echo's cached QueryParams still shape the response
+	for k, vs := range c.QueryParams() {
 		switch k {
 		case "_format", "_pretty", "_summary", "_elements":
-			delete(v, k)
+		default:
+			v[k] = vs
 		}
 	}
 	if len(v) == 0 {

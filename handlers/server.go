@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -70,7 +71,7 @@ func New(svc *service.Service, cfg Config) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.requestContext, s.limitBody, s.negotiate)
+	e.Use(s.requestContext, s.recoverPanic, s.limitBody, s.negotiate)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(200, "ok") })
 	e.GET("/readyz", func(c echo.Context) error {
@@ -187,6 +188,24 @@ func linger(c echo.Context) {
 		return
 	}
 	_, _ = io.CopyN(io.Discard, c.Request().Body, lingerBytes)
+}
+
+// recoverPanic turns a panic in a handler into the 500 OperationOutcome of
+// any internal error (logged with its stack, counted, the connection kept)
+// rather than a dropped connection with no answer and no access log line.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler { // net/http's way to abort a response: let it through
+					panic(r)
+				}
+				logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
 }
 
 func logger(c echo.Context) *slog.Logger {

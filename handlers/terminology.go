@@ -38,9 +38,9 @@ func (s *Server) storedResource(c echo.Context, typ string) (map[string]any, err
 	if err != nil {
 		return nil, err
 	}
-	res, ferr := fhir.Decode(r.JSON)
-	if ferr != nil {
-		return nil, ferr
+	res, err := fhir.DecodeStored(r.JSON)
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }

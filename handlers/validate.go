@@ -80,9 +80,9 @@ func (s *Server) validateOp(c echo.Context) error {
 		if mode == "delete" {
 			return s.writeJSON(c, 200, fhir.InfoOutcome(typ+"/"+id+" may be deleted"))
 		}
-		in, ferr := fhir.Decode(cur.JSON)
-		if ferr != nil {
-			return ferr
+		in, err := fhir.DecodeStored(cur.JSON)
+		if err != nil {
+			return err
 		}
 		res = in
 	}

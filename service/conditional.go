@@ -92,6 +92,9 @@ func (s *Service) conditionalQuery(typ string, vals url.Values) (*query.Query, e
 	if len(q.Where) == 0 {
 		return nil, fhir.Errorf(412, "processing", "", "conditional criteria %q select nothing specific", vals.Encode())
 	}
+	// what shapes a search result does not change which resources match,
+	// and must not make the match (inside the write transaction) costlier
+	q.Include, q.RevInclude, q.Sort, q.Total, q.Summary, q.Elements = nil, nil, nil, false, "", nil
 	return q, nil
 }
 

@@ -98,9 +98,9 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, err
 	if err := checkIfMatch(w.pre.IfMatch, cur); err != nil {
 		return nil, err
 	}
-	doc, ferr := fhir.Decode(cur.JSON)
-	if ferr != nil {
-		return nil, ferr
+	doc, err := fhir.DecodeStored(cur.JSON)
+	if err != nil {
+		return nil, err
 	}
 	out, err := w.apply(doc)
 	if err != nil {

@@ -20,6 +20,12 @@ import (
 // clause added to Match as the compartment's is, and what execute lets the
 // includes bring in. Only the server's own scans ($reindex, loading the
 // stored SearchParameters at start) read the store directly.
+//
+// What the plan does not hold yet: the inner searches of chains and _has
+// (compiled by the engines from Match's clauses) and the targets includes
+// bring in (store.Includes). A rule narrowing what a caller may see must
+// narrow those too: a clause on Match alone would still let
+// Observation?patient.name=X tell whether such a Patient exists.
 type Plan struct {
 	// Asked is the search as the client wrote it, parsed.
 	Asked *query.Query

@@ -125,9 +125,9 @@ func (s *Service) reindex(ctx context.Context, j *Job) error {
 			if len(res.Resources) > 0 {
 				err = s.Store.Update(ctx, func(tx store.Tx) error {
 					for _, r := range res.Resources {
-						tree, ferr := fhir.Decode(r.JSON)
-						if ferr != nil {
-							return ferr
+						tree, err := fhir.DecodeStored(r.JSON)
+						if err != nil {
+							return err
 						}
 						idx, err := search.ExtractLocal(s.Params, r.Type, tree, s.BaseURL)
 						if err != nil {

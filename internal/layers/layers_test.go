@@ -32,8 +32,34 @@ var rules = []struct {
 	{"tools/...", []string{"handlers", "app", "store/sqlite", "store/mongo"}, "tools talk to a server or a service, never to an engine"},
 }
 
+// direct: packages whose own (non-test) files must not import these,
+// module or not.
+var direct = []struct {
+	pkgs   string
+	forbid []string
+	why    string
+}{
+	{"service", []string{"net/http", "github.com/labstack/echo/v4"}, "the service speaks no HTTP: handlers do"},
+	{"fhir/...", []string{"github.com/labstack/echo/v4"}, "FHIR libraries know no web framework"},
+	{"store/...", []string{"github.com/labstack/echo/v4", "net/http"}, "engines know no HTTP"},
+}
+
 func TestImportRules(t *testing.T) {
-	deps := moduleDeps(t)
+	deps, imports := moduleDeps(t)
+	for _, r := range direct {
+		for pkg, imps := range imports {
+			if !match(r.pkgs, pkg) {
+				continue
+			}
+			for _, imp := range imps {
+				for _, f := range r.forbid {
+					if imp == f || strings.HasPrefix(imp, f+"/") {
+						t.Errorf("%s imports %s: %s", pkg, imp, r.why)
+					}
+				}
+			}
+		}
+	}
 	for _, pkg := range []string{"fhir/model", "fhir/fhirpath", "fhir/search/query", "store", "service", "handlers", "app"} {
 		if _, ok := deps[pkg]; !ok {
 			t.Fatalf("package %s not listed: the rules are stale", pkg)
@@ -72,14 +98,15 @@ func match(pattern, pkg string) bool {
 
 // moduleDeps maps each package of the module (path relative to the module,
 // non-test files) to every package of the module it depends on, directly or
-// not. It reads the sources itself (rather than running go list) so the
-// test cache sees the files it depends on.
-func moduleDeps(t *testing.T) map[string][]string {
+// not, and to its own imports (all of them). It reads the sources itself
+// with go/build (rather than running go list) so the test cache sees the
+// files it depends on.
+func moduleDeps(t *testing.T) (map[string][]string, map[string][]string) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	direct := map[string][]string{}
+	direct, imports := map[string][]string{}, map[string][]string{}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -105,6 +132,7 @@ func moduleDeps(t *testing.T) map[string][]string {
 			}
 		}
 		direct[filepath.ToSlash(rel)] = ours
+		imports[filepath.ToSlash(rel)] = p.Imports
 		return nil
 	})
 	if err != nil {
@@ -129,5 +157,5 @@ func moduleDeps(t *testing.T) map[string][]string {
 		}
 		slices.Sort(all[pkg])
 	}
-	return all
+	return all, imports
 }

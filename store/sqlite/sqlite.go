@@ -19,7 +19,7 @@
 //	idx_date(res, param, low, high)           idx_number(res, param, value, low, high)
 //	idx_quantity(res, param, system, code, unit, value, low, high)
 //	idx_uri(res, param, value)
-//	    one table per search.Index kind. They are WITHOUT ROWID tables whose
+//	    one table per query.Index kind. They are WITHOUT ROWID tables whose
 //	    primary key starts with (res, param): the correlated EXISTS of a
 //	    search clause and the delete of a previous version's rows are both
 //	    one range seek, and each row costs two b-tree inserts (the key and
@@ -34,7 +34,7 @@
 // The _id token and _lastUpdated date the extractor produces are not stored:
 // searches and sorts on them use resource.id and resource.updated.
 //
-// Timestamps are microseconds since the Unix epoch (UTC), as in search.Index.
+// Timestamps are microseconds since the Unix epoch (UTC), as in query.Index.
 //
 // # Search
 //

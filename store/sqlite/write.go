@@ -20,7 +20,7 @@ type kind struct {
 	cols  []string
 }
 
-// The index kinds, in search.Index order.
+// The index kinds, in query.Index order.
 var (
 	kString   = &kind{1, "idx_string", []string{"param", "norm", "exact"}}
 	kToken    = &kind{2, "idx_token", []string{"param", "system", "code", "text", "tsys", "tcode"}}

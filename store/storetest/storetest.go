@@ -2,7 +2,7 @@
 // runs Run from its own tests, so the SQLite and MongoDB engines are held
 // to one meaning of versions, history, transactions and search.
 //
-// The suite builds search.Index values by hand (it does not depend on the
+// The suite builds query.Index values by hand (it does not depend on the
 // FHIRPath extractor) and keeps its data small, since some backends are
 // slow to write to.
 package storetest

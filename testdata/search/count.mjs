@@ -27,7 +27,7 @@
 // resolved id (the script the Bundle's own id, the test the server's).
 //
 // Rules assumed where FHIR leaves a choice (they are the server's documented
-// ones, fhir/search/normalize.go, re-implemented here):
+// ones, fhir/search/query/normalize.go, re-implemented here):
 //   - a date without a time zone is UTC; a value covers the range its
 //     precision implies (a day, a second, a millisecond…);
 //   - ap on a date: the search range widened on each side by 10% of the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/dccfhir/dccfhir/app"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -13,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/handlers"
-	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 	"github.com/dccfhir/dccfhir/tools/generate"
 	"github.com/dccfhir/dccfhir/tools/importer"
@@ -29,12 +28,17 @@ func server(t *testing.T, patients int) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := service.New(st, search.Default())
 	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String() + "/fhir"
+	a, err := app.New(context.Background(), app.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HTTP: handlers.Config{BaseURL: base}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := a.Service
+	srv.Config.Handler = a.Handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	base := srv.URL + "/fhir"
-	srv.Config.Handler = handlers.New(svc, handlers.Config{BaseURL: base, Ready: st.Ping, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	g, _ := generate.New(generate.Config{Patients: patients, Seed: 5})
 	dir := filepath.Join(t.TempDir(), "r")
 	if err := g.WriteDir(context.Background(), dir, generate.WriteOptions{Format: generate.FormatBundle}); err != nil {

@@ -3,6 +3,8 @@ package importer
 import (
 	"context"
 	"encoding/json"
+	"github.com/dccfhir/dccfhir/app"
+	"github.com/dccfhir/dccfhir/profiles"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,15 +14,17 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/handlers"
-	"github.com/dccfhir/dccfhir/profiles/validator"
 	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store/sqlite"
 	"github.com/dccfhir/dccfhir/tools/generate"
 )
 
-var baseValidator = sync.OnceValue(validator.New)
+// validatorOnce is the server's validator, loaded once for the package.
+var validatorOnce = sync.OnceValues(func() (*profiles.Validator, error) {
+	v, _, err := profiles.New(profiles.Options{})
+	return v, err
+})
 
 // server is an in-process dccfhir on SQLite; wrap, when set, sits in front
 // of the handler (fault injection).
@@ -31,18 +35,25 @@ func server(t *testing.T, wrap func(http.Handler) http.Handler) (string, *servic
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := service.New(st, search.Default())
-	svc.Validate = service.Chain(service.BaseValidate, baseValidator().Check)
+	v, err := validatorOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	base := srv.URL + "/fhir"
-	var h http.Handler = handlers.New(svc, handlers.Config{BaseURL: base, Ready: st.Ping, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	base := "http://" + srv.Listener.Addr().String() + "/fhir"
+	a, err := app.New(context.Background(), app.Config{Store: st, Validator: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HTTP: handlers.Config{BaseURL: base}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Handler
 	if wrap != nil {
 		h = wrap(h)
 	}
 	srv.Config.Handler = h
-	return base, svc
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return base, a.Service
 }
 
 var types = []string{"Organization", "Practitioner", "PractitionerRole", "Questionnaire", "Patient", "Consent", "Condition", "Observation",
