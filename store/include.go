@@ -19,15 +19,35 @@ import (
 // walk the whole database. Cycles end anyway: a resource comes once.
 const IncludeDepth = 4
 
-// Includes follows the _include (inc) and _revinclude (rev) directives from
-// matches on r, to at most depth levels (IncludeDepth for a search). It
+// MaxIncluded bounds how many resources the includes of one page may bring
+// in: past it the search is refused (ErrTooCostly) rather than loading an
+// unbounded part of the database into one response. A page of 50
+// Patients revincluding their Encounters stays well under it (Synthea-120's
+// 64 female patients bring 2,926).
+const MaxIncluded = 10000
+
+// IncludeSpec is what Includes follows, and how far.
+type IncludeSpec struct {
+	Include, RevInclude []query.Include
+	// Depth is the number of levels (IncludeDepth for a search).
+	Depth int
+	// Max is how many resources they may bring (0: MaxIncluded).
+	Max int
+}
+
+// Includes follows the _include and _revinclude directives of spec from
+// matches on r, to at most spec.Depth levels and spec.Max resources. It
 // asks r once per directive and level, for the whole level (never once
 // per resource), and returns what they brought in: each resource once,
 // none of matches, level by level and within a call by type and id.
 //
 // It is the one implementation of the include loop: engines supply only
 // Targets and Referrers, so every engine follows directives alike.
-func Includes(ctx context.Context, r Reader, matches []*Resource, inc, rev []query.Include, depth int) ([]*Resource, error) {
+func Includes(ctx context.Context, r Reader, matches []*Resource, spec IncludeSpec) ([]*Resource, error) {
+	inc, rev, depth, max := spec.Include, spec.RevInclude, spec.Depth, spec.Max
+	if max <= 0 {
+		max = MaxIncluded
+	}
 	seen := make(map[Ref]bool, len(matches))
 	for _, m := range matches {
 		seen[Ref{m.Type, m.ID}] = true
@@ -79,6 +99,9 @@ func Includes(ctx context.Context, r Reader, matches []*Resource, inc, rev []que
 			take(rs)
 		}
 		out = append(out, next...)
+		if len(out) > max {
+			return nil, Errorf(ErrTooCostly, "_include/_revinclude bring more than %d resources for this page: ask for fewer matches per page (_count) or fewer directives", max)
+		}
 		frontier = next
 	}
 	return out, nil

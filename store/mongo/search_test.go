@@ -228,7 +228,7 @@ func TestSearchPagingSortInclude(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		r.Included, err = store.Includes(ctx, s, r.Resources, q.Include, q.RevInclude, store.IncludeDepth)
+		r.Included, err = store.Includes(ctx, s, r.Resources, store.IncludeSpec{Include: q.Include, RevInclude: q.RevInclude, Depth: store.IncludeDepth})
 		return r, err
 	}
 	r, err = search(ctx, &query.Query{Types: []string{"Observation"}, Where: []query.Clause{{Param: "_id", Type: query.TypeToken, Values: []query.Value{{Code: "o1"}, {Code: "o2"}}}},

@@ -143,7 +143,7 @@ func testIncludes(t *testing.T, s store.Store) {
 			if len(res.Included) > 0 {
 				t.Errorf("Search included %v: following directives is the caller's job", keys(res.Included, false))
 			}
-			inc, err := store.Includes(ctx, s, res.Resources, q.Include, q.RevInclude, store.IncludeDepth)
+			inc, err := store.Includes(ctx, s, res.Resources, store.IncludeSpec{Include: q.Include, RevInclude: q.RevInclude, Depth: store.IncludeDepth})
 			if err != nil {
 				t.Fatalf("Includes: %v", err)
 			}
@@ -157,6 +157,23 @@ func testIncludes(t *testing.T, s store.Store) {
 		})
 	}
 
+	t.Run("Max", func(t *testing.T) {
+		// the :iterate chain brings chain-2 … chain-1-IncludeDepth: past a
+		// bound smaller than that, the search is refused, not truncated
+		q := query.Query{Types: []string{"Organization"}, Where: id(fmt.Sprintf("c%d", chain-1)), Count: 10, RevInclude: []query.Include{partof}}
+		res, err := s.Search(ctx, &q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := store.IncludeSpec{RevInclude: q.RevInclude, Depth: store.IncludeDepth, Max: store.IncludeDepth - 1}
+		if _, err := store.Includes(ctx, s, res.Resources, spec); !errors.Is(err, store.ErrTooCostly) {
+			t.Fatalf("over the bound: %v, want ErrTooCostly", err)
+		}
+		spec.Max = store.IncludeDepth
+		if inc, err := store.Includes(ctx, s, res.Resources, spec); err != nil || len(inc) != store.IncludeDepth {
+			t.Fatalf("at the bound: %d, %v", len(inc), err)
+		}
+	})
 	t.Run("Targets", func(t *testing.T) {
 		rs, err := s.Targets(ctx, []store.Ref{refTo("Observation", "ob1"), refTo("Observation", "ob3"), refTo("Observation", "nope")}, "*", "")
 		if err != nil {
