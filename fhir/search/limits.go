@@ -2,8 +2,10 @@ package search
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
 // Limits of one search request (and of the criteria of a conditional
@@ -26,16 +28,21 @@ import (
 // both engines; docs/search.md lists them.
 const (
 	// MaxQueryBytes bounds the names and values of all parameters together,
-	// decoded (the server-made _page cursor excepted): 64 KiB, eight times
-	// what most proxies let through in a URL; longer searches are mistakes or
-	// attacks, and POST _search gets no more room than GET.
+	// decoded, both as sent and as the server reads them back (the self
+	// link): 64 KiB, eight times what most proxies let through in a URL;
+	// longer searches are mistakes or attacks, and POST _search gets no
+	// more room than GET. The one-value parameters (_count, _total,
+	// _summary, _format, _pretty: the last occurrence wins) and the
+	// server-made _page cursor are not counted.
 	MaxQueryBytes = 64 << 10
-	// MaxValueBytes bounds one value (one item of a comma-separated list):
-	// no code, identifier, name or canonical URL is 4 KiB long.
+	// MaxValueBytes bounds one value (one item of a comma-separated list,
+	// its escapes removed): no code, identifier, name or canonical URL is
+	// 4 KiB long.
 	MaxValueBytes = 4 << 10
-	// MaxParams bounds the name=value pairs of a request, every parameter
-	// counted (a repeated one as often as it appears): each search
-	// parameter is one more AND'ed condition for the engine.
+	// MaxParams bounds the search parameters of a request (a repeated one
+	// counted as often as it appears): each is one more AND'ed condition
+	// for the engine. The result parameters (_count, _sort, _include,
+	// _elements...) are not counted: they have limits of their own.
 	MaxParams = 100
 	// MaxValuesPerParam bounds the comma-separated values (an OR list) of
 	// one parameter occurrence; for SQLite, 200 values are 400 of its 1,000
@@ -68,22 +75,32 @@ const (
 
 // tooCostly is the 400 for a request over a count limit.
 func tooCostly(param, format string, args ...any) *fhir.Error {
-	return fhir.Errorf(400, "too-costly", param, "search parameter "+param+": "+format, args...)
+	return searchErr("too-costly", param, format, args)
 }
 
 // tooLong is the 400 for a request over a size limit.
 func tooLong(param, format string, args ...any) *fhir.Error {
-	return fhir.Errorf(400, "too-long", param, "search parameter "+param+": "+format, args...)
+	return searchErr("too-long", param, format, args)
 }
 
+// oneValue are the parameters of which only the last occurrence counts:
+// neither limit counts them (they cost nothing, and the canonical form adds
+// _count to every search).
+var oneValue = map[string]bool{"_count": true, "_total": true, "_summary": true, "_format": true, "_pretty": true, pageParam: true}
+
+// resultParams shape the result rather than add a condition: MaxParams
+// does not count them.
+var resultParams = map[string]bool{"_sort": true, "_include": true, "_revinclude": true, "_elements": true, "_type": true}
+
 // checkSize enforces MaxQueryBytes and MaxParams on the request as a whole,
-// before any parsing: the error names the parameter taking the most room
-// or repeated most often.
-func checkSize(params url.Values) error {
+// before any parsing (as understood says the search is the server's
+// reading of it): the error names the parameter taking the most room or
+// repeated most often.
+func checkSize(params url.Values, understood bool) error {
 	total, pairs := 0, 0
 	big, bigBytes, many, manyPairs := "", -1, "", -1
 	for k, vs := range params {
-		if k == pageParam {
+		if oneValue[k] {
 			continue
 		}
 		n := 0
@@ -91,16 +108,23 @@ func checkSize(params url.Values) error {
 			n += len(k) + 1 + len(v)
 		}
 		total += n
-		pairs += len(vs)
 		if n > bigBytes || n == bigBytes && k < big {
 			big, bigBytes = k, n
 		}
+		if name, _, _ := strings.Cut(k, ":"); resultParams[name] {
+			continue
+		}
+		pairs += len(vs)
 		if len(vs) > manyPairs || len(vs) == manyPairs && k < many {
 			many, manyPairs = k, len(vs)
 		}
 	}
 	if total > MaxQueryBytes {
-		return tooLong(big, "the search is %d bytes long (%s alone takes %d), more than the limit of %d bytes (MaxQueryBytes)", total, big, bigBytes, MaxQueryBytes)
+		what := "the search is"
+		if understood {
+			what = "the search as the server reads it (its self link) is"
+		}
+		return tooLong(big, "%s %d bytes long (%s alone takes %d), more than the limit of %d bytes (MaxQueryBytes)", what, total, big, bigBytes, MaxQueryBytes)
 	}
 	if pairs > MaxParams {
 		return tooCostly(many, "the search has %d parameters (%s appears %d times), more than the limit of %d (MaxParams)", pairs, many, manyPairs, MaxParams)
@@ -114,10 +138,26 @@ type budget struct {
 	values, chains, includes int
 }
 
-// checkValue checks one value of key against MaxValueBytes.
+// checkCanonical enforces MaxQueryBytes on the canonical form of q, which
+// can be longer than what was sent (a chain spells out its types, a bare
+// reference id gets its type): so an accepted search's self and next links
+// are accepted too.
+func checkCanonical(q *query.Query, typ string) error {
+	vals, err := url.ParseQuery(q.Encode(typ))
+	if err != nil {
+		return fhir.Errorf(500, "exception", "", "search: the canonical form of a query does not parse: %v", err)
+	}
+	return checkSize(vals, true)
+}
+
+// checkValue checks one escaped value of key against MaxValueBytes,
+// measured without its escapes (what the canonical form keeps).
 func checkValue(key, v string) error {
-	if len(v) > MaxValueBytes {
-		return tooLong(key, "a value is %d bytes long, more than the limit of %d bytes (MaxValueBytes)", len(v), MaxValueBytes)
+	if len(v) <= MaxValueBytes {
+		return nil
+	}
+	if n := len(unescape(v)); n > MaxValueBytes {
+		return tooLong(key, "a value is %d bytes long, more than the limit of %d bytes (MaxValueBytes)", n, MaxValueBytes)
 	}
 	return nil
 }

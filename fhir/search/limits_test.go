@@ -30,7 +30,7 @@ func TestLimits(t *testing.T) {
 	}{
 		{"Patient", url.Values{"name": repeated(MaxParams, "a")}, "", ""},
 		{"Patient", url.Values{"name": repeated(MaxParams+1, "a")}, "MaxParams", "name"},
-		{"Patient", url.Values{"name": repeated(MaxParams, "a"), "_count": {"1"}}, "MaxParams", "name"},
+		{"Patient", url.Values{"name": repeated(MaxParams, "a"), "_count": {"1"}, "_sort": {"name"}, "_include": {"Patient:link"}}, "", ""},
 		{"Observation", url.Values{"code": {vals(MaxValuesPerParam, "c%d")}}, "", ""},
 		{"Observation", url.Values{"code": {vals(MaxValuesPerParam+1, "c%d")}}, "MaxValuesPerParam", "code"},
 		{"Observation", url.Values{"code": {vals(MaxValuesPerParam, "c%d") + ",,"}}, "", ""}, // empty values do not count
@@ -56,7 +56,12 @@ func TestLimits(t *testing.T) {
 		{"", url.Values{"_type": {"Patient," + strings.Repeat("a", MaxValueBytes+1)}}, "MaxValueBytes", "_type"},
 		{"Patient", url.Values{"name": {fill(MaxQueryBytes - len("name="))}}, "", ""},
 		{"Patient", url.Values{"name": {fill(MaxQueryBytes - len("name=") + 1)}}, "MaxQueryBytes", "name"},
-		{"Patient", url.Values{"name": {strings.Repeat("a", MaxQueryBytes)}, "_page": {strings.Repeat("p", MaxQueryBytes)}}, "MaxQueryBytes", "name"},
+		{"Patient", url.Values{"name": {fill(MaxQueryBytes - len("name="))}, "_page": {fill(MaxQueryBytes)}, "_count": repeated(MaxQueryBytes, "7")}, "", ""},
+		{"Patient", url.Values{"name": {fill(MaxQueryBytes - len("name=") - len("_sort=name"))}, "_sort": {"name"}}, "", ""},
+		{"Patient", url.Values{"name": {fill(MaxQueryBytes - len("name=") - len("_sort=name") + 1)}, "_sort": {"name"}}, "MaxQueryBytes", "name"},
+		// the canonical form spells out the chain's type: over the limit
+		{"Observation", url.Values{"patient.name": {fill(MaxQueryBytes - len("patient.name="))}}, "MaxQueryBytes", "patient:Patient.name"},
+		{"Patient", url.Values{"name": {strings.Repeat("\\", MaxValueBytes)}}, "", ""}, // 4,096 bytes unescaped
 	} {
 		_, _, err := Parse(Default(), tc.typ, tc.params)
 		name := fmt.Sprintf("%s %.120v", tc.typ, tc.params)

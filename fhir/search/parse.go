@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search/query"
@@ -53,7 +54,7 @@ var ignoredParams = map[string]bool{"_format": true, "_pretty": true}
 // a *fhir.Error with status 400; parameters the server does not know or
 // support are returned as Unknown.
 func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown, error) {
-	if err := checkSize(params); err != nil {
+	if err := checkSize(params, false); err != nil {
 		return nil, nil, err
 	}
 	p := &parser{reg: ps.Registry}
@@ -243,6 +244,9 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 	}
 	if q.Summary == "count" {
 		q.Count, q.Total = 0, true
+	}
+	if err := checkCanonical(q, typ); err != nil {
+		return nil, nil, err
 	}
 	return q, unknown, nil
 }
@@ -734,9 +738,34 @@ func unescape(s string) string {
 // errInvalid and errProcessing are the 400s of a malformed or unusable
 // parameter; the expression is the parameter as written.
 func errInvalid(param, format string, args ...any) *fhir.Error {
-	return fhir.Errorf(400, "invalid", param, "search parameter "+param+": "+format, args...)
+	return searchErr("invalid", param, format, args)
 }
 
 func errProcessing(param, format string, args ...any) *fhir.Error {
-	return fhir.Errorf(400, "processing", param, "search parameter "+param+": "+format, args...)
+	return searchErr("processing", param, format, args)
+}
+
+// searchErr builds the 400; long strings (a parameter name or value can
+// be kilobytes) are clipped so the outcome does not echo them whole.
+func searchErr(code, param, format string, args []any) *fhir.Error {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clip(s)
+		}
+	}
+	return fhir.Errorf(400, code, clip(param), "search parameter "+clip(param)+": "+format, args...)
+}
+
+// maxEcho is how much of a client's string an error repeats.
+const maxEcho = 200
+
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	i := maxEcho
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
