@@ -220,8 +220,11 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 			}
 		default:
 			for _, v := range vals {
-				if v == "" {
-					continue // an empty parameter is ignored (R4 3.1.1.5)
+				if strings.Trim(v, ",") == "" {
+					// An empty parameter is ignored (R4 3.1.1.5), and so is
+					// one of empty values only ("a=,"): a clause without
+					// values is no condition at all.
+					continue
 				}
 				c, reason, err := p.clause(ctx, key, v)
 				if err != nil {
