@@ -284,3 +284,20 @@ func TestSearchLimitsNextLink(t *testing.T) {
 		}
 	})
 }
+
+// TestValueSetExpansionLimit: :in expands a value set into OR'ed codes
+// after the parser has checked the search, so the parser's limits do not
+// bound it. ucum-common (1,363 codes) is a 500 on SQLite (expression tree
+// deeper than 1,000); the fix belongs to service/valueset.go (refuse an
+// expansion over search.MaxValuesPerParam with a too-costly 400) or to
+// the SQLite engine (one IN list for plain codes), neither of which this
+// branch touches.
+func TestValueSetExpansionLimit(t *testing.T) {
+	t.Skip("known 500 on SQLite, see the comment: service/ or store/sqlite must bound the expansion")
+	forEach(t, func(t *testing.T, f *fixture) {
+		r := f.do("GET", "/Observation?code:in=http://hl7.org/fhir/ValueSet/ucum-common", nil)
+		if r.status != 200 && (r.status != 400 || r.str("resourceType") != "OperationOutcome") {
+			t.Fatalf("%d: %.300s", r.status, r.body)
+		}
+	})
+}

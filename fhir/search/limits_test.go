@@ -119,6 +119,8 @@ func TestErrorsNameTheParameter(t *testing.T) {
 		{"Patient", "_has:Observation:code:code=1", "_has:Observation:code:code"},
 		{"Patient", "_count=ten", "_count"},
 		{"Observation", "patient.name:nonsense=1", "patient.name:nonsense"},
+		{"Patient", "identifier:of-type=||", "identifier:of-type"},
+		{"Patient", "identifier:of-type=s|c|", "identifier:of-type"},
 	} {
 		vals, _ := url.ParseQuery(tc.in)
 		_, _, err := Parse(Default(), tc.typ, vals)

@@ -510,6 +510,10 @@ func parseValue(c *query.Clause, sp *Param, key, raw string) (query.Value, error
 				return v, errInvalid(key, ":of-type takes system|code|value, not %q", v.Raw)
 			}
 			v.System, v.Code, v.Str, v.HasSystem = unescape(parts[0]), unescape(parts[1]), unescape(parts[2]), true
+			if v.Code == "" || v.Str == "" {
+				// an identifier type code and a value are what it matches on
+				return v, errInvalid(key, ":of-type needs a type code and a value: system|code|value, not %q", v.Raw)
+			}
 		default:
 			v.System, v.HasSystem, v.Code = splitToken(raw)
 		}
