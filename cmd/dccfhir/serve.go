@@ -186,7 +186,6 @@ func serve(args []string) error {
 	return nil
 }
 
-
 // profileOptions reads the validation flags the server and `dccfhir
 // validate` share.
 func profileOptions(pkgs, required string, unknownError bool) (profiles.Options, error) {

@@ -69,7 +69,7 @@ func (c *evalCtx) binary(n *ast, focus []Node, fr *frame) ([]Node, error) {
 	}
 	switch op {
 	case "|":
-		return union(left, right), nil
+		return c.union(left, right)
 	case "=", "!=":
 		if len(left) == 0 || len(right) == 0 {
 			return nil, nil
@@ -170,6 +170,49 @@ func contains(coll []Node, item Node) bool {
 		}
 	}
 	return false
+}
+
+// union merges two collections, removing duplicates, charging the
+// comparisons (see maxWork). Small ones compare every pair; in large ones
+// plain strings (the codes of a large ValueSet that search extraction
+// unions) go through a hash set, and only other items are compared.
+func (c *evalCtx) union(a, b []Node) ([]Node, error) {
+	n := len(a) + len(b)
+	if n <= 64 {
+		if err := c.spend(n * n / 2); err != nil {
+			return nil, err
+		}
+		return union(a, b), nil
+	}
+	out := make([]Node, 0, n)
+	strs := map[string]struct{}{}
+	var others []Node // the items of out that are not plain strings
+	for _, x := range [2][]Node{a, b} {
+		for _, it := range x {
+			if s, ok := it.Value.(string); ok && !isTemporalType(it.Type) {
+				if _, dup := strs[s]; dup {
+					continue
+				}
+				if err := c.spend(1 + len(others)); err != nil {
+					return nil, err
+				}
+				if len(others) > 0 && contains(others, it) {
+					continue
+				}
+				strs[s] = struct{}{}
+				out = append(out, it)
+				continue
+			}
+			if err := c.spend(1 + len(out)); err != nil {
+				return nil, err
+			}
+			if !contains(out, it) {
+				out = append(out, it)
+				others = append(others, it)
+			}
+		}
+	}
+	return out, nil
 }
 
 // union merges two collections, removing duplicates.

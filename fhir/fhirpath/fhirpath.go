@@ -8,6 +8,7 @@ package fhirpath
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -145,6 +146,63 @@ type evalCtx struct {
 	rootResource Node
 	now          time.Time
 	err          error // set by navigation errors
+	// work adds up the steps of the evaluation, the items they produce,
+	// the bytes of the strings they compute and the comparisons of the
+	// set operations, against maxWork.
+	work int
+}
+
+// Bounds of one evaluation. The expressions of R4, of the profiles and of
+// search extraction stay far under them even on large resources (the
+// bundle invariants of an 11 MB Synthea Bundle take 263,000 units of
+// work, 40 times less); an expression written by a client (FHIRPath Patch, a custom
+// SearchParameter) that doubles a collection or a string at every step,
+// nests descendants() in descendants() or unions large collections ends
+// with errTooCostly, in about a second, instead of taking the server's
+// memory or a core for good.
+const (
+	// maxWork bounds the work units of one evaluation (about a second).
+	maxWork = 10_000_000
+	// maxItems bounds one collection (2 million nodes are 128 MB).
+	maxItems = 2_000_000
+	// maxString bounds one computed string, in bytes.
+	maxString = 16 << 20
+)
+
+// errTooCostly is the error of an evaluation over one of the bounds.
+var errTooCostly = errors.New("the expression takes too much work to evaluate (see fhirpath.maxWork, maxItems, maxString)")
+
+// spend charges n units of work, failing past maxWork.
+func (c *evalCtx) spend(n int) error {
+	if c.work += n; c.work > maxWork || n > maxWork {
+		return errTooCostly
+	}
+	return nil
+}
+
+// eval evaluates n on focus, charging the step, the items it produced and
+// a computed string's bytes.
+func (c *evalCtx) eval(n *ast, focus []Node, fr *frame) ([]Node, error) {
+	res, err := c.evalNode(n, focus, fr)
+	if err != nil {
+		return res, err
+	}
+	w := 1 + len(res)
+	if len(res) == 1 && res[0].Type == "System.String" {
+		if s, ok := res[0].Value.(string); ok {
+			if len(s) > maxString {
+				return nil, errTooCostly
+			}
+			w += len(s)
+		}
+	}
+	if len(res) > maxItems {
+		return nil, errTooCostly
+	}
+	if err := c.spend(w); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // frame holds $this, $index and $total while a function iterates.
@@ -164,7 +222,7 @@ func (c *evalCtx) clock() time.Time {
 	return c.now
 }
 
-func (c *evalCtx) eval(n *ast, focus []Node, fr *frame) ([]Node, error) {
+func (c *evalCtx) evalNode(n *ast, focus []Node, fr *frame) ([]Node, error) {
 	switch n.op {
 	case opLiteral:
 		return n.litColl, nil

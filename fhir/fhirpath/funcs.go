@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -160,9 +161,18 @@ func compileRegex(p string) (*regexp.Regexp, error) {
 	if err != nil {
 		return nil, err
 	}
-	regexCache.Store(p, r)
+	// Patterns can come from data or from clients (FHIRPath Patch): keep
+	// the cache from growing without end.
+	if regexCached.Add(1) <= maxCachedRegexps {
+		regexCache.Store(p, r)
+	}
 	return r, nil
 }
+
+// maxCachedRegexps bounds the compiled patterns kept.
+const maxCachedRegexps = 4096
+
+var regexCached atomic.Int64
 
 func init() {
 	functions = map[string]*funcDef{}
@@ -219,6 +229,9 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
+		if err := c.spend(len(focus) * len(other)); err != nil {
+			return nil, err
+		}
 		for _, n := range focus {
 			if !contains(other, n) {
 				return single(false), nil
@@ -229,6 +242,9 @@ func init() {
 	reg("supersetOf", 1, 1, func(c *evalCtx, focus []Node, args []*ast, fr *frame) ([]Node, error) {
 		other, err := c.arg(args, 0, fr)
 		if err != nil {
+			return nil, err
+		}
+		if err := c.spend(len(focus) * len(other)); err != nil {
 			return nil, err
 		}
 		for _, n := range other {
@@ -242,10 +258,14 @@ func init() {
 		return []Node{intNode(int64(len(focus)))}, nil
 	})
 	reg("distinct", 0, 0, func(c *evalCtx, focus []Node, args []*ast, fr *frame) ([]Node, error) {
-		return union(focus, nil), nil
+		return c.union(focus, nil)
 	})
 	reg("isDistinct", 0, 0, func(c *evalCtx, focus []Node, args []*ast, fr *frame) ([]Node, error) {
-		return single(len(union(focus, nil)) == len(focus)), nil
+		u, err := c.union(focus, nil)
+		if err != nil {
+			return nil, err
+		}
+		return single(len(u) == len(focus)), nil
 	})
 	// Filtering and projection.
 	reg("where", 1, 1, func(c *evalCtx, focus []Node, args []*ast, fr *frame) ([]Node, error) {
@@ -273,6 +293,9 @@ func init() {
 		for depth := 0; len(cur) > 0 && depth < 1000; depth++ {
 			var next []Node
 			err := c.each(cur, args[0], fr, func(_ int, _ Node, res []Node) (bool, error) {
+				if err := c.spend(len(res) * len(out)); err != nil {
+					return true, err
+				}
 				for _, r := range res {
 					if !contains(out, r) {
 						out = append(out, r)
@@ -368,6 +391,9 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
+		if err := c.spend(len(focus) * (len(other) + len(focus))); err != nil {
+			return nil, err
+		}
 		var out []Node
 		for _, n := range focus {
 			if contains(other, n) && !contains(out, n) {
@@ -381,6 +407,9 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
+		if err := c.spend(len(focus) * len(other)); err != nil {
+			return nil, err
+		}
 		var out []Node
 		for _, n := range focus {
 			if !contains(other, n) {
@@ -391,7 +420,10 @@ func init() {
 	})
 	reg("union", 1, 1, func(c *evalCtx, focus []Node, args []*ast, fr *frame) ([]Node, error) {
 		other, err := c.arg(args, 0, fr)
-		return union(focus, other), err
+		if err != nil {
+			return nil, err
+		}
+		return c.union(focus, other)
 	})
 	reg("combine", 1, 1, func(c *evalCtx, focus []Node, args []*ast, fr *frame) ([]Node, error) {
 		other, err := c.arg(args, 0, fr)
@@ -457,6 +489,10 @@ func init() {
 			var next []Node
 			for _, n := range cur {
 				next = c.children(n, next)
+			}
+			// a node found costs a few steps more than one passed on
+			if err := c.spend(3 * len(next)); err != nil {
+				return nil, err
 			}
 			out = append(out, next...)
 			cur = next
@@ -912,6 +948,9 @@ func registerStrings() {
 		return []Node{intNode(int64(utf8.RuneCountInString(s)))}, nil
 	})
 	strFunc("toChars", 0, func(s string, _ [][]Node) ([]Node, error) {
+		if utf8.RuneCountInString(s) > maxItems {
+			return nil, errTooCostly
+		}
 		var out []Node
 		for _, r := range s {
 			out = append(out, strNode(string(r)))
@@ -926,6 +965,10 @@ func registerStrings() {
 		r, ok2, err := str1(a, 1)
 		if !ok1 || !ok2 || err != nil {
 			return nil, err
+		}
+		n := strings.Count(s, p) // for "", one more than the runes of s
+		if len(r) > len(p) && n > (maxString-len(s))/(len(r)-len(p)) {
+			return nil, errTooCostly
 		}
 		return []Node{strNode(strings.ReplaceAll(s, p, r))}, nil
 	})
@@ -945,12 +988,30 @@ func registerStrings() {
 		if err != nil {
 			return nil, err
 		}
-		return []Node{strNode(re.ReplaceAllString(s, r))}, nil
+		// ReplaceAllString, with the output bounded as it grows: an empty
+		// match and a long replacement would multiply s.
+		ms := re.FindAllStringSubmatchIndex(s, maxItems+1)
+		if len(ms) > maxItems {
+			return nil, errTooCostly
+		}
+		var out []byte
+		last := 0
+		for _, m := range ms {
+			out = append(out, s[last:m[0]]...)
+			if out = re.ExpandString(out, r, s, m); len(out) > maxString {
+				return nil, errTooCostly
+			}
+			last = m[1]
+		}
+		return []Node{strNode(string(append(out, s[last:]...)))}, nil
 	})
 	strFunc("split", 1, func(s string, a [][]Node) ([]Node, error) {
 		sep, ok, err := str1(a, 0)
 		if !ok || err != nil {
 			return nil, err
+		}
+		if strings.Count(s, sep) >= maxItems {
+			return nil, errTooCostly
 		}
 		var out []Node
 		for _, p := range strings.Split(s, sep) {
@@ -965,10 +1026,14 @@ func registerStrings() {
 		}
 		sep, _, _ := stringOf(a)
 		var parts []string
+		size := 0
 		for _, n := range focus {
 			s, ok := n.Value.(string)
 			if !ok {
 				return nil, fmt.Errorf("join() on a non-string")
+			}
+			if size += len(s) + len(sep); size > maxString {
+				return nil, errTooCostly
 			}
 			parts = append(parts, s)
 		}
@@ -1079,9 +1144,14 @@ func registerMath() {
 		y, _ := sysValue(a[0])
 		if xi, ok := x.(int64); ok {
 			if yi, ok := y.(int64); ok && yi >= 0 {
+				// by squaring: the exponent can be 2^63 (the same wrapped
+				// result as yi multiplications, in 63 steps)
 				r := int64(1)
-				for range yi {
-					r *= xi
+				for b := xi; yi > 0; yi >>= 1 {
+					if yi&1 == 1 {
+						r *= b
+					}
+					b *= b
 				}
 				return []Node{intNode(r)}, nil
 			}

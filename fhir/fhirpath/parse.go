@@ -66,6 +66,9 @@ func lex(s string) ([]token, error) {
 			}
 			k := tString
 			if c == '`' {
+				if txt == "" {
+					return nil, fmt.Errorf("empty identifier at %d", i)
+				}
 				k = tDelimIdent
 			}
 			out = append(out, token{k, txt, i})

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search/query"
@@ -49,9 +50,13 @@ var ignoredParams = map[string]bool{"_format": true, "_pretty": true}
 // Parse parses params for a search on typ ("" for a system search, which
 // takes _type). Parameters are processed in name order so the Query, and
 // its canonical string, do not depend on map order; repetitions keep their
-// order. Malformed values return a *fhir.Error with status 400; parameters
-// the server does not know or support are returned as Unknown.
+// order. Malformed values, and requests over a limit of limits.go, return
+// a *fhir.Error with status 400; parameters the server does not know or
+// support are returned as Unknown.
 func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown, error) {
+	if err := checkSize(params, false); err != nil {
+		return nil, nil, err
+	}
 	p := &parser{reg: ps.Registry}
 	q := &query.Query{Count: ps.DefaultCount}
 	if q.Count <= 0 {
@@ -73,6 +78,9 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 	} else if vs, ok := params["_type"]; ok {
 		for _, v := range vs {
 			for _, t := range splitEscaped(v, ',') {
+				if err := checkValue("_type", t); err != nil {
+					return nil, nil, err
+				}
 				t = strings.TrimSpace(unescape(t))
 				if t == "" {
 					continue
@@ -135,11 +143,18 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 			for _, v := range vals {
 				for _, e := range strings.Split(v, ",") {
 					if e = strings.TrimSpace(e); e != "" && !contains(q.Elements, e) {
+						if err := checkValue(key, e); err != nil {
+							return nil, nil, err
+						}
+						if len(q.Elements) == MaxElements {
+							return nil, nil, tooCostly(key, "more than %d element names (MaxElements)", MaxElements)
+						}
 						q.Elements = append(q.Elements, e)
 					}
 				}
 			}
 		case key == "_sort":
+			var sorted []string // the parameters already sorted on, known or not
 			for _, v := range vals {
 				for _, s := range strings.Split(v, ",") {
 					if s = strings.TrimSpace(s); s == "" {
@@ -149,6 +164,19 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 					if strings.HasPrefix(s, "-") {
 						k.Desc, k.Param = true, s[1:]
 					}
+					// A key repeated adds nothing to the order (the first
+					// occurrence decides it), and MongoDB refuses a sort
+					// that names a field twice.
+					if contains(sorted, k.Param) {
+						continue
+					}
+					if err := checkValue(key, s); err != nil {
+						return nil, nil, err
+					}
+					if len(sorted) == MaxSortKeys {
+						return nil, nil, tooCostly(key, "more than %d sort keys (MaxSortKeys)", MaxSortKeys)
+					}
+					sorted = append(sorted, k.Param)
 					sp, err := p.lookup(ctx, k.Param)
 					if err != nil {
 						return nil, nil, err
@@ -171,12 +199,18 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 				return nil, nil, errProcessing(key, "unknown modifier %q on %s", mod, name)
 			}
 			for _, v := range vals {
+				if err := checkValue(key, v); err != nil {
+					return nil, nil, err
+				}
 				inc, err := p.include(name, v, iterate, ctx)
 				if err != nil {
 					return nil, nil, err
 				}
 				if inc == nil {
 					continue
+				}
+				if err := p.budget.addInclude(key); err != nil {
+					return nil, nil, err
 				}
 				if name == "_include" {
 					q.Include = append(q.Include, *inc)
@@ -186,8 +220,11 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 			}
 		default:
 			for _, v := range vals {
-				if v == "" {
-					continue // an empty parameter is ignored (R4 3.1.1.5)
+				if strings.Trim(v, ",") == "" {
+					// An empty parameter is ignored (R4 3.1.1.5), and so is
+					// one of empty values only ("a=,"): a clause without
+					// values is no condition at all.
+					continue
 				}
 				c, reason, err := p.clause(ctx, key, v)
 				if err != nil {
@@ -198,6 +235,11 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 					break
 				}
 				if c != nil {
+					if c.Chain != nil || c.Has != nil {
+						if err := p.budget.addChain(key); err != nil {
+							return nil, nil, err
+						}
+					}
 					q.Where = append(q.Where, *c)
 				}
 			}
@@ -206,11 +248,15 @@ func (ps *Parser) Parse(typ string, params url.Values) (*query.Query, []Unknown,
 	if q.Summary == "count" {
 		q.Count, q.Total = 0, true
 	}
+	if err := checkCanonical(q, typ); err != nil {
+		return nil, nil, err
+	}
 	return q, unknown, nil
 }
 
 type parser struct {
-	reg *Registry
+	reg    *Registry
+	budget budget
 }
 
 // lookup finds code on every type of ctx. It returns nil when no type
@@ -239,10 +285,11 @@ func (p *parser) lookup(ctx []string, code string) (*Param, error) {
 // clause parses one "key=value" occurrence. A non-empty reason means the
 // parameter is unknown or unsupported.
 func (p *parser) clause(ctx []string, key, value string) (*query.Clause, string, error) {
-	c, leaf, reason, err := p.key(ctx, key)
+	c, leaf, reason, err := p.key(ctx, key, key, 0)
 	if err != nil || reason != "" {
 		return nil, reason, err
 	}
+	leaf.chained = leaf.c != c
 	if err := p.values(leaf, key, value); err != nil {
 		return nil, "", err
 	}
@@ -251,28 +298,32 @@ func (p *parser) clause(ctx []string, key, value string) (*query.Clause, string,
 
 // key parses a parameter name with its modifier, chain and _has parts. It
 // returns the root clause and the leaf clause that receives the values,
-// along with its definition.
-func (p *parser) key(ctx []string, key string) (root *query.Clause, leaf *leafClause, reason string, err error) {
+// along with its definition. full is the whole parameter name (errors name
+// it), key the part of it still to parse, depth the hops parsed so far.
+func (p *parser) key(ctx []string, full, key string, depth int) (root *query.Clause, leaf *leafClause, reason string, err error) {
 	if rest, ok := strings.CutPrefix(key, "_has:"); ok {
+		if depth == MaxChainDepth {
+			return nil, nil, "", chainTooDeep(full)
+		}
 		parts := strings.SplitN(rest, ":", 3)
 		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-			return nil, nil, "", errProcessing(key, "_has must be _has:Type:reference:parameter")
+			return nil, nil, "", errProcessing(full, "_has must be _has:Type:reference:parameter")
 		}
 		typ, ref := parts[0], parts[1]
 		if p.reg.Params(typ) == nil {
-			return nil, nil, "", errProcessing(key, "unknown resource type %q in _has", typ)
+			return nil, nil, "", errProcessing(full, "unknown resource type %q in _has", typ)
 		}
 		rp := p.reg.Lookup(typ, ref)
 		if rp == nil || rp.Unsupported != "" {
 			return nil, nil, "unknown parameter " + typ + "." + ref + " in _has", nil
 		}
 		if rp.Type != query.TypeReference {
-			return nil, nil, "", errProcessing(key, "%s.%s is not a reference parameter", typ, ref)
+			return nil, nil, "", errProcessing(full, "%s.%s is not a reference parameter", typ, ref)
 		}
 		if len(rp.Targets) > 0 && ctx[0] != "Resource" && !anyTarget(rp, ctx) {
-			return nil, nil, "", errProcessing(key, "%s.%s does not refer to %s", typ, ref, strings.Join(ctx, ","))
+			return nil, nil, "", errProcessing(full, "%s.%s does not refer to %s", typ, ref, strings.Join(ctx, ","))
 		}
-		inner, leaf, reason, err := p.key([]string{typ}, parts[2])
+		inner, leaf, reason, err := p.key([]string{typ}, full, parts[2], depth+1)
 		if err != nil || reason != "" {
 			return nil, nil, reason, err
 		}
@@ -296,18 +347,21 @@ func (p *parser) key(ctx []string, key string) (root *query.Clause, leaf *leafCl
 	}
 	c := &query.Clause{Param: code, Type: sp.Type}
 	if hasMod && strings.Contains(mod, ":") {
-		return nil, nil, "", errProcessing(key, "more than one modifier on %s", code)
+		return nil, nil, "", errProcessing(full, "more than one modifier on %s", code)
 	}
 	if chained {
+		if depth == MaxChainDepth {
+			return nil, nil, "", chainTooDeep(full)
+		}
 		if sp.Type != query.TypeReference {
-			return nil, nil, "", errProcessing(key, "cannot chain from %s: not a reference parameter", code)
+			return nil, nil, "", errProcessing(full, "cannot chain from %s: not a reference parameter", code)
 		}
 		if hasMod {
 			if !isTypeName(mod) || !fhir.KnownType(mod) {
-				return nil, nil, "", errProcessing(key, "only a resource type modifier may precede a chain, not %q", mod)
+				return nil, nil, "", errProcessing(full, "only a resource type modifier may precede a chain, not %q", mod)
 			}
 			if len(sp.Targets) > 0 && !sp.HasTarget(mod) && !sp.HasTarget("Resource") {
-				return nil, nil, "", errProcessing(key, "%s cannot refer to %s", code, mod)
+				return nil, nil, "", errProcessing(full, "%s cannot refer to %s", code, mod)
 			}
 			c.TargetTypes = []string{mod}
 		} else {
@@ -330,7 +384,7 @@ func (p *parser) key(ctx []string, key string) (root *query.Clause, leaf *leafCl
 				return nil, nil, "unknown chained parameter " + next + " for " + code, nil
 			}
 		}
-		inner, leaf, reason, err := p.key(c.TargetTypes, tail)
+		inner, leaf, reason, err := p.key(c.TargetTypes, full, tail, depth+1)
 		if err != nil || reason != "" {
 			return nil, nil, reason, err
 		}
@@ -342,17 +396,17 @@ func (p *parser) key(ctx []string, key string) (root *query.Clause, leaf *leafCl
 		case mod == "missing":
 		case sp.Type == query.TypeReference && isTypeName(mod):
 			if !fhir.KnownType(mod) {
-				return nil, nil, "", errProcessing(key, "unknown resource type %q", mod)
+				return nil, nil, "", errProcessing(full, "unknown resource type %q", mod)
 			}
 			if len(sp.Targets) > 0 && !sp.HasTarget(mod) && !sp.HasTarget("Resource") {
-				return nil, nil, "", errProcessing(key, "%s cannot refer to %s", code, mod)
+				return nil, nil, "", errProcessing(full, "%s cannot refer to %s", code, mod)
 			}
 			c.TargetTypes = []string{mod}
 			mod = ""
 		case mod != "type" && sp.HasModifier(mod):
 			c.Modifier = mod
 		default:
-			return nil, nil, "", errProcessing(key, "modifier :%s is not supported on %s parameter %s", mod, sp.Type, code)
+			return nil, nil, "", errProcessing(full, "modifier :%s is not supported on %s parameter %s", mod, sp.Type, code)
 		}
 	}
 	return c, &leafClause{c: c, p: sp, missing: hasMod && mod == "missing"}, "", nil
@@ -362,12 +416,16 @@ type leafClause struct {
 	c       *query.Clause
 	p       *Param
 	missing bool
+	chained bool // under a chain or _has
 }
 
 // values parses the comma-separated values of one occurrence into the leaf.
 func (p *parser) values(l *leafClause, key, value string) error {
 	c := l.c
 	if l.missing {
+		if err := p.budget.addValues(key, 1, l.chained); err != nil {
+			return err
+		}
 		switch value {
 		case "true":
 			b := true
@@ -380,9 +438,22 @@ func (p *parser) values(l *leafClause, key, value string) error {
 		}
 		return nil
 	}
-	for _, raw := range splitEscaped(value, ',') {
+	raws := splitEscaped(value, ',')
+	n := 0
+	for _, raw := range raws {
+		if raw != "" {
+			n++
+		}
+	}
+	if err := p.budget.addValues(key, n, l.chained); err != nil {
+		return err
+	}
+	for _, raw := range raws {
 		if raw == "" {
 			continue
+		}
+		if err := checkValue(key, raw); err != nil {
+			return err
 		}
 		if c.Type == query.TypeComposite {
 			parts := splitEscaped(raw, '$')
@@ -439,6 +510,10 @@ func parseValue(c *query.Clause, sp *Param, key, raw string) (query.Value, error
 				return v, errInvalid(key, ":of-type takes system|code|value, not %q", v.Raw)
 			}
 			v.System, v.Code, v.Str, v.HasSystem = unescape(parts[0]), unescape(parts[1]), unescape(parts[2]), true
+			if v.Code == "" || v.Str == "" {
+				// an identifier type code and a value are what it matches on
+				return v, errInvalid(key, ":of-type needs a type code and a value: system|code|value, not %q", v.Raw)
+			}
 		default:
 			v.System, v.HasSystem, v.Code = splitToken(raw)
 		}
@@ -667,10 +742,37 @@ func unescape(s string) string {
 	return b.String()
 }
 
+// errInvalid and errProcessing are the 400s of a malformed or unusable
+// parameter; the expression is the parameter as written.
 func errInvalid(param, format string, args ...any) *fhir.Error {
-	return fhir.Errorf(400, "invalid", "", "search parameter "+param+": "+format, args...)
+	return searchErr("invalid", param, format, args)
 }
 
 func errProcessing(param, format string, args ...any) *fhir.Error {
-	return fhir.Errorf(400, "processing", "", "search parameter "+param+": "+format, args...)
+	return searchErr("processing", param, format, args)
+}
+
+// searchErr builds the 400; long strings (a parameter name or value can
+// be kilobytes) are clipped so the outcome does not echo them whole.
+func searchErr(code, param, format string, args []any) *fhir.Error {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clip(s)
+		}
+	}
+	return fhir.Errorf(400, code, clip(param), "search parameter "+clip(param)+": "+format, args...)
+}
+
+// maxEcho is how much of a client's string an error repeats.
+const maxEcho = 200
+
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	i := maxEcho
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
