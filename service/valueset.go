@@ -2,6 +2,7 @@ package service
 
 import (
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/fhir/search/query"
 )
 
@@ -16,6 +17,14 @@ var noCode = query.Value{Prefix: query.EQ, System: "urn:dccfhir:no-code", HasSys
 type Expansion struct {
 	Param, URL string // the clause's parameter (with :in or :not-in) and the value set
 	Codes      int
+}
+
+// maxValuesOf is the parser's bound on the OR'ed values of cl.
+func maxValuesOf(cl *query.Clause) int {
+	if cl.Chain != nil || cl.Has != nil {
+		return search.MaxChainedValues
+	}
+	return search.MaxValuesPerParam
 }
 
 // expandValueSets returns q with every :in / :not-in clause (in chains and
@@ -90,6 +99,13 @@ func (s *Service) expandClause(cl *query.Clause, log *[]Expansion) (*query.Claus
 	}
 	if len(cp.Values) == 0 {
 		cp.Values = []query.Value{noCode}
+	}
+	// the expansion becomes an OR list like any other: the parser's bound on
+	// values per parameter holds for it too, or the engines would get a list
+	// they cannot answer (SQLite's expression depth)
+	if max := maxValuesOf(cl); len(cp.Values) > max {
+		return nil, false, fhir.Errorf(400, "too-costly", cl.Param+":"+cl.Modifier,
+			"%s:%s expands to %d codes, over the limit of %d values per parameter (MaxValuesPerParam): search with a smaller value set or list the codes", cl.Param, cl.Modifier, len(cp.Values), max)
 	}
 	cp.Modifier = ""
 	if cl.Modifier == "not-in" {
