@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strconv"
 	"time"
@@ -36,8 +37,10 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 	}
 	q.Total = params.Get("_total") == "accurate"
 	if id != "" {
-		if _, err := s.Store.VRead(ctx, typ, id, 1); err != nil {
+		if _, err := s.Store.VRead(ctx, typ, id, 1); errors.Is(err, store.ErrNotFound) {
 			return nil, fhir.Errorf(404, "not-found", "", "%s/%s is not known", typ, id)
+		} else if err != nil {
+			return nil, err // a storage failure, not a missing resource
 		}
 	}
 	page, err := s.Store.History(ctx, q)
