@@ -168,12 +168,12 @@ func Redact(uri string) string {
 		return uri
 	}
 	u, err := url.Parse(uri)
-	if err != nil {
-		return "(storage URI hidden: it does not parse)"
+	if err != nil || u.Opaque != "" || u.Host == "" {
+		return "(storage URI hidden: it is not scheme://host/…)"
 	}
 	if u.User != nil {
 		u.User = url.User("xxxxx")
 	}
-	u.RawQuery, u.ForceQuery = "", false
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
 	return u.String()
 }

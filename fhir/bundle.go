@@ -71,9 +71,14 @@ func SplitBundle(body []byte, mode SplitMode) (*RawBundle, error) {
 		}
 		return nil, Errorf(400, "structure", "Bundle", "not a Bundle: %v", err)
 	}
+	if mode == StrictSplit {
+		if k := duplicateKey(ms); k != "" {
+			return nil, Errorf(400, "structure", "Bundle."+k, "body is not valid JSON: duplicate object key %q in the Bundle", k)
+		}
+	}
 	b := &RawBundle{}
 	var entry []byte
-	for _, m := range ms { // the last of duplicate keys wins, as with json.Unmarshal
+	for _, m := range ms { // leniently, the last of duplicate keys wins, as with json.Unmarshal
 		var err error
 		switch m.Key {
 		case "resourceType":
@@ -109,6 +114,19 @@ func SplitBundle(body []byte, mode SplitMode) (*RawBundle, error) {
 	return b, nil
 }
 
+// duplicateKey is a key ms holds twice, "" when none: a strict split
+// refuses it as Decode does inside resources.
+func duplicateKey(ms []Member) string {
+	for i := 1; i < len(ms); i++ {
+		for j := 0; j < i; j++ {
+			if ms[i].Key == ms[j].Key {
+				return ms[i].Key
+			}
+		}
+	}
+	return ""
+}
+
 // splitEntry reads one entry the way json.Unmarshal would, keeping the
 // resource as a sub-slice. In a LenientSplit it records the first problem in
 // e.Err and reads on.
@@ -125,6 +143,11 @@ func splitEntry(el []byte, mode SplitMode, e *RawEntry) error {
 	ms, err := Members(el)
 	if err != nil {
 		return fail(err)
+	}
+	if k := duplicateKey(ms); k != "" {
+		if err := fail(fmt.Errorf("duplicate object key %q", k)); err != nil {
+			return err
+		}
 	}
 	for _, m := range ms {
 		var err error

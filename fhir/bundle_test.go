@@ -10,7 +10,7 @@ func TestSplitBundle(t *testing.T) {
 	body := []byte(`{"resourceType": "Bundle", "id": "b", "type": "transaction", "meta": {"tag": []}, "entry": [
 	  {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "active": true}, "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=s|v"}},
 	  {"resource": null, "request": {"method": "DELETE", "url": "Patient/x", "ifMatch": "W/\"2\""}, "search": {"mode": "match"}},
-	  {"request": null, "request": {"method": "GET", "url": "Patient"}}
+	  {"request": {"method": "GET", "url": "Patient"}}
 	]}`)
 	for _, mode := range []SplitMode{StrictSplit, LenientSplit} {
 		b, err := SplitBundle(body, mode)
@@ -68,6 +68,8 @@ func TestSplitBundleStrictness(t *testing.T) {
 		{"url a number", `{"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "POST", "url": 7}}]}`, "Bundle.entry[0]", true, 0, "POST"},
 		{"request a string", `{"resourceType": "Bundle", "type": "batch", "entry": [{"request": "POST"}]}`, "Bundle.entry[0]", true, 0, ""},
 		{"fullUrl a number", `{"resourceType": "Bundle", "type": "batch", "entry": [{"fullUrl": 1, "request": {"method": "PUT", "url": "Patient/p"}}]}`, "Bundle.entry[0]", true, 0, "PUT"},
+		{"duplicate key in the head", `{"resourceType": "Bundle", "type": "batch", "type": "transaction", "entry": [` + good + `]}`, "Bundle.type", true, -1, "POST"},
+		{"duplicate key in an entry", `{"resourceType": "Bundle", "type": "batch", "entry": [{"request": null, "request": {"method": "GET", "url": "Patient"}}]}`, "Bundle.entry[0]", true, 0, "GET"},
 		{"entry member invalid", `{"resourceType": "Bundle", "type": "batch", "entry": [{"search": {"mode": matc}, "request": {"method": "GET", "url": "Patient"}}]}`, "Bundle.entry[0]", true, -1, "GET"},
 	}
 	for _, c := range cases {

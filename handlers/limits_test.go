@@ -298,5 +298,19 @@ func TestValueSetExpansionLimit(t *testing.T) {
 			t.Fatalf("%d: %.400s", r.status, r.body)
 		}
 		f.want(f.do("GET", "/Observation?status:in=http://hl7.org/fhir/ValueSet/observation-status", nil), 200)
+		// resource-types has 148 codes: within the plain bound (200), over the
+		// chained one (100)
+		const rt = "http://hl7.org/fhir/ValueSet/resource-types"
+		f.want(f.do("GET", "/Observation?code:in="+rt, nil), 200)
+		r = f.do("GET", "/Observation?patient.identifier:in="+rt, nil)
+		if r.status != 400 || !strings.Contains(r.str("issue", "0", "diagnostics"), "MaxChainedValues") {
+			t.Fatalf("chained: %d: %.400s", r.status, r.body)
+		}
+		// seven of them are 1,036 values, over the bound of the whole search
+		q := strings.Repeat("code:in="+rt+"&", 7)
+		r = f.do("GET", "/Observation?"+q, nil)
+		if r.status != 400 || !strings.Contains(r.str("issue", "0", "diagnostics"), "MaxValues") {
+			t.Fatalf("seven expansions: %d: %.400s", r.status, r.body)
+		}
 	})
 }

@@ -95,15 +95,15 @@ func FuzzSearchHTTP(f *testing.F) {
 			st = mongotest.Open(f)
 		}
 		srv := httptest.NewUnstartedServer(nil)
-		srv.Start()
-		f.Cleanup(srv.Close)
-		base := srv.URL + "/fhir"
+		base := "http://" + srv.Listener.Addr().String() + "/fhir"
 		a, err := app.New(context.Background(), app.Config{Store: st, Validator: fullValidator(f), Logger: testLogger(),
 			HTTP: handlers.Config{BaseURL: base, ConditionalDeleteMultiple: true, Logger: testLogger()}})
 		if err != nil {
 			f.Fatal(err)
 		}
 		srv.Config.Handler = a.Handler
+		srv.Start()
+		f.Cleanup(srv.Close)
 		for _, r := range fuzzData() {
 			b, _ := json.Marshal(r)
 			res, err := http.Post(base+"/"+r["resourceType"].(string), "application/fhir+json", bytes.NewReader(b))

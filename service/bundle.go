@@ -317,10 +317,17 @@ func parallel(n int, fn func(i int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var failed atomic.Pointer[any] // the first panic of a worker
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					failed.CompareAndSwap(nil, &p)
+					next.Store(int64(n)) // the others stop at their next item
+				}
+			}()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -331,4 +338,10 @@ func parallel(n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+	// a panic in a worker goroutine would end the process: raise it in the
+	// caller's, where the request's recovery answers a 500 and the server
+	// goes on
+	if p := failed.Load(); p != nil {
+		panic(*p)
+	}
 }

@@ -94,7 +94,7 @@ func (s *Service) conditionalQuery(typ string, vals url.Values) (*query.Query, e
 	}
 	// what shapes a search result does not change which resources match,
 	// and must not make the match (inside the write transaction) costlier
-	q.Include, q.RevInclude, q.Sort, q.Total, q.Summary, q.Elements = nil, nil, nil, false, "", nil
+	q.Include, q.RevInclude, q.Sort, q.Total, q.Summary, q.Elements, q.Page = nil, nil, nil, false, "", nil, ""
 	return q, nil
 }
 

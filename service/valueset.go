@@ -19,12 +19,24 @@ type Expansion struct {
 	Codes      int
 }
 
-// maxValuesOf is the parser's bound on the OR'ed values of cl.
-func maxValuesOf(cl *query.Clause) int {
-	if cl.Chain != nil || cl.Has != nil {
-		return search.MaxChainedValues
+// countValues is how many values q's clauses hold, chains, _has and
+// composite components included: what search.MaxValues bounds.
+func countValues(where []query.Clause) int {
+	n := 0
+	for i := range where {
+		cl := &where[i]
+		n += len(cl.Values)
+		if cl.Chain != nil {
+			n += countValues([]query.Clause{*cl.Chain})
+		}
+		if cl.Has != nil {
+			n += countValues([]query.Clause{cl.Has.Where})
+		}
+		for _, comp := range cl.Components {
+			n += countValues(comp)
+		}
 	}
-	return search.MaxValuesPerParam
+	return n
 }
 
 // expandValueSets returns q with every :in / :not-in clause (in chains and
@@ -35,7 +47,7 @@ func maxValuesOf(cl *query.Clause) int {
 func (s *Service) expandValueSets(q *query.Query, log *[]Expansion) (*query.Query, error) {
 	var out *query.Query
 	for i := range q.Where {
-		cl, changed, err := s.expandClause(&q.Where[i], log)
+		cl, changed, err := s.expandClause(&q.Where[i], false, log)
 		if err != nil {
 			return nil, err
 		}
@@ -51,13 +63,20 @@ func (s *Service) expandValueSets(q *query.Query, log *[]Expansion) (*query.Quer
 	if out == nil {
 		return q, nil
 	}
+	// the expansions count against the bound on the values of a whole
+	// search, as the values the client wrote do (SQLite's bound variables)
+	if n := countValues(out.Where); n > search.MaxValues {
+		return nil, fhir.Errorf(400, "too-costly", "", "with its value sets expanded the search has %d values, over the limit of %d (MaxValues): search with smaller value sets", n, search.MaxValues)
+	}
 	return out, nil
 }
 
-func (s *Service) expandClause(cl *query.Clause, log *[]Expansion) (*query.Clause, bool, error) {
+// expandClause expands cl; chained is set under a chain or _has, where
+// fewer values are allowed.
+func (s *Service) expandClause(cl *query.Clause, chained bool, log *[]Expansion) (*query.Clause, bool, error) {
 	switch {
 	case cl.Chain != nil:
-		inner, changed, err := s.expandClause(cl.Chain, log)
+		inner, changed, err := s.expandClause(cl.Chain, true, log)
 		if err != nil || !changed {
 			return cl, false, err
 		}
@@ -65,7 +84,7 @@ func (s *Service) expandClause(cl *query.Clause, log *[]Expansion) (*query.Claus
 		cp.Chain = inner
 		return &cp, true, nil
 	case cl.Has != nil:
-		inner, changed, err := s.expandClause(&cl.Has.Where, log)
+		inner, changed, err := s.expandClause(&cl.Has.Where, true, log)
 		if err != nil || !changed {
 			return cl, false, err
 		}
@@ -103,9 +122,13 @@ func (s *Service) expandClause(cl *query.Clause, log *[]Expansion) (*query.Claus
 	// the expansion becomes an OR list like any other: the parser's bound on
 	// values per parameter holds for it too, or the engines would get a list
 	// they cannot answer (SQLite's expression depth)
-	if max := maxValuesOf(cl); len(cp.Values) > max {
+	max, limit := search.MaxValuesPerParam, "MaxValuesPerParam"
+	if chained {
+		max, limit = search.MaxChainedValues, "MaxChainedValues"
+	}
+	if len(cp.Values) > max {
 		return nil, false, fhir.Errorf(400, "too-costly", cl.Param+":"+cl.Modifier,
-			"%s:%s expands to %d codes, over the limit of %d values per parameter (MaxValuesPerParam): search with a smaller value set or list the codes", cl.Param, cl.Modifier, len(cp.Values), max)
+			"%s:%s expands to %d codes, over the limit of %d values per parameter (%s): search with a smaller value set or list the codes", cl.Param, cl.Modifier, len(cp.Values), max, limit)
 	}
 	cp.Modifier = ""
 	if cl.Modifier == "not-in" {

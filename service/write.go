@@ -201,7 +201,9 @@ func (s *Service) afterCommit(rs ...*store.Resource) {
 			delete(s.custom.byID, r.ID)
 		}
 		if !r.Deleted {
-			if res, ferr := fhir.Decode(r.JSON); ferr == nil && usable(res) {
+			// stored bytes: read without the checks a body gets (a version
+			// stored before them must still register)
+			if res, err := fhir.DecodeStored(r.JSON); err == nil && usable(res) {
 				if err := s.Params.AddResource(res); err == nil {
 					u, _ := res["url"].(string)
 					if u == "" {

@@ -83,6 +83,9 @@ func Includes(ctx context.Context, r Reader, matches []*Resource, spec IncludeSp
 				return nil, err
 			}
 			take(rs)
+			if len(out)+len(next) > max {
+				return nil, tooMany(max)
+			}
 		}
 		for _, d := range rev {
 			if level > 1 && !d.Iterate {
@@ -97,14 +100,20 @@ func Includes(ctx context.Context, r Reader, matches []*Resource, spec IncludeSp
 				return nil, err
 			}
 			take(rs)
+			if len(out)+len(next) > max {
+				return nil, tooMany(max)
+			}
 		}
 		out = append(out, next...)
-		if len(out) > max {
-			return nil, Errorf(ErrTooCostly, "_include/_revinclude bring more than %d resources for this page: ask for fewer matches per page (_count) or fewer directives", max)
-		}
 		frontier = next
 	}
 	return out, nil
+}
+
+// tooMany refuses includes past their bound, checked after each directive
+// so one level cannot pile up far more before the refusal.
+func tooMany(max int) error {
+	return Errorf(ErrTooCostly, "_include/_revinclude bring more than %d resources for this page: ask for fewer matches per page (_count) or fewer directives", max)
 }
 
 // refsOf names the resources of rs of type typ ("" or "*": all).

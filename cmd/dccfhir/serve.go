@@ -64,10 +64,9 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.packages, "packages", env("DCC_PACKAGES", ""), "extra FHIR packages to load, comma-separated: .tgz files, folders or NAME@VERSION from the cache (DCC_PACKAGES)")
 	fs.StringVar(&c.requiredProfiles, "required-profiles", env("DCC_REQUIRED_PROFILES", ""), "profiles every resource of a type must conform to: Type=url,Type=url (DCC_REQUIRED_PROFILES)")
 	unknownProfile := unknownProfileFlags(fs)
-	maxBody, err := strconv.ParseInt(env("DCC_MAX_BODY_BYTES", strconv.Itoa(32<<20)), 10, 64)
-	if err != nil || maxBody <= 0 {
-		return nil, fmt.Errorf("DCC_MAX_BODY_BYTES=%q: not a positive number of bytes", os.Getenv("DCC_MAX_BODY_BYTES"))
-	}
+	// the environment's value is checked after the flags, which may override it
+	maxBodyEnv := env("DCC_MAX_BODY_BYTES", strconv.Itoa(32<<20))
+	maxBody, maxBodyErr := strconv.ParseInt(maxBodyEnv, 10, 64)
 	fs.Int64Var(&c.maxBody, "max-body-bytes", maxBody, "request size limit in bytes (DCC_MAX_BODY_BYTES)")
 	fs.BoolVar(&c.condDeleteMultiple, "conditional-delete-multiple", env("DCC_CONDITIONAL_DELETE_MULTIPLE", "true") == "true",
 		"a conditional delete removes every match; false: more than one match is a 412 (DCC_CONDITIONAL_DELETE_MULTIPLE)")
@@ -76,6 +75,14 @@ func parseServe(args []string) (*serveConfig, error) {
 		"soft limit of the Go heap, e.g. 192MiB, 1GiB, 0 for none (DCC_MEMORY_LIMIT; GOMEMLIMIT, when set, wins over the default)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	maxBodySet := false
+	fs.Visit(func(f *flag.Flag) { maxBodySet = maxBodySet || f.Name == "max-body-bytes" })
+	switch {
+	case !maxBodySet && maxBodyErr != nil:
+		return nil, fmt.Errorf("DCC_MAX_BODY_BYTES=%q: not a number of bytes", maxBodyEnv)
+	case c.maxBody <= 0:
+		return nil, fmt.Errorf("--max-body-bytes %d: must be a positive number of bytes", c.maxBody)
 	}
 	if c.unknownProfileError, err = unknownProfile(); err != nil {
 		return nil, err

@@ -70,3 +70,32 @@ func TestMemoryLimitPrecedence(t *testing.T) {
 		t.Error("--memory-limit lots accepted")
 	}
 }
+
+// TestMaxBodyBytes: a malformed DCC_MAX_BODY_BYTES is refused unless the
+// flag overrides it, and the size must be positive either way.
+func TestMaxBodyBytes(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		args []string
+		want int64 // 0: refused
+	}{
+		{"", nil, 32 << 20},
+		{"1000", nil, 1000},
+		{"lots", nil, 0},
+		{"lots", []string{"--max-body-bytes", "2000"}, 2000},
+		{"", []string{"--max-body-bytes", "0"}, 0},
+		{"-5", nil, 0},
+	} {
+		t.Setenv("DCC_MAX_BODY_BYTES", c.env) // restored after the test
+		if c.env == "" {
+			os.Unsetenv("DCC_MAX_BODY_BYTES")
+		}
+		cfg, err := parseServe(c.args)
+		switch {
+		case c.want == 0 && err == nil:
+			t.Errorf("env %q args %v: accepted (%d)", c.env, c.args, cfg.maxBody)
+		case c.want != 0 && (err != nil || cfg.maxBody != c.want):
+			t.Errorf("env %q args %v: %v, %v; want %d", c.env, c.args, cfg, err, c.want)
+		}
+	}
+}

@@ -28,9 +28,8 @@ const LockTTL = 30 * time.Second
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if !s.txn {
 		t := &tx{s: s}
-		err := fn(t)
-		t.unlock(context.WithoutCancel(ctx))
-		return err
+		defer t.unlock(context.WithoutCancel(ctx)) // even when fn panics: the leases go at once, not after LockTTL
+		return fn(t)
 	}
 	sess, err := s.client.StartSession()
 	if err != nil {
