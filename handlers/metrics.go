@@ -19,6 +19,7 @@ type metrics struct {
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 	storageErrors prometheus.Counter
+	panics        prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -33,7 +34,10 @@ func newMetrics() *metrics {
 	m.storageErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dccfhir_storage_errors_total", Help: "Requests that failed with an internal (storage) error.",
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.storageErrors, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dccfhir_panics_total", Help: "Requests whose handling panicked (answered 500; each is also an internal error).",
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.storageErrors, m.panics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

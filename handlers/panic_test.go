@@ -2,8 +2,11 @@ package handlers_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dccfhir/dccfhir/app"
@@ -47,6 +50,15 @@ func TestPanicIsAnOperationOutcome(t *testing.T) {
 	}
 	if r := f.do("GET", "/metadata", nil); r.status != 200 {
 		t.Fatalf("metadata after a panic: %d", r.status)
+	}
+	res, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	m, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(m), "dccfhir_panics_total 2") {
+		t.Errorf("metrics: no dccfhir_panics_total 2")
 	}
 }
 

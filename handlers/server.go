@@ -201,6 +201,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 					panic(r)
 				}
 				logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				s.metrics.panics.Inc()
 				if c.Response().Committed {
 					// part of the answer is out: abort the connection so the
 					// client sees a broken response, not a short complete one
