@@ -49,10 +49,17 @@ func checkIfMatch(ifMatch string, cur *store.Resource) error {
 	return nil
 }
 
-// match runs a conditional query (the part after '?') within tx. With lock,
-// it first takes the storage lock on the query so concurrent identical
-// conditional writes serialise and cannot both create.
+// match runs a conditional query (the part after '?') within tx and
+// returns up to two matches: enough to tell none, one and several. With
+// lock, it first takes the storage lock on the query so concurrent
+// identical conditional writes serialise and cannot both create.
 func (s *Service) match(ctx context.Context, tx store.Tx, typ, query string, lock bool) ([]*store.Resource, error) {
+	return s.matchUpTo(ctx, tx, typ, query, lock, 2)
+}
+
+// matchUpTo is match returning up to limit matches (a conditional delete
+// of several takes them all).
+func (s *Service) matchUpTo(ctx context.Context, tx store.Tx, typ, query string, lock bool, limit int) ([]*store.Resource, error) {
 	vals, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, fhir.Errorf(400, "invalid", "", "conditional query %q: %v", query, err)
@@ -66,7 +73,7 @@ func (s *Service) match(ctx context.Context, tx store.Tx, typ, query string, loc
 			return nil, err
 		}
 	}
-	q.Count = 2
+	q.Count = limit
 	p, err := s.planSearch(q, "", "")
 	if err != nil {
 		return nil, err

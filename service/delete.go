@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"net/url"
 	"strconv"
 
 	"github.com/dccfhir/dccfhir/fhir"
@@ -50,31 +49,14 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ, query string, mult
 
 func (s *Service) conditionalDelete(ctx context.Context, tx store.Tx, w write) (*Result, error) {
 	typ, query, multiple := w.typ, w.query, w.multiple
-	vals, err := url.ParseQuery(query)
-	if err != nil {
-		return nil, fhir.Errorf(400, "invalid", "", "conditional query %q: %v", query, err)
-	}
-	q, err := s.conditionalQuery(typ, vals)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Lock(ctx, typ+"?"+vals.Encode()); err != nil {
-		return nil, err
-	}
 	limit := 2
 	if multiple {
 		limit = s.MaxCount + 1
 	}
-	q.Count = limit
-	p, err := s.planSearch(q, "", "")
+	m, err := s.matchUpTo(ctx, tx, typ, query, true, limit)
 	if err != nil {
 		return nil, err
 	}
-	sr, err := s.execute(ctx, tx, p)
-	if err != nil {
-		return nil, err
-	}
-	m := sr.Resources
 	if len(m) > 1 && !multiple {
 		return nil, fhir.Errorf(412, "multiple-matches", "", "%s?%s matches more than one resource", typ, query)
 	}

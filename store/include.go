@@ -56,7 +56,12 @@ func Includes(ctx context.Context, r Reader, matches []*Resource, spec IncludeSp
 	frontier := matches
 	for level := 1; level <= depth && len(frontier) > 0; level++ {
 		var next []*Resource
-		take := func(rs []*Resource) {
+		// take adds what one directive brought that is new, checking the
+		// bound after each directive so one level cannot pile up far more
+		take := func(rs []*Resource, err error) error {
+			if err != nil {
+				return err
+			}
 			slices.SortFunc(rs, func(a, b *Resource) int {
 				if c := strings.Compare(a.Type, b.Type); c != 0 {
 					return c
@@ -69,39 +74,29 @@ func Includes(ctx context.Context, r Reader, matches []*Resource, spec IncludeSp
 					next = append(next, x)
 				}
 			}
+			if len(out)+len(next) > max {
+				return tooMany(max)
+			}
+			return nil
 		}
 		for _, d := range inc {
 			if level > 1 && !d.Iterate {
 				continue
 			}
-			from := refsOf(frontier, d.Type)
-			if len(from) == 0 {
-				continue
-			}
-			rs, err := r.Targets(ctx, from, d.Param, d.TargetType)
-			if err != nil {
-				return nil, err
-			}
-			take(rs)
-			if len(out)+len(next) > max {
-				return nil, tooMany(max)
+			if from := refsOf(frontier, d.Type); len(from) > 0 {
+				if err := take(r.Targets(ctx, from, d.Param, d.TargetType)); err != nil {
+					return nil, err
+				}
 			}
 		}
 		for _, d := range rev {
 			if level > 1 && !d.Iterate {
 				continue
 			}
-			to := refsOf(frontier, d.TargetType)
-			if len(to) == 0 {
-				continue
-			}
-			rs, err := r.Referrers(ctx, d.Type, d.Param, to)
-			if err != nil {
-				return nil, err
-			}
-			take(rs)
-			if len(out)+len(next) > max {
-				return nil, tooMany(max)
+			if to := refsOf(frontier, d.TargetType); len(to) > 0 {
+				if err := take(r.Referrers(ctx, d.Type, d.Param, to)); err != nil {
+					return nil, err
+				}
 			}
 		}
 		out = append(out, next...)
@@ -110,8 +105,7 @@ func Includes(ctx context.Context, r Reader, matches []*Resource, spec IncludeSp
 	return out, nil
 }
 
-// tooMany refuses includes past their bound, checked after each directive
-// so one level cannot pile up far more before the refusal.
+// tooMany refuses includes past their bound.
 func tooMany(max int) error {
 	return Errorf(ErrTooCostly, "_include/_revinclude bring more than %d resources for this page: ask for fewer matches per page (_count) or fewer directives", max)
 }

@@ -15,6 +15,27 @@ func (s *Store) Search(ctx context.Context, q *query.Query) (*store.SearchResult
 	return runSearch(ctx, s.r, q)
 }
 
+// countSQL is the statement counting what where matches (_total).
+func countSQL(where *frag) *frag {
+	f := &frag{}
+	f.w("SELECT COUNT(*) FROM resource r WHERE ")
+	f.add(where)
+	return f
+}
+
+// sortKeys are the ORDER BY expressions of q's _sort keys.
+func sortKeys(q *query.Query) ([]sortKey, error) {
+	keys := make([]sortKey, 0, len(q.Sort))
+	for _, k := range q.Sort {
+		sk, err := sortExpr(k)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, sk)
+	}
+	return keys, nil
+}
+
 // runSearch answers q on the connections of c.
 func runSearch(ctx context.Context, c *stmtCache, q *query.Query) (*store.SearchResult, error) {
 	comp := &compiler{}
@@ -24,7 +45,8 @@ func runSearch(ctx context.Context, c *stmtCache, q *query.Query) (*store.Search
 	}
 	res := &store.SearchResult{Total: -1}
 	if q.Total {
-		rows, err := c.query(ctx, "SELECT COUNT(*) FROM resource r WHERE "+where.b.String(), where.a...)
+		cf := countSQL(where)
+		rows, err := c.query(ctx, cf.b.String(), cf.a...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: search: %w", err)
 		}
@@ -43,13 +65,9 @@ func runSearch(ctx context.Context, c *stmtCache, q *query.Query) (*store.Search
 		return res, nil
 	}
 
-	keys := make([]sortKey, 0, len(q.Sort))
-	for _, k := range q.Sort {
-		sk, err := sortExpr(k)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, sk)
+	keys, err := sortKeys(q)
+	if err != nil {
+		return nil, err
 	}
 	sig := signature(q)
 	var cur *cursor

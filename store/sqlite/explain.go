@@ -32,21 +32,14 @@ func (s *Store) Explain(ctx context.Context, q *query.Query) (*store.Explanation
 		e.Add("driver", "none: the resource (type, deleted) index, every clause a correlated EXISTS")
 	}
 	if q.Total {
-		f := &frag{}
-		f.w("SELECT COUNT(*) FROM resource r WHERE ")
-		f.add(where)
-		if err := s.explainSQL(ctx, e, "count ", f); err != nil {
+		if err := s.explainSQL(ctx, e, "count ", countSQL(where)); err != nil {
 			return nil, err
 		}
 	}
 	if q.Count > 0 {
-		keys := make([]sortKey, 0, len(q.Sort))
-		for _, k := range q.Sort {
-			sk, err := sortExpr(k)
-			if err != nil {
-				return nil, err
-			}
-			keys = append(keys, sk)
+		keys, err := sortKeys(q)
+		if err != nil {
+			return nil, err
 		}
 		var cur *cursor
 		if q.Page != "" {

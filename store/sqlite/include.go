@@ -36,18 +36,24 @@ func byType(refs []store.Ref) (types []string, ids map[string]string) {
 	return types, ids
 }
 
-// targets follows the references of from (one statement per type).
-func targets(ctx context.Context, c *stmtCache, from []store.Ref, param, targetType string) ([]*store.Resource, error) {
-	types, ids := byType(from)
+// perType runs the statement build makes for each type of refs (with the
+// JSON array of that type's ids) and gathers the resources they select.
+func perType(ctx context.Context, c *stmtCache, refs []store.Ref, what string, build func(typ, idsJSON string) *frag) ([]*store.Resource, error) {
+	types, ids := byType(refs)
 	var out []*store.Resource
 	for _, t := range types {
-		rs, err := queryResources(ctx, c, targetsSQL(t, ids[t], param, targetType))
+		rs, err := queryResources(ctx, c, build(t, ids[t]))
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: _include: %w", err)
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 		out = append(out, rs...)
 	}
 	return out, nil
+}
+
+// targets follows the references of from (one statement per type).
+func targets(ctx context.Context, c *stmtCache, from []store.Ref, param, targetType string) ([]*store.Resource, error) {
+	return perType(ctx, c, from, "_include", func(t, ids string) *frag { return targetsSQL(t, ids, param, targetType) })
 }
 
 // targetsSQL selects the live targets of the references of the resources
@@ -76,16 +82,7 @@ func targetsSQL(typ, idsJSON, param, targetType string) *frag {
 
 // referrers finds the resources referring to to (one statement per type).
 func referrers(ctx context.Context, c *stmtCache, typ, param string, to []store.Ref) ([]*store.Resource, error) {
-	types, ids := byType(to)
-	var out []*store.Resource
-	for _, t := range types {
-		rs, err := queryResources(ctx, c, referrersSQL(t, ids[t], typ, param))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: _revinclude: %w", err)
-		}
-		out = append(out, rs...)
-	}
-	return out, nil
+	return perType(ctx, c, to, "_revinclude", func(t, ids string) *frag { return referrersSQL(t, ids, typ, param) })
 }
 
 // referrersSQL selects the live resources of typ referring to the
