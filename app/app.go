@@ -82,14 +82,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}()
 	}
 	if a.Validator == nil {
-		v, warnings, err := profiles.New(cfg.Profiles)
-		if err != nil {
+		if a.Validator, err = LoadValidator(cfg.Profiles, log); err != nil {
 			return nil, err
 		}
-		for _, w := range warnings {
-			log.Warn(w)
-		}
-		a.Validator = v
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -130,6 +125,20 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.Handler = handlers.New(svc, hc)
 	return a, nil
+}
+
+// LoadValidator loads the validator of opts, logging what could not be
+// loaded (missing package dependencies); serve and `dccfhir validate`
+// share it.
+func LoadValidator(opts profiles.Options, log *slog.Logger) (*profiles.Validator, error) {
+	v, warnings, err := profiles.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	return v, nil
 }
 
 // Close closes the storage the App opened itself.

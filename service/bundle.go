@@ -190,10 +190,7 @@ func (s *Service) transaction(ctx context.Context, es []*entry, results []EntryR
 		}
 	}
 	if err != nil {
-		if fe, ok := isClientErr(err); ok {
-			return fe
-		}
-		return storeErr(err, "", "")
+		return storeErr(err)
 	}
 	for _, e := range es {
 		s.afterCommit(results[e.index].Resource)

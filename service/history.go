@@ -45,7 +45,7 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 	}
 	page, err := s.Store.History(ctx, q)
 	if err != nil {
-		return nil, storeErr(err, typ, id)
+		return nil, storeErr(err)
 	}
 	return page, nil
 }

@@ -99,7 +99,7 @@ func (s *Service) execute(ctx context.Context, r store.Reader, p *Plan) (*store.
 		return nil, err
 	}
 	if len(p.Include)+len(p.RevInclude) > 0 && len(res.Resources) > 0 {
-		if res.Included, err = store.Includes(ctx, r, res.Resources, store.IncludeSpec{Include: p.Include, RevInclude: p.RevInclude, Depth: p.Depth, Max: store.MaxIncluded}); err != nil {
+		if res.Included, err = store.Includes(ctx, r, res.Resources, store.IncludeSpec{Include: p.Include, RevInclude: p.RevInclude, Depth: p.Depth}); err != nil {
 			return nil, err
 		}
 	}

@@ -87,12 +87,12 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 	}
 	res, err := s.execute(ctx, s.Store, plan)
 	if err != nil {
-		return nil, storeErr(err, typ, "")
+		return nil, storeErr(err)
 	}
 	resp := &SearchResponse{Query: q, Result: res, Ignored: unknown, Plan: plan}
 	if explain {
 		if resp.Explain, err = s.explain(ctx, plan); err != nil {
-			return nil, storeErr(err, typ, "")
+			return nil, storeErr(err)
 		}
 	}
 	return resp, nil

@@ -101,7 +101,7 @@ func BaseValidate(_ context.Context, typ string, res map[string]any) ([]fhir.Iss
 
 // storeErr turns an engine error into a client-facing one where the client
 // caused it; anything else stays an internal error.
-func storeErr(err error, typ, id string) error {
+func storeErr(err error) error {
 	var fe *fhir.Error
 	switch {
 	case errors.As(err, &fe):

@@ -122,11 +122,7 @@ func (s *Service) expandClause(cl *query.Clause, chained bool, log *[]Expansion)
 	// the expansion becomes an OR list like any other: the parser's bound on
 	// values per parameter holds for it too, or the engines would get a list
 	// they cannot answer (SQLite's expression depth)
-	max, limit := search.MaxValuesPerParam, "MaxValuesPerParam"
-	if chained {
-		max, limit = search.MaxChainedValues, "MaxChainedValues"
-	}
-	if len(cp.Values) > max {
+	if max, limit := search.ValueBound(chained); len(cp.Values) > max {
 		return nil, false, fhir.Errorf(400, "too-costly", cl.Param+":"+cl.Modifier,
 			"%s:%s expands to %d codes, over the limit of %d values per parameter (%s): search with a smaller value set or list the codes", cl.Param, cl.Modifier, len(cp.Values), max, limit)
 	}

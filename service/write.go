@@ -34,7 +34,7 @@ func (s *Service) run(ctx context.Context, op func(tx store.Tx) (*Result, error)
 		}
 	}
 	if err != nil {
-		return nil, storeErr(err, "", "")
+		return nil, storeErr(err)
 	}
 	if res != nil {
 		s.afterCommit(res.Resource)
@@ -123,11 +123,8 @@ func (s *Service) prepare(ctx context.Context, w write, prev *store.Resource) (*
 	version := int64(1)
 	if prev != nil {
 		version = prev.Version + 1
-		if !now.After(prev.LastUpdated) {
-			now = prev.LastUpdated.Add(time.Microsecond)
-		}
 	}
-	now = now.UTC().Truncate(time.Microsecond)
+	now = nextInstant(now, prev)
 	vid, lu := strconv.FormatInt(version, 10), FormatInstant(now)
 	res["id"] = id
 	meta, _ := res["meta"].(map[string]any)
@@ -172,12 +169,19 @@ func (s *Service) prepare(ctx context.Context, w write, prev *store.Resource) (*
 	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: w.method, JSON: stamped}, Index: idx}, issues, nil
 }
 
-// tombstone stores a deletion version over prev.
-func (s *Service) tombstone(ctx context.Context, tx store.Tx, prev *store.Resource, now time.Time) (*store.Resource, error) {
-	if !now.After(prev.LastUpdated) {
+// nextInstant is the lastUpdated of a version written at now over prev
+// (nil when new): UTC, to the microsecond, and after prev's, so versions
+// stay ordered even when the clock is not.
+func nextInstant(now time.Time, prev *store.Resource) time.Time {
+	if prev != nil && !now.After(prev.LastUpdated) {
 		now = prev.LastUpdated.Add(time.Microsecond)
 	}
-	w := &store.Write{Resource: store.Resource{Type: prev.Type, ID: prev.ID, Version: prev.Version + 1, LastUpdated: now.UTC().Truncate(time.Microsecond), Deleted: true, Method: "DELETE"}}
+	return now.UTC().Truncate(time.Microsecond)
+}
+
+// tombstone stores a deletion version over prev.
+func (s *Service) tombstone(ctx context.Context, tx store.Tx, prev *store.Resource, now time.Time) (*store.Resource, error) {
+	w := &store.Write{Resource: store.Resource{Type: prev.Type, ID: prev.ID, Version: prev.Version + 1, LastUpdated: nextInstant(now, prev), Deleted: true, Method: "DELETE"}}
 	if err := tx.Put(ctx, w); err != nil {
 		return nil, err
 	}

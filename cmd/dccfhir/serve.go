@@ -214,14 +214,7 @@ func loadValidator(pkgs, required string, unknownError bool, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	v, warnings, err := profiles.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range warnings {
-		log.Warn(w)
-	}
-	return v, nil
+	return app.LoadValidator(opts, log)
 }
 
 // unknownProfileFlags defines --unknown-profile (warning or error: what a

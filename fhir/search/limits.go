@@ -162,14 +162,24 @@ func checkValue(key, v string) error {
 	return nil
 }
 
+// ValueBound is the bound on the OR'ed values of one parameter and the
+// limit's name: MaxChainedValues for a chained or _has parameter, else
+// MaxValuesPerParam. The service holds value-set expansions to it too.
+func ValueBound(chained bool) (max int, name string) {
+	if chained {
+		return MaxChainedValues, "MaxChainedValues"
+	}
+	return MaxValuesPerParam, "MaxValuesPerParam"
+}
+
 // addValues accounts for the n values of one occurrence of key, a chained
 // or _has parameter when chained.
 func (b *budget) addValues(key string, n int, chained bool) error {
 	if n > MaxValuesPerParam {
 		return tooCostly(key, "%d comma-separated values, more than the limit of %d values per parameter (MaxValuesPerParam)", n, MaxValuesPerParam)
 	}
-	if chained && n > MaxChainedValues {
-		return tooCostly(key, "%d comma-separated values, more than the limit of %d values per chained or _has parameter (MaxChainedValues)", n, MaxChainedValues)
+	if max, name := ValueBound(chained); n > max {
+		return tooCostly(key, "%d comma-separated values, more than the limit of %d values per chained or _has parameter (%s)", n, max, name)
 	}
 	b.values += n
 	if b.values > MaxValues {

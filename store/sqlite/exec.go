@@ -36,6 +36,20 @@ func sortKeys(q *query.Query) ([]sortKey, error) {
 	return keys, nil
 }
 
+// pageCursor is q's _page cursor (nil on the first page), checked to be
+// one this engine issued for this very search and sort.
+// sig is signature(q).
+func pageCursor(q *query.Query, sig string, keys []sortKey) (*cursor, error) {
+	if q.Page == "" {
+		return nil, nil
+	}
+	c, err := decodeCursor(q.Page)
+	if err != nil || c.sig != sig || len(c.keys) != len(keys)+1 {
+		return nil, errBadCursor
+	}
+	return &c, nil
+}
+
 // runSearch answers q on the connections of c.
 func runSearch(ctx context.Context, c *stmtCache, q *query.Query) (*store.SearchResult, error) {
 	comp := &compiler{}
@@ -70,13 +84,9 @@ func runSearch(ctx context.Context, c *stmtCache, q *query.Query) (*store.Search
 		return nil, err
 	}
 	sig := signature(q)
-	var cur *cursor
-	if q.Page != "" {
-		cc, err := decodeCursor(q.Page)
-		if err != nil || cc.sig != sig || len(cc.keys) != len(keys)+1 {
-			return nil, fmt.Errorf("sqlite: search: %w", errBadCursor)
-		}
-		cur = &cc
+	cur, err := pageCursor(q, sig, keys)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search: %w", err)
 	}
 	back := cur != nil && cur.back
 	f := pageSQL(where, keys, cur, q.Count+1)

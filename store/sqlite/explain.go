@@ -41,12 +41,7 @@ func (s *Store) Explain(ctx context.Context, q *query.Query) (*store.Explanation
 		if err != nil {
 			return nil, err
 		}
-		var cur *cursor
-		if q.Page != "" {
-			if c, err := decodeCursor(q.Page); err == nil && c.sig == signature(q) && len(c.keys) == len(keys)+1 {
-				cur = &c
-			}
-		}
+		cur, _ := pageCursor(q, signature(q), keys) // a bad cursor: explained as the first page
 		if err := s.explainSQL(ctx, e, "", pageSQL(where, keys, cur, q.Count+1)); err != nil {
 			return nil, err
 		}
