@@ -127,6 +127,7 @@ type Tx interface {
 // Store is a storage engine.
 type Store interface {
 	Reader
+	Records
 	// VRead returns one version, or ErrNotFound.
 	VRead(ctx context.Context, typ, id string, version int64) (*Resource, error)
 	// History lists versions newest first.
