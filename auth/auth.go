@@ -159,8 +159,6 @@ type Principal struct {
 	Scope    string // granted, as in the token
 	Context
 	Expires time.Time
-	access  service.Access
+	// Access is what the granted scopes allow, in the launch context.
+	Access service.Access
 }
-
-// Access is what the principal's scopes allow.
-func (p *Principal) Access() service.Access { return p.access }
