@@ -19,7 +19,7 @@ type Clinical struct {
 	Query   url.Values // a search-restricted scope's parameters, nil when none
 	// V1 is set when it was written as .read, .write or .*; String gives
 	// it back as written.
-	V1 bool
+	V1  bool
 	raw string
 }
 
