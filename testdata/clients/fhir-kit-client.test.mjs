@@ -2,7 +2,7 @@
 // create, read, vread, update, delete (then read → 410), instance and type
 // history, search and a transaction Bundle.
 //
-//   DCC_FHIR_BASE=http://127.0.0.1:8080/fhir node fhir-kit-client.test.mjs
+//   DCC_FHIR_BASE=http://127.0.0.1:8080/fhir [DCC_FHIR_TOKEN=…] node fhir-kit-client.test.mjs
 //
 // Exits 0 when every step passed, 1 with a message naming the failing step
 // otherwise. handlers/clients_test.go runs it against an in-process server.
@@ -15,6 +15,9 @@ if (!baseUrl) {
 }
 
 const client = new Client({ baseUrl });
+// DCC_FHIR_TOKEN: a bearer token (a SMART Backend Services token) for a
+// server with protection on.
+if (process.env.DCC_FHIR_TOKEN) client.bearerToken = process.env.DCC_FHIR_TOKEN;
 let step = '(start)';
 let passed = 0;
 
