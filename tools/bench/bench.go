@@ -53,6 +53,9 @@ type Config struct {
 type Target struct {
 	URL string
 	PID int // server process, for its peak RSS (0: unknown)
+	// Token is a bearer access token sent with every request ("" : none),
+	// so a protected server is measured with its token check on.
+	Token string
 }
 
 // Latency percentiles, in milliseconds.
@@ -102,6 +105,7 @@ type op struct {
 // state is what a scenario knows of a server: ids to read, patients to post.
 type state struct {
 	base    string
+	auth    string // the Authorization header value, "" for none
 	ids     []string // Type/id
 	names   []string
 	gen     *generate.Generator
@@ -140,6 +144,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	states := make([]*state, len(cfg.Servers))
 	for i, t := range cfg.Servers {
 		st := &state{base: strings.TrimRight(t.URL, "/"), gen: gen}
+		if t.Token != "" {
+			st.auth = "Bearer " + t.Token
+		}
 		if err := st.prepare(ctx, client, cfg.Scenario); err != nil {
 			return nil, fmt.Errorf("%s: %w", t.URL, err)
 		}
@@ -220,7 +227,7 @@ func runSlice(ctx context.Context, client *http.Client, cfg Config, st *state, r
 				o := st.next(cfg.Scenario, rng)
 				rmu.Unlock()
 				t0 := time.Now()
-				status, err := do(sctx, client, st.base, o)
+				status, err := do(sctx, client, st.base, st.auth, o)
 				el := time.Since(t0)
 				if sctx.Err() != nil && err != nil {
 					mu.Lock()
@@ -249,7 +256,7 @@ func runSlice(ctx context.Context, client *http.Client, cfg Config, st *state, r
 	res.Seconds += time.Since(start).Seconds()
 }
 
-func do(ctx context.Context, client *http.Client, base string, o op) (int, error) {
+func do(ctx context.Context, client *http.Client, base, auth string, o op) (int, error) {
 	var body io.Reader
 	if o.body != nil {
 		body = bytes.NewReader(o.body)
@@ -259,6 +266,9 @@ func do(ctx context.Context, client *http.Client, base string, o op) (int, error
 		return 0, err
 	}
 	req.Header.Set("Accept", "application/fhir+json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	if o.body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 		req.Header.Set("Prefer", "return=minimal")
@@ -344,7 +354,7 @@ func (st *state) prepare(ctx context.Context, client *http.Client, scenario stri
 					} `json:"resource"`
 				} `json:"entry"`
 			}
-			if err := getJSON(ctx, client, st.base+"/"+typ+"?_count=500", &b); err != nil {
+			if err := getJSON(ctx, client, st.auth, st.base+"/"+typ+"?_count=500", &b); err != nil {
 				return err
 			}
 			for _, e := range b.Entry {
@@ -366,7 +376,7 @@ func (st *state) prepare(ctx context.Context, client *http.Client, scenario stri
 		}
 		groups := st.gen.SharedGroups()
 		probeRole := groups[2][0] // practitioners depend on the seed, organisations do not
-		if err := getJSON(ctx, client, st.base+"/PractitionerRole?_summary=count&"+strings.Replace(probeRole.Cond, "|", "%7C", 1), &probe); err != nil {
+		if err := getJSON(ctx, client, st.auth, st.base+"/PractitionerRole?_summary=count&"+strings.Replace(probeRole.Cond, "|", "%7C", 1), &probe); err != nil {
 			return err
 		}
 		// sessions depend on which patients are generated: post them always
@@ -377,7 +387,7 @@ func (st *state) prepare(ctx context.Context, client *http.Client, scenario stri
 		extra := st.sessionsFor(benchFirst, benchFirst+benchSpan)
 		groups = append(groups, extra...)
 		for _, g := range groups {
-			status, err := do(ctx, client, st.base, op{method: "POST", body: generate.BatchBundle(g)})
+			status, err := do(ctx, client, st.base, st.auth, op{method: "POST", body: generate.BatchBundle(g)})
 			if err != nil {
 				return err
 			}
@@ -400,12 +410,15 @@ func (st *state) sessionsFor(from, to int) [][]*generate.Resource {
 	return out
 }
 
-func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
+func getJSON(ctx context.Context, client *http.Client, auth, u string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/fhir+json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	res, err := client.Do(req)
 	if err != nil {
 		return err
