@@ -52,7 +52,7 @@ func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
 		if err != nil {
 			return err
 		}
-		res, err := st.ExecContext(ctx, r.Kind, r.Key, value(r.Value), expires(r.Expires), now.UnixMicro())
+		res, err := st.ExecContext(ctx, r.Kind, r.Key, recordValue(r.Value), recordExpires(r.Expires), now.UnixMicro())
 		if err != nil {
 			return fmt.Errorf("sqlite: create record %s/%s: %w", r.Kind, r.Key, err)
 		}
@@ -71,7 +71,7 @@ func (s *Store) PutRecord(ctx context.Context, r *store.Record) error {
 		return err
 	}
 	return s.writeRecords(ctx, func(ctx context.Context) error {
-		return s.execRecords(ctx, recPut, r.Kind, r.Key, value(r.Value), expires(r.Expires))
+		return s.execRecords(ctx, recPut, r.Kind, r.Key, recordValue(r.Value), recordExpires(r.Expires))
 	})
 }
 
@@ -145,7 +145,7 @@ func (s *Store) ListRecords(ctx context.Context, kind string) ([]*store.Record, 
 		if err := rows.Scan(&r.Key, &v, &exp); err != nil {
 			return nil, fmt.Errorf("sqlite: list records %s: %w", kind, err)
 		}
-		r.Value, r.Expires = value(v), expiresTime(exp)
+		r.Value, r.Expires = recordValue(v), recordTime(exp)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -191,7 +191,7 @@ func scanRecord(sc scanner, r *store.Record) error {
 	if err := sc.Scan(&v, &exp); err != nil {
 		return err
 	}
-	r.Value, r.Expires = value(v), expiresTime(exp)
+	r.Value, r.Expires = recordValue(v), recordTime(exp)
 	return nil
 }
 
@@ -217,17 +217,17 @@ func checkKey(kind, key string) error {
 	return nil
 }
 
-// value is v, never nil: the column is NOT NULL and an empty value reads
+// recordValue is v, never nil: the column is NOT NULL and an empty value reads
 // back as empty, not absent.
-func value(v []byte) []byte {
+func recordValue(v []byte) []byte {
 	if v == nil {
 		return []byte{}
 	}
 	return v
 }
 
-// expires is t in the column's microseconds, 0 for never.
-func expires(t time.Time) int64 {
+// recordExpires is t in the column's microseconds, 0 for never.
+func recordExpires(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
@@ -237,7 +237,7 @@ func expires(t time.Time) int64 {
 	return -1 // the epoch itself: long expired, not never
 }
 
-func expiresTime(us int64) time.Time {
+func recordTime(us int64) time.Time {
 	if us == 0 {
 		return time.Time{}
 	}

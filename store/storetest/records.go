@@ -23,6 +23,7 @@ func testRecords(t *testing.T, s store.Store) {
 	t.Run("Take", func(t *testing.T) { testRecordTake(t, s) })
 	t.Run("RacingTakes", func(t *testing.T) { testRecordRacingTakes(t, s) })
 	t.Run("RacingCreates", func(t *testing.T) { testRecordRacingCreates(t, s) })
+	t.Run("RacingPuts", func(t *testing.T) { testRecordRacingPuts(t, s) })
 	t.Run("List", func(t *testing.T) { testRecordList(t, s) })
 	t.Run("KindsIsolated", func(t *testing.T) { testRecordKinds(t, s) })
 	t.Run("BadArguments", func(t *testing.T) { testRecordBadArgs(t, s) })
@@ -393,6 +394,27 @@ func testRecordRacingCreates(t *testing.T, s store.Store) {
 				t.Fatalf("GetRecord: %+v, %v; want the winner's value %q", got, err, winner)
 			}
 		})
+	}
+}
+
+// testRecordRacingPuts: PutRecord never conflicts, even when every racer
+// creates the key.
+func testRecordRacingPuts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const kind = "storetest.raceput"
+	values := map[string]bool{}
+	for i := range racers {
+		values[fmt.Sprint("racer ", i)] = true
+	}
+	won, _, other := race(func(i int) error {
+		return s.PutRecord(ctx, &store.Record{Kind: kind, Key: "k", Value: fmt.Appendf(nil, "racer %d", i)})
+	}, nil)
+	if won != racers || len(other) > 0 {
+		t.Fatalf("%d puts succeeded, errors %v; want all %d", won, other, racers)
+	}
+	got, err := s.GetRecord(ctx, kind, "k")
+	if err != nil || !values[string(got.Value)] {
+		t.Fatalf("GetRecord: %+v, %v; want one racer's value", got, err)
 	}
 }
 
