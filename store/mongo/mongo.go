@@ -192,8 +192,8 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// createIndexes creates the indexes of c that do not exist yet, one per
-// command: FerretDB v1 panics on a createIndexes listing several indexes
+// createIndexes creates c's indexes (an existing one is left as it is),
+// one per command: FerretDB v1 panics on a createIndexes listing several indexes
 // that already exist (it deletes from the slice it ranges over), which
 // made a second Open of the same database fail.
 func createIndexes(ctx context.Context, c *mongo.Collection, models []mongo.IndexModel) error {

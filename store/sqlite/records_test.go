@@ -3,10 +3,12 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/dccfhir/dccfhir/store"
+	"github.com/dccfhir/dccfhir/store/storetest"
 )
 
 // countRecords counts the rows of the records table, expired included.
@@ -141,4 +143,15 @@ func BenchmarkCreateTakeRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestRecordsReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fhir.db")
+	storetest.RecordsReopen(t, func(t *testing.T) store.Store {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
 }

@@ -174,14 +174,3 @@ func TestWALStaysBounded(t *testing.T) {
 	}
 	t.Logf("WAL file %d bytes after writing %d bytes of resources", fi.Size(), written)
 }
-
-func TestRecordsReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "fhir.db")
-	storetest.RecordsReopen(t, func(t *testing.T) store.Store {
-		s, err := Open(path)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
-}
