@@ -33,6 +33,8 @@ type Authenticator interface {
 	AllowedOrigin(ctx context.Context, origin string) bool
 }
 
+var _ Authenticator = (*auth.Server)(nil)
+
 const (
 	realm = `Bearer realm="dccfhir"`
 	// maxToken bounds the bearer value: the server's JWTs are far
