@@ -40,17 +40,15 @@ func allowAny(ctx context.Context, op, typ, letters string) error {
 
 // allowSystemWide passes when the caller may do letter on every resource
 // type with no confinement — what system/*.<letter> (or user/*.<letter>)
-// grants — else answers a 403 naming system/*.<letter>.
+// grants: Grant on type "*", which only a wildcard scope allows — else
+// answers a 403 naming system/*.<letter>.
 func allowSystemWide(ctx context.Context, op string, letter byte) error {
 	a := service.AccessFrom(ctx)
 	if a == nil {
 		return nil
 	}
-	for _, t := range fhir.ResourceTypes {
-		g, err := a.Grant(letter, t)
-		if err != nil || g.Patient != "" || len(g.Restriction) > 0 {
-			return fhir.Errorf(403, "forbidden", "", "%s needs the scope system/*.%c", op, letter)
-		}
+	if g, err := a.Grant(letter, "*"); err != nil || g.Patient != "" || len(g.Restriction) > 0 {
+		return fhir.Errorf(403, "forbidden", "", "%s needs the scope system/*.%c", op, letter)
 	}
 	return nil
 }

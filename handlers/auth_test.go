@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dccfhir/dccfhir/auth"
+	"github.com/dccfhir/dccfhir/auth/scope"
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/handlers"
 	"github.com/dccfhir/dccfhir/service"
@@ -513,4 +514,51 @@ func rawRequest(t *testing.T, method, url string, h http.Header) *resp {
 	r := &resp{status: res.StatusCode, header: res.Header, body: b}
 	_ = json.Unmarshal(b, &r.json)
 	return r
+}
+
+// TestAuthRealScopes runs the operations' checks against the Access of
+// real scope strings (auth/scope), not the test's grants.
+func TestAuthRealScopes(t *testing.T) {
+	tokens := map[string]string{ // token → scopes (patient/ ones in the context of Patient/p1)
+		"tok-system-all": "system/*.cruds",
+		"tok-system-rs":  "system/*.rs",
+		"tok-user-pat":   "user/Patient.rs",
+		"tok-patient":    "patient/*.rs",
+		"tok-vs":         "user/ValueSet.r",
+	}
+	f := protected(t, func(c *handlersConfig) {
+		a := c.Auth.(*testAuth)
+		for tok, sc := range tokens {
+			set, bad := scope.Parse(sc)
+			if len(bad) > 0 {
+				t.Fatalf("%s: %v", sc, bad)
+			}
+			a.tokens[tok] = &auth.Principal{ClientID: "app", Scope: sc, Access: set.Access("p1")}
+		}
+	})
+	gender := "http://hl7.org/fhir/ValueSet/administrative-gender"
+	obs := map[string]any{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "x"}}
+	for _, tc := range []struct {
+		tok, method, path string
+		body              any
+		status            int
+	}{
+		{"tok-system-all", "POST", "/$reindex?type=Observation", nil, 202},
+		{"tok-system-rs", "POST", "/$reindex?type=Observation", nil, 403},
+		{"tok-patient", "POST", "/Patient/$reindex", nil, 403},
+		{"tok-user-pat", "POST", "/$reindex", nil, 403},
+		{"tok-system-all", "POST", "/Observation/$validate", obs, 200},
+		{"tok-user-pat", "POST", "/Observation/$validate", obs, 403},
+		{"tok-user-pat", "POST", "/Patient/$validate", patient("X"), 200},
+		{"tok-patient", "POST", "/Observation/$validate", obs, 200},
+		{"tok-vs", "GET", "/ValueSet/$expand?url=" + gender, nil, 200},
+		{"tok-patient", "GET", "/ValueSet/$expand?url=" + gender, nil, 200},
+		{"tok-user-pat", "GET", "/ValueSet/$expand?url=" + gender, nil, 403},
+		{"tok-vs", "GET", "/CodeSystem/$lookup?system=http://hl7.org/fhir/administrative-gender&code=female", nil, 403},
+	} {
+		r := f.do(tc.method, tc.path, tc.body, bearer(tc.tok)...)
+		if r.status != tc.status {
+			t.Errorf("%s (%s) %s %s: %d, want %d: %s", tc.tok, tokens[tc.tok], tc.method, tc.path, r.status, tc.status, r.body)
+		}
+	}
 }
