@@ -64,7 +64,8 @@ var (
 // except the public routes (metadata, discovery, the authorization
 // server's own), must carry a valid bearer token; the request then runs
 // with the token's service.Access in its context, which the service asks
-// before every interaction. Preflights never get here (cors answers them).
+// before every interaction. Preflights from allowed origins never get
+// here (cors answers them); any other OPTIONS is refused like a request.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
