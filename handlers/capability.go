@@ -100,6 +100,20 @@ func (s *Server) buildCapabilities() []byte {
 		}
 		resources = append(resources, r)
 	}
+	rest := map[string]any{
+		"mode":        "server",
+		"resource":    resources,
+		"interaction": sysInter,
+		"operation":   ops,
+		"compartment": []string{
+			"http://hl7.org/fhir/CompartmentDefinition/patient", "http://hl7.org/fhir/CompartmentDefinition/encounter",
+			"http://hl7.org/fhir/CompartmentDefinition/relatedPerson", "http://hl7.org/fhir/CompartmentDefinition/practitioner",
+			"http://hl7.org/fhir/CompartmentDefinition/device",
+		},
+	}
+	if s.cfg.Auth != nil {
+		rest["security"] = s.security()
+	}
 	cs := map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
@@ -114,20 +128,44 @@ func (s *Server) buildCapabilities() []byte {
 		"fhirVersion": "4.0.1",
 		"format":      []string{"application/fhir+json", "json"},
 		"patchFormat": []string{"application/json-patch+json", "application/fhir+json"},
-		"rest": []any{map[string]any{
-			"mode":        "server",
-			"resource":    resources,
-			"interaction": sysInter,
-			"operation":   ops,
-			"compartment": []string{
-				"http://hl7.org/fhir/CompartmentDefinition/patient", "http://hl7.org/fhir/CompartmentDefinition/encounter",
-				"http://hl7.org/fhir/CompartmentDefinition/relatedPerson", "http://hl7.org/fhir/CompartmentDefinition/practitioner",
-				"http://hl7.org/fhir/CompartmentDefinition/device",
-			},
-		}},
+		"rest":        []any{rest},
 	}
 	b, _ := json.Marshal(cs)
 	return b
+}
+
+// security is rest.security of a protected server: SMART on FHIR, with the
+// authorization server's endpoints in the oauth-uris extension (the same
+// as the discovery document's: both come from SMARTConfiguration).
+func (s *Server) security() map[string]any {
+	doc := s.cfg.Auth.SMARTConfiguration()
+	var uris []any
+	for _, u := range []struct{ name, key string }{
+		{"authorize", "authorization_endpoint"}, {"token", "token_endpoint"},
+		{"introspect", "introspection_endpoint"}, {"revoke", "revocation_endpoint"},
+	} {
+		if v, _ := doc[u.key].(string); v != "" {
+			uris = append(uris, map[string]any{"url": u.name, "valueUri": v})
+		}
+	}
+	sec := map[string]any{
+		"cors": true,
+		"service": []any{map[string]any{
+			"coding": []any{map[string]any{
+				"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR", "display": "SMART-on-FHIR",
+			}},
+			"text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+		}},
+		"description": "Every request but GET metadata and GET .well-known/smart-configuration needs a bearer access token " +
+			"(SMART App Launch 2.2: authorization code with PKCE, refresh, backend services); the token's scopes decide what it may do.",
+	}
+	if len(uris) > 0 {
+		sec["extension"] = []any{map[string]any{
+			"url":       "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+			"extension": uris,
+		}}
+	}
+	return sec
 }
 
 // operationDefs maps the operations the route table wires to their

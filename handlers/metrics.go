@@ -20,9 +20,23 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 	storageErrors prometheus.Counter
 	panics        prometheus.Counter
+	// refusals counts the requests the token check refused, by reason
+	// (the reason* constants).
+	refusals [reasons]prometheus.Counter
 }
 
-func newMetrics() *metrics {
+// Why a request was refused, the reason label of dccfhir_auth_refused_total.
+const (
+	reasonNoToken = iota
+	reasonInvalidToken
+	reasonInsufficientScope
+	reasonTokenInQuery
+	reasons
+)
+
+var reasonLabels = [reasons]string{"no_token", "invalid_token", "insufficient_scope", "token_in_query"}
+
+func newMetrics(authEnabled bool) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dccfhir_http_requests_total", Help: "FHIR requests by interaction, resource type and HTTP status.",
@@ -37,9 +51,24 @@ func newMetrics() *metrics {
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dccfhir_panics_total", Help: "Requests whose handling panicked (answered 500; each is also an internal error).",
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.storageErrors, m.panics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	enabled := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dccfhir_auth_enabled", Help: "1 when the FHIR API requires an access token, 0 when protection is off (--auth off).",
+	})
+	if authEnabled {
+		enabled.Set(1)
+	}
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dccfhir_auth_refused_total", Help: "Requests refused by the token check, by reason (no_token, invalid_token, insufficient_scope, token_in_query).",
+	}, []string{"reason"})
+	for i, l := range reasonLabels {
+		m.refusals[i] = refused.WithLabelValues(l) // every reason is shown from the start, at 0
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.storageErrors, m.panics, enabled, refused,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+func (m *metrics) refused(reason int) { m.refusals[reason].Inc() }
 
 func (m *metrics) observe(interaction, typ string, status int, d time.Duration) {
 	m.requests.WithLabelValues(interaction, typ, strconv.Itoa(status)).Inc()
@@ -47,6 +76,12 @@ func (m *metrics) observe(interaction, typ string, status int, d time.Duration) 
 }
 
 func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+// MetricsHandler serves the Prometheus metrics of the server. It needs no
+// token and carries no patient data (labels are interactions, resource
+// types, statuses and reasons). The FHIR listener serves it at /metrics
+// unless Config.SeparateMetrics moves it to a listener of the caller's.
+func (s *Server) MetricsHandler() http.Handler { return s.metricsHandler }
 
 // metricType keeps label cardinality bounded: unknown types count as one.
 func metricType(t string) string {

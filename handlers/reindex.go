@@ -15,6 +15,10 @@ import (
 // POST [base]/Type/$reindex) and answers 202 with the status URL in
 // Content-Location, per the FHIR asynchronous request pattern.
 func (s *Server) reindex(c echo.Context) error {
+	// StartReindex takes no context, so the service cannot check the caller.
+	if err := allowSystemWide(c.Request().Context(), "$reindex", 'u'); err != nil {
+		return err
+	}
 	types := service.ParseTypes(c.QueryParam("type"))
 	if t := c.Param("type"); t != "" {
 		types = []string{t}
@@ -51,6 +55,9 @@ func (s *Server) reindex(c echo.Context) error {
 // reindexStatus reports a $reindex job: 202 with X-Progress while it runs,
 // 200 with the counts when done (500-class outcome if it failed).
 func (s *Server) reindexStatus(c echo.Context) error {
+	if err := allowSystemWide(c.Request().Context(), "$reindex", 'u'); err != nil {
+		return err
+	}
 	j, ok := s.svc.Job(c.Param("job"))
 	if !ok {
 		return fhir.Errorf(404, "not-found", "", "no $reindex job %q (jobs do not survive a restart)", c.Param("job"))

@@ -7,6 +7,15 @@ import (
 // route is one endpoint. The router is built from this table and the
 // CapabilityStatement is derived from it, so what /metadata states is
 // exactly what is wired.
+//
+// With Config.Auth every route but GET /metadata needs a valid token
+// (authenticate), and what it may do is checked on every route: by the
+// service for every call that takes the request's context (interactions,
+// searches, histories, batch and transaction entries, the stored resource
+// of an instance-level operation), by the handler for what reaches no
+// service check — $validate (any letter on the type), $expand,
+// $validate-code and $lookup (r or s on ValueSet/CodeSystem), $reindex and
+// its status (system/*.u) — in access.go.
 type route struct {
 	method, path string
 	// interaction is the FHIR interaction code (read, vread, update, patch,

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/profiles/conformance"
 	"github.com/dccfhir/dccfhir/service"
@@ -43,13 +44,36 @@ type Config struct {
 	Terminology *conformance.Set
 	// Ready reports whether storage answers, for /readyz.
 	Ready func(ctx context.Context) error
+	// Auth is the authorization server (an *auth.Server): with it every
+	// request under the base but GET metadata and the SMART discovery
+	// document needs a valid bearer token, its endpoints are mounted, and
+	// CORS and the CapabilityStatement follow it. nil: protection off.
+	Auth Authenticator
+	// SeparateMetrics leaves /metrics off this handler, for a caller that
+	// serves MetricsHandler on a listener of its own (--metrics-listen).
+	SeparateMetrics bool
 }
 
-// Server holds the routes' dependencies.
+// Server is the HTTP handler and holds the routes' dependencies.
 type Server struct {
 	svc     *service.Service
 	cfg     Config
+	e       *echo.Echo
 	metrics *metrics
+	// metricsHandler serves the metrics, on /metrics or elsewhere.
+	metricsHandler http.Handler
+	// base is the FHIR base's path ("/fhir").
+	base string
+	// public holds the route paths (as c.Path() gives them) that need no
+	// token: /healthz, /readyz, /metrics, metadata, the discovery
+	// document, and the authorization server's own endpoints.
+	public map[string]bool
+	// anyOrigin holds the public documents every origin may read (CORS).
+	anyOrigin map[string]bool
+	// notFHIR holds the routes whose answers are not FHIR (the
+	// authorization server's and the discovery document): no FHIR
+	// content negotiation there.
+	notFHIR map[string]bool
 	// capBody caches the CapabilityStatement for the registry generation
 	// capGen: a new SearchParameter rebuilds it.
 	capMu   sync.Mutex
@@ -58,8 +82,9 @@ type Server struct {
 }
 
 // New builds the HTTP handler: the FHIR API under the base path, plus
-// /healthz, /readyz and /metrics.
-func New(svc *service.Service, cfg Config) http.Handler {
+// /healthz, /readyz, /metrics (unless cfg.SeparateMetrics) and, with
+// cfg.Auth, the authorization server's endpoints.
+func New(svc *service.Service, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -67,11 +92,20 @@ func New(svc *service.Service, cfg Config) http.Handler {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	s := &Server{svc: svc, cfg: cfg, metrics: newMetrics()}
+	s := &Server{svc: svc, cfg: cfg, metrics: newMetrics(cfg.Auth != nil), base: basePath(cfg.BaseURL),
+		public: map[string]bool{}, anyOrigin: map[string]bool{}, notFHIR: map[string]bool{}}
+	s.metricsHandler = s.metrics.handler()
 	e := echo.New()
+	s.e = e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.requestContext, s.recoverPanic, s.limitBody, s.negotiate)
+	// The token check comes before anything looks at the request's body
+	// or format; CORS before it, to answer preflights (which carry no token).
+	e.Use(s.requestContext, s.recoverPanic, s.cors)
+	if cfg.Auth != nil {
+		e.Use(s.authenticate)
+	}
+	e.Use(s.limitBody, s.negotiate)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(200, "ok") })
 	e.GET("/readyz", func(c echo.Context) error {
@@ -82,9 +116,58 @@ func New(svc *service.Service, cfg Config) http.Handler {
 		}
 		return c.String(200, "ready")
 	})
-	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
-	s.routes(e.Group(basePath(cfg.BaseURL)))
-	return e
+	s.public["/healthz"], s.public["/readyz"] = true, true
+	if !cfg.SeparateMetrics {
+		e.GET("/metrics", echo.WrapHandler(s.metricsHandler))
+		s.public["/metrics"] = true
+	}
+	s.public[s.base+"/metadata"], s.anyOrigin[s.base+"/metadata"] = true, true
+	if cfg.Auth != nil {
+		s.mountAuth()
+	}
+	s.routes(e.Group(s.base))
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// mountAuth mounts the authorization server's endpoints and the SMART
+// discovery document, all public. The document is served here, from
+// SMARTConfiguration, in one place: registered after Register, this route
+// is the one that answers even if Register mounted one too.
+func (s *Server) mountAuth() {
+	before := map[string]bool{}
+	for _, r := range s.e.Routes() {
+		before[r.Method+" "+r.Path] = true
+	}
+	s.cfg.Auth.Register(s.e, s.base)
+	for _, r := range s.e.Routes() {
+		if before[r.Method+" "+r.Path] {
+			continue
+		}
+		s.public[r.Path], s.notFHIR[r.Path] = true, true
+		if strings.Contains(r.Path, "/.well-known/") {
+			s.anyOrigin[r.Path] = true
+		}
+	}
+	p := s.base + smartConfigPath
+	s.public[p], s.notFHIR[p], s.anyOrigin[p] = true, true, true
+	s.e.GET(p, s.smartConfiguration)
+}
+
+// smartConfiguration answers the SMART discovery document, application/json
+// whatever Accept says (SMART App Launch 2.2, conformance).
+func (s *Server) smartConfiguration(c echo.Context) error {
+	doc := s.cfg.Auth.SMARTConfiguration()
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/json", b)
 }
 
 // basePath is the path part of the base URL ("/fhir").
@@ -104,6 +187,7 @@ const (
 	keyType        = "rtype"
 	keyLogger      = "logger"
 	keyLinger      = "linger"
+	keyPrincipal   = "principal"
 )
 
 // requestContext gives each request an id (kept from X-Request-Id when the
@@ -133,8 +217,14 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 		if status >= 500 {
 			lvl = slog.LevelError
 		}
+		// The line never carries a header (Authorization) or the query
+		// string: both may hold secrets or patient data.
+		client := ""
+		if p, ok := c.Get(keyPrincipal).(*auth.Principal); ok {
+			client = p.ClientID
+		}
 		log.Log(req.Context(), lvl, "request", "method", req.Method, "path", req.URL.Path, "status", status,
-			"interaction", inter, "type", typ, "duration_ms", float64(time.Since(start).Microseconds())/1000, "bytes", c.Response().Size)
+			"interaction", inter, "type", typ, "client", client, "duration_ms", float64(time.Since(start).Microseconds())/1000, "bytes", c.Response().Size)
 		if c.Get(keyLinger) != nil {
 			linger(c)
 		}
@@ -226,6 +316,9 @@ func logger(c echo.Context) *slog.Logger {
 // OperationOutcome that says so.
 func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if s.notFHIR[c.Path()] {
+			return next(c)
+		}
 		req := c.Request()
 		if f := c.QueryParam("_format"); f != "" && !jsonFormat(f) {
 			return fhir.Errorf(406, "not-supported", "", "_format=%s is not available: this server speaks JSON (application/fhir+json)", f)
@@ -299,6 +392,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &fe):
+		s.insufficientScope(c, fe)
 	case errors.As(err, &he):
 		msg := http.StatusText(he.Code)
 		if m, ok := he.Message.(string); ok {

@@ -62,6 +62,9 @@ func (s *Server) writeTree(c echo.Context, v map[string]any) error {
 
 // expand is ValueSet/$expand and ValueSet/{id}/$expand.
 func (s *Server) expand(c echo.Context) error {
+	if err := allowAny(c.Request().Context(), "$expand", "ValueSet", "rs"); err != nil {
+		return err
+	}
 	if err := s.terminologyReady(); err != nil {
 		return err
 	}
@@ -95,6 +98,9 @@ func (s *Server) validateCode(c echo.Context) error {
 	if typ != "ValueSet" && typ != "CodeSystem" {
 		return fhir.Errorf(404, "not-supported", "", "$validate-code is defined on ValueSet and CodeSystem, not %s", typ)
 	}
+	if err := allowAny(c.Request().Context(), "$validate-code", typ, "rs"); err != nil {
+		return err
+	}
 	body, err := s.opInput(c)
 	if err != nil {
 		return err
@@ -122,6 +128,9 @@ func (s *Server) validateCode(c echo.Context) error {
 
 // lookup is CodeSystem/$lookup.
 func (s *Server) lookup(c echo.Context) error {
+	if err := allowAny(c.Request().Context(), "$lookup", "CodeSystem", "rs"); err != nil {
+		return err
+	}
 	if err := s.terminologyReady(); err != nil {
 		return err
 	}

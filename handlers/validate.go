@@ -26,6 +26,12 @@ func (s *Server) validateOp(c echo.Context) error {
 	if !fhir.KnownType(typ) {
 		return fhir.Errorf(404, "not-supported", "", "unknown resource type %q", typ)
 	}
+	// Validating needs a scope of any letter on the type and nothing more:
+	// it stores nothing and returns no stored data (the instance form reads
+	// the stored resource through the service, which checks read).
+	if err := allowAny(c.Request().Context(), "$validate", typ, "cruds"); err != nil {
+		return err
+	}
 	profile, mode := c.QueryParam("profile"), c.QueryParam("mode")
 	var res map[string]any
 	if c.Request().ContentLength != 0 && c.Request().Method != "GET" {
