@@ -78,7 +78,8 @@ type App struct {
 	// Credentials is the admin-credentials.json this start wrote ("" when
 	// the store already had its administrator, or without Config.Auth).
 	Credentials string
-	// Metrics serves /metrics when Config.MetricsApart (else nil).
+	// Metrics serves the metrics when Config.MetricsApart (else nil); the
+	// caller mounts it at /metrics on a listener of its own.
 	Metrics  http.Handler
 	ownStore bool
 }

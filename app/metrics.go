@@ -6,8 +6,25 @@ import "net/http"
 // (answering /metrics 404, so the metrics are only where the operator put
 // them) and the metrics alone (every other path 404).
 //
-// TODO(merge): if the handlers helper provides its own way to serve
-// /metrics apart, this function becomes the one call to it.
+// TODO(merge): the handlers branch serves /metrics apart itself
+// (handlers.Config.SeparateMetrics, (*handlers.Server).MetricsHandler).
+// Once merged, New's lines
+//
+//	a.Handler = handlers.New(svc, hc)
+//	if cfg.MetricsApart {
+//		a.Handler, a.Metrics = metricsApart(a.Handler)
+//	}
+//
+// become
+//
+//	hc.SeparateMetrics = cfg.MetricsApart
+//	h := handlers.New(svc, hc)
+//	a.Handler = h
+//	if cfg.MetricsApart {
+//		a.Metrics = h.MetricsHandler()
+//	}
+//
+// and this file goes.
 func metricsApart(h http.Handler) (api, metrics http.Handler) {
 	api = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metrics" {

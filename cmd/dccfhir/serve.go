@@ -215,7 +215,9 @@ func serve(args []string) error {
 			srv.Close()
 			return fmt.Errorf("--metrics-listen: %w", err)
 		}
-		msrv = &http.Server{Handler: a.Metrics, ReadHeaderTimeout: 10 * time.Second}
+		mux := http.NewServeMux() // the metrics address serves nothing else
+		mux.Handle("GET /metrics", a.Metrics)
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(mln) }()
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
