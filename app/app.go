@@ -1,7 +1,8 @@
 // Package app assembles dccfhir from its configuration: the storage engine,
-// the validator, the service and the HTTP handler. The binary (`dccfhir
-// serve`, `dccfhir import`) and the tests build the server through New, so
-// what the tests run is what the binary runs.
+// the validator, the service, the authorization server and the HTTP
+// handler. The binary (`dccfhir serve`, `dccfhir import`) and the tests
+// build the server through New, so what the tests run is what the binary
+// runs.
 package app
 
 import (
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/handlers"
 	"github.com/dccfhir/dccfhir/profiles"
@@ -50,6 +52,19 @@ type Config struct {
 	Publish bool
 	// Logger receives start-up messages (nil: slog.Default()).
 	Logger *slog.Logger
+	// Auth protects the FHIR API: New builds the authorization server it
+	// configures (its Store, Service, BaseURL and Logger are New's) and
+	// bootstraps the administrator on an empty store. nil: the API is
+	// unprotected. Protection on by default is the binary's: serve passes
+	// one unless --auth off; tests that do not concern security, and
+	// `import --storage`, which serves nothing, pass none.
+	Auth *auth.Config
+	// DataDir receives admin-credentials.json at the first start with Auth
+	// (required with Auth).
+	DataDir string
+	// MetricsApart serves /metrics on App.Metrics instead of App.Handler
+	// (serve --metrics-listen).
+	MetricsApart bool
 }
 
 // App is an assembled server.
@@ -58,7 +73,15 @@ type App struct {
 	Validator *profiles.Validator
 	Service   *service.Service
 	Handler   http.Handler
-	ownStore  bool
+	// Auth is the authorization server (nil without Config.Auth).
+	Auth *auth.Server
+	// Credentials is the admin-credentials.json this start wrote ("" when
+	// the store already had its administrator, or without Config.Auth).
+	Credentials string
+	// Metrics serves the metrics when Config.MetricsApart (else nil); the
+	// caller mounts it at /metrics on a listener of its own.
+	Metrics  http.Handler
+	ownStore bool
 }
 
 // New builds the server: it opens the storage (unless given), loads the
@@ -123,7 +146,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			}
 		}
 	}
+	if cfg.Auth != nil {
+		if err := a.startAuth(ctx, cfg, svc, hc.BaseURL, log); err != nil {
+			return nil, err
+		}
+		protect(&hc, a.Auth)
+	}
 	a.Handler = handlers.New(svc, hc)
+	if cfg.MetricsApart {
+		a.Handler, a.Metrics = metricsApart(a.Handler)
+	}
 	return a, nil
 }
 
@@ -153,7 +185,7 @@ func (a *App) Close() error {
 func OpenStore(ctx context.Context, uri string) (store.Store, error) {
 	switch {
 	case strings.HasPrefix(uri, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(uri, "sqlite:"), "//")
+		path, _ := SQLitePath(uri)
 		if dir := filepath.Dir(path); dir != "" {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, err
@@ -166,6 +198,15 @@ func OpenStore(ctx context.Context, uri string) (store.Store, error) {
 		return nil, errors.New("no storage given")
 	}
 	return nil, fmt.Errorf("storage %q: use sqlite:PATH or a mongodb:// URI", Redact(uri))
+}
+
+// SQLitePath is the database file of a sqlite:PATH storage URI (false for
+// any other engine).
+func SQLitePath(uri string) (string, bool) {
+	if !strings.HasPrefix(uri, "sqlite:") {
+		return "", false
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(uri, "sqlite:"), "//"), true
 }
 
 // Redact is a storage URI fit for logs and error messages: the user

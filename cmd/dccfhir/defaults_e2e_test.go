@@ -21,10 +21,14 @@ import (
 var syntheaDir = filepath.Join("..", "..", "..", "shared", "data", "synthea-120")
 
 // launchDefault starts `dccfhir serve --storage sqlite:<temp>`: no other
-// flag (the address comes from DCC_LISTEN, so tests do not collide).
+// flag (the address comes from DCC_LISTEN, so tests do not collide), so
+// protected; the tests call it with a token of `dccfhir token`.
 func launchDefault(t *testing.T) *server {
 	addr := freeAddr(t)
-	return launch(t, addr, childEnv("DCC_LISTEN="+addr), "--storage", "sqlite:"+filepath.Join(t.TempDir(), "db"))
+	storage := "sqlite:" + filepath.Join(t.TempDir(), "db")
+	s := launch(t, addr, childEnv("DCC_LISTEN="+addr), "--storage", storage)
+	s.storage = storage
+	return s
 }
 
 // TestDefaultProfiles: with no flag, FR Core is built in (its definitions
@@ -32,24 +36,25 @@ func launchDefault(t *testing.T) *server {
 // is a warning.
 func TestDefaultProfiles(t *testing.T) {
 	s := launchDefault(t)
+	bearer := []string{"Authorization", "Bearer " + adminToken(t, s.storage)}
 	const frPatient = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"
-	r := must(t, "GET", s.base+"/StructureDefinition?url="+url.QueryEscape(frPatient), nil)
+	r := must(t, "GET", s.base+"/StructureDefinition?url="+url.QueryEscape(frPatient), nil, bearer...)
 	if r.status != 200 || str(r.json, "entry", "0", "resource", "url") != frPatient {
 		t.Fatalf("FR Core Patient not published: %d %s", r.status, tail(string(r.body), 500))
 	}
 	p := patientBody("", "Durand")
 	p["meta"] = map[string]any{"profile": []any{frPatient}}
 	p["gender"] = "other" // valid R4, outside FR Core's required binding
-	if r := must(t, "POST", s.base+"/Patient", p); r.status != 422 || !strings.Contains(string(r.body), "Patient.gender") {
+	if r := must(t, "POST", s.base+"/Patient", p, bearer...); r.status != 422 || !strings.Contains(string(r.body), "Patient.gender") {
 		t.Fatalf("non-conformant FR Core patient: %d %s", r.status, r.body)
 	}
 	p["gender"] = "female"
-	if r := must(t, "POST", s.base+"/Patient", p); r.status != 201 {
+	if r := must(t, "POST", s.base+"/Patient", p, bearer...); r.status != 201 {
 		t.Fatalf("conformant FR Core patient: %d %s", r.status, r.body)
 	}
 	const usCore = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
 	p["meta"] = map[string]any{"profile": []any{usCore}}
-	r = must(t, "POST", s.base+"/Patient", p, "Prefer", "return=OperationOutcome")
+	r = must(t, "POST", s.base+"/Patient", p, append([]string{"Prefer", "return=OperationOutcome"}, bearer...)...)
 	warned := false
 	issues, _ := r.json["issue"].([]any)
 	for _, is := range issues {
@@ -78,8 +83,9 @@ func TestSyntheaImportDefaults(t *testing.T) {
 	}
 	want := syntheaCounts(t, files)
 	s := launchDefault(t)
+	tok := adminToken(t, s.storage)
 	imp := exec.Command(binPath, "import", "--server", s.base, "--journal", filepath.Join(t.TempDir(), "journal"), syntheaDir)
-	imp.Env = childEnv()
+	imp.Env = childEnv("DCC_TOKEN=" + tok)
 	var stdout, stderr bytes.Buffer
 	imp.Stdout, imp.Stderr = &stdout, &stderr
 	if err := imp.Run(); err != nil {
@@ -92,7 +98,7 @@ func TestSyntheaImportDefaults(t *testing.T) {
 	}
 	sort.Strings(types)
 	for _, typ := range types {
-		r := must(t, "GET", s.base+"/"+typ+"?_summary=count", nil)
+		r := must(t, "GET", s.base+"/"+typ+"?_summary=count", nil, "Authorization", "Bearer "+tok)
 		got, ok := r.json["total"].(float64)
 		if r.status != 200 || !ok {
 			t.Fatalf("count %s: %d %s", typ, r.status, r.body)

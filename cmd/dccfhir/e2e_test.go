@@ -77,8 +77,10 @@ type server struct {
 	addr   string // host:port it listens on
 	base   string // FHIR base URL
 	stderr *syncBuf
-	done   chan struct{} // closed when the process exited
-	err    error         // its exit status, once done
+	// storage is its --storage, when the test set it (launchDefault).
+	storage string
+	done    chan struct{} // closed when the process exited
+	err     error         // its exit status, once done
 }
 
 // freeAddr returns a loopback address nobody listens on (at the moment).
@@ -109,13 +111,20 @@ func childEnv(extra ...string) []string {
 // the test if still running.
 func launch(t *testing.T, addr string, env []string, args ...string) *server {
 	t.Helper()
+	return launchAt(t, addr, "http://"+addr, &http.Client{Timeout: 2 * time.Second}, env, args...)
+}
+
+// launchAt is launch for a server reached at origin (http:// or https://)
+// with client.
+func launchAt(t *testing.T, addr, origin string, client *http.Client, env []string, args ...string) *server {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test of the dccfhir binary (-short)")
 	}
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	s := &server{t: t, addr: addr, base: "http://" + addr + "/fhir", stderr: &syncBuf{}, done: make(chan struct{})}
+	s := &server{t: t, addr: addr, base: origin + "/fhir", stderr: &syncBuf{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binPath, append([]string{"serve"}, args...)...)
 	s.cmd.Env = env
 	s.cmd.Stdout = s.stderr
@@ -139,14 +148,13 @@ func launch(t *testing.T, addr string, env []string, args ...string) *server {
 		}
 	})
 	deadline := time.Now().Add(20 * time.Second)
-	client := &http.Client{Timeout: 2 * time.Second}
 	for {
 		select {
 		case <-s.done:
 			t.Fatalf("dccfhir exited before it was ready (%v):\n%s", s.err, tail(s.stderr.String(), 4000))
 		default:
 		}
-		res, err := client.Get("http://" + addr + "/readyz")
+		res, err := client.Get(origin + "/readyz")
 		if err == nil {
 			io.Copy(io.Discard, res.Body)
 			res.Body.Close()
@@ -301,7 +309,7 @@ func TestKill9Durability(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	storage := "sqlite:" + filepath.Join(dir, "db")
-	args := []string{"--listen", addr, "--storage", storage, "--log-level", "warn"}
+	args := []string{"--listen", addr, "--storage", storage, "--log-level", "warn", "--auth", "off"}
 	s := launch(t, addr, childEnv(), args...)
 
 	const writers = 4
@@ -522,7 +530,7 @@ func largeTransaction(n int) []byte {
 func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	args := []string{"--listen", addr, "--storage", "sqlite:" + filepath.Join(dir, "db"), "--log-level", "warn"}
+	args := []string{"--listen", addr, "--storage", "sqlite:" + filepath.Join(dir, "db"), "--log-level", "warn", "--auth", "off"}
 	s := launch(t, addr, childEnv(), args...)
 
 	const n = 3000
@@ -627,11 +635,12 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 // TestListenEnv checks DCC_LISTEN is used when --listen is absent (and the
-// default base URL follows it), and that the flag wins over it.
+// default base URL follows it), and that the flag wins over it; and that
+// DCC_AUTH=off turns protection off as --auth off does.
 func TestListenEnv(t *testing.T) {
 	dir := t.TempDir()
 	envAddr := freeAddr(t)
-	s := launch(t, envAddr, childEnv("DCC_LISTEN="+envAddr, "DCC_STORAGE=sqlite:"+filepath.Join(dir, "env.db"), "DCC_LOG_LEVEL=warn"))
+	s := launch(t, envAddr, childEnv("DCC_LISTEN="+envAddr, "DCC_STORAGE=sqlite:"+filepath.Join(dir, "env.db"), "DCC_LOG_LEVEL=warn", "DCC_AUTH=off"))
 	r := must(t, "POST", s.base+"/Patient", patientBody("", "env"))
 	if r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)

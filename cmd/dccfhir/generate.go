@@ -25,6 +25,7 @@ func runGenerate(args []string) error {
 	format := fs.String("format", "bundle", "bundle (0-*.json batch Bundles of shared resources, one transaction Bundle per patient) or ndjson (one file per type)")
 	gz := fs.Bool("gzip", false, "gzip the files")
 	workers := fs.Int("workers", 4, "with --server: Bundles posted at once")
+	token := bearerFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func runGenerate(args []string) error {
 		if err := g.WriteDir(ctx, data, generate.WriteOptions{Format: generate.Format(*format), Gzip: true}); err != nil {
 			return err
 		}
-		sum, err := importer.Run(ctx, importer.NewHTTPSink(*server, *workers), []string{data},
+		sum, err := importer.Run(ctx, httpSink(*server, *workers, token()), []string{data},
 			importer.Options{Workers: *workers, Journal: filepath.Join(dir, "journal"), Progress: os.Stderr, TTY: isTerminal(os.Stderr)})
 		if sum != nil {
 			sum.Print(os.Stdout)

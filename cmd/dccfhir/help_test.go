@@ -50,6 +50,16 @@ func TestHelp(t *testing.T) {
 		{[]string{"generate"}, "-patients"},
 		{[]string{"import"}, "-journal"},
 		{[]string{"bench"}, "-scenario"},
+		{[]string{"token"}, "-key"},
+		{[]string{"client"}, "client add"},
+		{[]string{"client", "add"}, "-jwks-file"},
+		{[]string{"client", "list"}, "-storage"},
+		{[]string{"client", "remove"}, "-storage"},
+		{[]string{"user"}, "user disable"},
+		{[]string{"user", "add"}, "-password-file"},
+		{[]string{"user", "disable"}, "-storage"},
+		{[]string{"keys"}, "keys rotate"},
+		{[]string{"keys", "rotate"}, "-storage"},
 	} {
 		name := strings.Join(c.cmd, " ")
 		for _, h := range []string{"-h", "--help"} {
@@ -63,8 +73,8 @@ func TestHelp(t *testing.T) {
 				}
 			})
 		}
-		if c.cmd[0] == "package" && len(c.cmd) == 1 {
-			continue // no flags before the install subcommand
+		if len(c.cmd) == 1 && (c.cmd[0] == "package" || c.cmd[0] == "client" || c.cmd[0] == "user" || c.cmd[0] == "keys") {
+			continue // no flags before the verb
 		}
 		t.Run(name+" bad flag", func(t *testing.T) {
 			out, errOut, code := runBinary(t, append(c.cmd, "--no-such-flag")...)
@@ -76,13 +86,16 @@ func TestHelp(t *testing.T) {
 			}
 		})
 	}
-	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"help", "serve"}} {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "dccfhir serve [flags]"}, {[]string{"-h"}, "dccfhir token"}, {[]string{"help"}, "dccfhir client add|list|remove"},
+		{[]string{"help", "serve"}, "-unknown-profile mode"}, {[]string{"help", "client", "add"}, "-redirect-uri"},
+	} {
+		args, want := c.args, c.want
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, errOut, code := runBinary(t, args...)
-			want := "dccfhir serve [flags]"
-			if len(args) == 2 {
-				want = "-unknown-profile mode"
-			}
 			if code != 0 || errOut != "" || !strings.Contains(out, want) {
 				t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 			}

@@ -24,6 +24,7 @@ func runImport(args []string) error {
 	journal := fs.String("journal", "", "journal of completed files and line ranges (default <first path>.import-journal); a re-run skips them")
 	batch := fs.Int("batch", 500, "NDJSON lines per batch Bundle")
 	noDedup := fs.Bool("no-dedup", false, "send POST entries as they are instead of conditional creates on their identifier (faster; a re-run may duplicate)")
+	token := bearerFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func runImport(args []string) error {
 	defer stop()
 	var sink importer.Sink
 	if *server != "" {
-		sink = importer.NewHTTPSink(*server, *workers)
+		sink = httpSink(*server, *workers, token())
 	} else {
 		// the same assembly as serve, so a direct import validates as the
 		// server would

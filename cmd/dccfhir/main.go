@@ -25,6 +25,12 @@ usage:
                                           load Bundles, resources or NDJSON (.gz, .bz2), resumable
   dccfhir bench --server URL [--vs URL] [--duration D] [--connections N] [--scenario NAME]
                                           load generator: ingest, read, search, mixed
+  dccfhir token [--storage S] [--client ID] [--scope "…"] [--key FILE]
+                                          an access token for the server, alone on one line:
+                                          curl -H "Authorization: Bearer $(dccfhir token)" …
+  dccfhir client add|list|remove          the apps and systems allowed to ask for tokens
+  dccfhir user add|disable                professionals' accounts
+  dccfhir keys rotate                     a new token-signing key
   dccfhir help [COMMAND]                  this text, or a command's flags (as COMMAND -h)
 `)
 }
@@ -120,11 +126,19 @@ func run(args []string) int {
 		err = runImport(args[1:])
 	case "bench":
 		err = runBench(args[1:])
+	case "token":
+		err = runToken(args[1:], os.Stdout)
+	case "client":
+		err = runClient(args[1:], os.Stdout)
+	case "user":
+		err = runUser(args[1:], os.Stdout)
+	case "keys":
+		err = runKeys(args[1:], os.Stdout)
 	case "-h", "-help", "--help":
 		usage(os.Stdout)
 	case "help":
-		if len(args) > 1 && args[1] != "help" { // dccfhir help serve: as dccfhir serve --help
-			return run([]string{args[1], "--help"})
+		if len(args) > 1 && args[1] != "help" { // dccfhir help client add: as dccfhir client add --help
+			return run(append(args[1:], "--help"))
 		}
 		usage(os.Stdout)
 	default:

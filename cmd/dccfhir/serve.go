@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,7 +44,15 @@ type serveConfig struct {
 	// memoryLimitSet is false when GOMEMLIMIT from the environment rules.
 	memoryLimit    int64
 	memoryLimitSet bool
+	// auth holds the flags of protection, TLS, metrics, tokens, Pro Santé
+	// Connect and mail.
+	auth *authFlags
 }
+
+// defaultStorage is the storage of serve and of the tools working on its
+// state (token, client, user, keys) when neither --storage nor
+// DCC_STORAGE says otherwise.
+const defaultStorage = "sqlite:./data/dccfhir.db"
 
 // defaultMemoryLimit bounds the Go heap the way GOMEMLIMIT would. Without
 // it the heap of a bulk load (two concurrent 10 MB transaction Bundles,
@@ -58,8 +67,8 @@ func parseServe(args []string) (*serveConfig, error) {
 	var err error
 	fs := newFlagSet("serve", "[flags]", "runs the FHIR R4 server; every flag also reads the environment variable named in its help (the flag wins).")
 	fs.StringVar(&c.listen, "listen", env("DCC_LISTEN", "127.0.0.1:8080"), "address to listen on (DCC_LISTEN)")
-	fs.StringVar(&c.baseURL, "base-url", env("DCC_BASE_URL", ""), "public FHIR base URL (DCC_BASE_URL; default http://<listen>/fhir)")
-	fs.StringVar(&c.storage, "storage", env("DCC_STORAGE", "sqlite:./data/dccfhir.db"), "sqlite:PATH or a mongodb:// / mongodb+srv:// URI (DCC_STORAGE)")
+	fs.StringVar(&c.baseURL, "base-url", env("DCC_BASE_URL", ""), "the FHIR base URL as clients see it, e.g. https://dcc.example.fr/fhir behind a TLS-terminating proxy: links, Location, and the audience of access tokens (DCC_BASE_URL; default http://<listen>/fhir, https with --tls-cert)")
+	fs.StringVar(&c.storage, "storage", env("DCC_STORAGE", defaultStorage), "sqlite:PATH or a mongodb:// / mongodb+srv:// URI (DCC_STORAGE)")
 	fs.StringVar(&c.logLevel, "log-level", env("DCC_LOG_LEVEL", "info"), "debug, info, warn or error (DCC_LOG_LEVEL)")
 	fs.StringVar(&c.packages, "packages", env("DCC_PACKAGES", ""), "extra FHIR packages to load, comma-separated: .tgz files, folders or NAME@VERSION from the cache (DCC_PACKAGES)")
 	fs.StringVar(&c.requiredProfiles, "required-profiles", env("DCC_REQUIRED_PROFILES", ""), "profiles every resource of a type must conform to: Type=url,Type=url (DCC_REQUIRED_PROFILES)")
@@ -73,7 +82,11 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	memLimit := fs.String("memory-limit", env("DCC_MEMORY_LIMIT", defaultMemoryLimit),
 		"soft limit of the Go heap, e.g. 192MiB, 1GiB, 0 for none (DCC_MEMORY_LIMIT; GOMEMLIMIT, when set, wins over the default)")
+	c.auth = defineAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := c.auth.check(fs, c.storage); err != nil {
 		return nil, err
 	}
 	maxBodySet := false
@@ -100,7 +113,10 @@ func parseServe(args []string) (*serveConfig, error) {
 	}
 	c.memoryLimit = n
 	if c.baseURL == "" {
-		c.baseURL = "http://" + c.listen + "/fhir"
+		c.baseURL = defaultBaseURL(c.listen, c.auth.tlsCert != "")
+	}
+	if err := checkBaseURL(c.baseURL); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -153,9 +169,19 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	var tlsConf *tls.Config
+	if cfg.auth.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.auth.tlsCert, cfg.auth.tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	warnAuth(log, cfg)
 	a, err := app.New(ctx, app.Config{
 		Storage: cfg.storage, Profiles: prof, Publish: true, Logger: log,
 		HTTP: handlers.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple},
+		Auth: cfg.auth.config(cfg.baseURL), DataDir: cfg.auth.dataDir, MetricsApart: cfg.auth.metricsListen != "",
 	})
 	if err != nil {
 		return err
@@ -173,10 +199,30 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("dccfhir listening", "addr", ln.Addr().String(), "base", cfg.baseURL, "storage", app.Redact(cfg.storage))
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf}
+	errc := make(chan error, 2)
+	go func() {
+		if tlsConf != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	var msrv *http.Server
+	if a.Metrics != nil {
+		mln, err := net.Listen("tcp", cfg.auth.metricsListen)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		mux := http.NewServeMux() // the metrics address serves nothing else
+		mux.Handle("GET /metrics", a.Metrics)
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- msrv.Serve(mln) }()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
+	log.Info("dccfhir listening", "addr", ln.Addr().String(), "base", cfg.baseURL, "storage", app.Redact(cfg.storage),
+		"auth", cfg.auth.mode, "tls", tlsConf != nil)
 
 	select {
 	case err := <-errc:
@@ -186,11 +232,40 @@ func serve(args []string) error {
 	log.Info("shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
+	if msrv != nil {
+		msrv.Close() // a scrape has nothing to finish
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// warnAuth logs what an operator must know of the protection at start:
+// that there is none (--auth off), or that tokens would travel in clear.
+func warnAuth(log *slog.Logger, cfg *serveConfig) {
+	switch {
+	case cfg.auth.mode == "off":
+		log.Warn("authentication is OFF (--auth off): anyone who reaches the port can read and change every record; for local development only")
+	case strings.HasPrefix(cfg.baseURL, "http://") && !loopbackURL(cfg.baseURL):
+		log.Warn("the base URL is plain HTTP: tokens and passwords would cross the network in clear; serve TLS (--tls-cert, --tls-key) or set --base-url https://… behind a TLS-terminating proxy",
+			"base", cfg.baseURL)
+	case loopbackURL(cfg.baseURL) && !loopbackListen(cfg.listen):
+		log.Warn("listening beyond this machine with a localhost base URL: tokens name it as their audience, so clients elsewhere cannot use them; set --base-url to the URL clients use",
+			"listen", cfg.listen, "base", cfg.baseURL)
+	}
+}
+
+// loopbackListen reports whether a listen address accepts only local
+// connections.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // profileOptions reads the validation flags the server and `dccfhir
