@@ -152,9 +152,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		protect(&hc, a.Auth)
 	}
-	a.Handler = handlers.New(svc, hc)
+	hc.SeparateMetrics = cfg.MetricsApart
+	h := handlers.New(svc, hc)
+	a.Handler = h
 	if cfg.MetricsApart {
-		a.Handler, a.Metrics = metricsApart(a.Handler)
+		a.Metrics = h.MetricsHandler()
 	}
 	return a, nil
 }

@@ -48,8 +48,5 @@ func (a *App) startAuth(ctx context.Context, cfg Config, svc *service.Service, b
 // protect hands the authorization server to the handlers, which then
 // require a token on the FHIR API and mount the /auth endpoints.
 func protect(hc *handlers.Config, srv *auth.Server) {
-	// TODO(merge): once handlers.Config has its Auth field (the handlers
-	// helper's branch), this is the one line:
-	//	hc.Auth = srv
-	_, _ = hc, srv
+	hc.Auth = srv
 }

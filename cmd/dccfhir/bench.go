@@ -27,15 +27,18 @@ func runBench(args []string) error {
 	slice := fs.Duration("slice", time.Second, "with --vs: length of one server's turn")
 	seed := fs.Uint64("seed", 1, "seed of the generated patients and of the request mix")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	token := bearerFlag(fs)
+	var vsTok string
+	vsToken := secretFlag(fs, &vsTok, "vs-token", "DCC_VS_TOKEN", "with --vs: the bearer token sent to the second server (DCC_VS_TOKEN)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *server == "" {
 		return errors.New("bench: --server URL is required")
 	}
-	targets := []bench.Target{{URL: *server, PID: *pid}}
+	targets := []bench.Target{{URL: *server, PID: *pid, Token: token()}}
 	if *vs != "" {
-		targets = append(targets, bench.Target{URL: *vs, PID: *vsPid})
+		targets = append(targets, bench.Target{URL: *vs, PID: *vsPid, Token: vsToken()})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
