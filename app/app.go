@@ -152,10 +152,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		protect(&hc, a.Auth)
 	}
-	hc.SeparateMetrics = cfg.MetricsApart
+	hc.SeparateMetrics = hc.SeparateMetrics || cfg.MetricsApart
 	h := handlers.New(svc, hc)
 	a.Handler = h
-	if cfg.MetricsApart {
+	if hc.SeparateMetrics {
 		a.Metrics = h.MetricsHandler()
 	}
 	return a, nil
