@@ -51,7 +51,7 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 	q.Total = params.Get("_total") == "accurate"
 	if id != "" && lim != nil {
 		if ok, err := s.mayReadVersions(ctx, lim, typ, id); err != nil || !ok {
-			return nil, cmp.Or(err, notKnown(typ, id))
+			return nil, cmp.Or(storeErr(err), notKnown(typ, id))
 		}
 	} else if id != "" {
 		if _, err := s.Store.VRead(ctx, typ, id, 1); errors.Is(err, store.ErrNotFound) {

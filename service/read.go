@@ -41,7 +41,7 @@ func (s *Service) Read(ctx context.Context, typ, id string) (*store.Resource, er
 	}
 	if lim != nil {
 		if ok, err := s.member(ctx, s.Store, typ, id, lim); err != nil || !ok {
-			return nil, cmp.Or(err, notKnown(typ, id))
+			return nil, cmp.Or(storeErr(err), notKnown(typ, id))
 		}
 	}
 	if cur.Deleted {
@@ -81,7 +81,7 @@ func (s *Service) VRead(ctx context.Context, typ, id, vid string) (*store.Resour
 	}
 	if lim != nil {
 		if ok, err := s.mayReadVersions(ctx, lim, typ, id); err != nil || !ok {
-			return nil, cmp.Or(err, notKnown(typ, id))
+			return nil, cmp.Or(storeErr(err), notKnown(typ, id))
 		}
 		if ok, err := s.fitsStored(lim, r); err != nil || !ok {
 			return nil, cmp.Or(err, error(fhir.Errorf(404, "not-found", "", "%s/%s has no version %d", typ, id, v)))

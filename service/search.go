@@ -87,7 +87,7 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 	}
 	plan, err := s.planNarrowed(ctx, s.Store, q, comp, compID, lim)
 	if err != nil {
-		return nil, err
+		return nil, storeErr(err) // its inner searches ran on the engine
 	}
 	res, err := s.execute(ctx, s.Store, plan)
 	if err != nil {
