@@ -261,16 +261,11 @@ func TestAuthInsufficientScope(t *testing.T) {
 	}
 }
 
-// TestAuthServiceScope: the service's own 403 gets the header too. It
-// needs the service to ask Access (the access branch): until then the
-// read succeeds and the test says so.
+// TestAuthServiceScope: the service's own 403 gets the header too.
 func TestAuthServiceScope(t *testing.T) {
 	f := protected(t)
 	f.want(f.do("PUT", "/Observation/o1", map[string]any{"resourceType": "Observation", "id": "o1", "status": "final", "code": map[string]any{"text": "x"}}, bearer(tokAll)...), 201)
 	r := f.do("GET", "/Observation/o1", nil, bearer(tokPatients)...)
-	if r.status == 200 {
-		t.Skip("the service does not check the caller's Access yet")
-	}
 	f.want(r, 403)
 	if www := r.header.Get("WWW-Authenticate"); www != `Bearer realm="dccfhir", error="insufficient_scope"` {
 		t.Fatalf("WWW-Authenticate %q", www)
