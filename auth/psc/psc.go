@@ -75,18 +75,27 @@ type Provider struct {
 	keys   keyCache
 }
 
+// Check reports what makes the configuration unusable, without asking
+// the provider anything (New checks it too).
+func (c Config) Check() error {
+	if err := checkProviderURL(c.DiscoveryURL); err != nil {
+		return fmt.Errorf("psc: discovery URL: %w", err)
+	}
+	if c.ClientID == "" || c.ClientSecret == "" {
+		return errors.New("psc: a client id and a client secret are required")
+	}
+	if u, err := url.Parse(c.RedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("psc: the redirect URL must be an absolute http(s) URL")
+	}
+	return nil
+}
+
 // New checks the configuration, fetches the discovery document and
 // checks the endpoints it names: every provider URL must be https, except
 // on a loopback address (tests).
 func New(ctx context.Context, cfg Config) (*Provider, error) {
-	if err := checkProviderURL(cfg.DiscoveryURL); err != nil {
-		return nil, fmt.Errorf("psc: discovery URL: %w", err)
-	}
-	if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return nil, errors.New("psc: a client id and a client secret are required")
-	}
-	if u, err := url.Parse(cfg.RedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, errors.New("psc: the redirect URL must be an absolute http(s) URL")
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	if len(cfg.ACR) == 0 {
 		cfg.ACR = DefaultACR
