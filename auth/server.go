@@ -19,6 +19,7 @@ type Server struct {
 	reg    *Registry
 	tokens tokenSide
 	web    browserSide
+	psc    pscSide // pscflow.go
 }
 
 // New loads (or, on first start, makes) the server's keys and prepares
