@@ -2,11 +2,14 @@
 
 // gencommon writes common-passwords.txt, the list passwords.go refuses:
 // the first 10,000 passwords (by frequency) of the passwords dictionary of
-// the npm package @zxcvbn-ts/language-common 4.1.3 (MIT licence; zxcvbn's
-// list of the most frequent passwords of public leaks, 49,233 entries),
-// plus every entry of that dictionary of 12 characters or more (the only
-// ones the length rule lets through whole), lower-cased, without
-// duplicates. Run by go generate in auth/ (it needs npm and the registry).
+// the npm package @zxcvbn-ts/language-common 4.1.3 (MIT licence; the
+// zxcvbn-ts project's dictionary of frequent passwords, 49,233 entries in
+// frequency order),
+// plus every entry of that dictionary of 8 characters or more (with four
+// digits or signs added, which CheckPassword strips, such a password
+// reaches the 12 the length rule asks), lower-cased, without duplicates:
+// about 24,000 lines. Run by go generate in auth/ (it needs npm and the
+// registry).
 package main
 
 import (
@@ -54,7 +57,7 @@ func main() {
 	var b bytes.Buffer
 	for i, p := range all {
 		p = strings.ToLower(strings.TrimSpace(p))
-		if p == "" || seen[p] || strings.ContainsAny(p, "\r\n") || (i >= top && utf8.RuneCountInString(p) < 12) {
+		if p == "" || seen[p] || strings.ContainsAny(p, "\r\n") || (i >= top && utf8.RuneCountInString(p) < 8) {
 			continue
 		}
 		seen[p] = true

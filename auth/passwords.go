@@ -26,15 +26,15 @@ var (
 )
 
 // commonPasswords is common-passwords.txt: see gencommon.go for where it
-// comes from (zxcvbn's frequency list, top 10,000 and every entry of 12
-// characters or more), lower-case, one a line.
+// comes from (zxcvbn-ts's dictionary of frequent passwords: its top 10,000
+// and every entry of 8 characters or more), lower-case, one a line.
 //
 //go:generate go run gencommon.go
 //go:embed common-passwords.txt
 var commonPasswords string
 
 var commonSet = sync.OnceValue(func() map[string]bool {
-	m := make(map[string]bool, 10500)
+	m := make(map[string]bool, 25000)
 	for _, p := range strings.Split(commonPasswords, "\n") {
 		if p != "" {
 			m[p] = true
@@ -58,7 +58,9 @@ func CheckPassword(password, username string) error {
 		return ErrPasswordUsername
 	}
 	common := commonSet()
-	core := strings.TrimFunc(lower, func(r rune) bool { return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r) })
+	core := strings.TrimFunc(lower, func(r rune) bool {
+		return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r)
+	})
 	if common[lower] || (len(core) >= 4 && common[core]) {
 		return ErrPasswordCommon
 	}
