@@ -86,7 +86,8 @@ func TestAuthorizeTrustedAfterLogin(t *testing.T) {
 // page, never a redirect.
 func TestAuthorizeRefusedWithoutRedirect(t *testing.T) {
 	h := newWebHarness(t, nil)
-	h.client(&Client{ID: "system", Kind: "backend", Scopes: "system/*.rs"})
+	// A backend client is refused even with a redirect URI on record.
+	h.client(&Client{ID: "system", Kind: "backend", RedirectURIs: []string{testRedirect}, Scopes: "system/*.rs openid"})
 	cases := []struct {
 		name string
 		set  map[string]string
@@ -132,27 +133,29 @@ func TestAuthorizeRefusedToApp(t *testing.T) {
 		name, code string
 		set        map[string]string
 		raw        string
+		desc       string // in error_description, when given
 	}{
-		{"no response_type", "invalid_request", map[string]string{"response_type": ""}, ""},
-		{"token response_type", "unsupported_response_type", map[string]string{"response_type": "token"}, ""},
-		{"no aud", "invalid_request", map[string]string{"aud": ""}, ""},
-		{"wrong aud", "invalid_request", map[string]string{"aud": "https://counterfeit.example/fhir"}, ""},
-		{"aud of another base", "invalid_request", map[string]string{"aud": h.srv.URL + "/fhir2"}, ""},
-		{"no PKCE", "invalid_request", map[string]string{"code_challenge": "", "code_challenge_method": ""}, ""},
-		{"challenge without method", "invalid_request", map[string]string{"code_challenge_method": ""}, ""},
-		{"plain PKCE", "invalid_request", map[string]string{"code_challenge_method": "plain", "code_challenge": testVerifier}, ""},
-		{"bad challenge", "invalid_request", map[string]string{"code_challenge": "short"}, ""},
-		{"repeated scope", "invalid_request", nil, "&scope=system/*.cruds"},
-		{"repeated state", "invalid_request", nil, "&state=other"},
-		{"nothing granted", "invalid_scope", map[string]string{"scope": "system/*.cruds"}, ""},
-		{"unknown idp", "invalid_request", map[string]string{"idp": "google"}, ""},
-		{"psc not configured", "invalid_request", map[string]string{"idp": "psc"}, ""},
-		{"launch without the launch scope", "invalid_scope", map[string]string{"launch": "abc"}, ""},
-		{"unknown launch", "invalid_request", map[string]string{"launch": "abc", "scope": "launch patient/*.rs"}, ""},
-		{"launch/patient without a user read of Patient", "invalid_scope", map[string]string{"client_id": "narrow", "scope": "launch/patient patient/*.rs"}, ""},
-		{"long state", "invalid_request", map[string]string{"state": strings.Repeat("s", maxState+1)}, ""},
-		{"prompt none and login", "invalid_request", map[string]string{"prompt": "none login"}, ""},
-		{"prompt none, not logged in", "login_required", map[string]string{"prompt": "none"}, ""},
+		{"no response_type", "invalid_request", map[string]string{"response_type": ""}, "", ""},
+		{"token response_type", "unsupported_response_type", map[string]string{"response_type": "token"}, "", ""},
+		{"no aud", "invalid_request", map[string]string{"aud": ""}, "", ""},
+		{"wrong aud", "invalid_request", map[string]string{"aud": "https://counterfeit.example/fhir"}, "", ""},
+		{"aud of another base", "invalid_request", map[string]string{"aud": h.srv.URL + "/fhir2"}, "", ""},
+		{"no PKCE", "invalid_request", map[string]string{"code_challenge": "", "code_challenge_method": ""}, "", "PKCE is required"},
+		{"method without challenge", "invalid_request", map[string]string{"code_challenge": ""}, "", "PKCE is required"},
+		{"challenge without method", "invalid_request", map[string]string{"code_challenge_method": ""}, "", "S256"},
+		{"plain PKCE", "invalid_request", map[string]string{"code_challenge_method": "plain", "code_challenge": testVerifier}, "", "plain is refused"},
+		{"bad challenge", "invalid_request", map[string]string{"code_challenge": "short"}, "", ""},
+		{"repeated scope", "invalid_request", nil, "&scope=system/*.cruds", ""},
+		{"repeated state", "invalid_request", nil, "&state=other", ""},
+		{"nothing granted", "invalid_scope", map[string]string{"scope": "system/*.cruds"}, "", ""},
+		{"unknown idp", "invalid_request", map[string]string{"idp": "google"}, "", ""},
+		{"psc not configured", "invalid_request", map[string]string{"idp": "psc"}, "", ""},
+		{"launch without the launch scope", "invalid_scope", map[string]string{"launch": "abc"}, "", ""},
+		{"unknown launch", "invalid_request", map[string]string{"launch": "abc", "scope": "launch patient/*.rs"}, "", ""},
+		{"launch/patient without a user read of Patient", "invalid_scope", map[string]string{"client_id": "narrow", "scope": "launch/patient patient/*.rs"}, "", ""},
+		{"long state", "invalid_request", map[string]string{"state": strings.Repeat("s", maxState+1)}, "", ""},
+		{"prompt none and login", "invalid_request", map[string]string{"prompt": "none login"}, "", ""},
+		{"prompt none, not logged in", "login_required", map[string]string{"prompt": "none"}, "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,6 +167,9 @@ func TestAuthorizeRefusedToApp(t *testing.T) {
 			q := u.Query()
 			if q.Get("error") != tc.code || q.Get("error_description") == "" || q.Has("code") {
 				t.Errorf("redirect %s, want error=%s", u, tc.code)
+			}
+			if !strings.Contains(q.Get("error_description"), tc.desc) {
+				t.Errorf("error_description %q, want it to say %q", q.Get("error_description"), tc.desc)
 			}
 			if want := "st-123"; tc.set["state"] != "" {
 				if q.Get("state") != tc.set["state"] {

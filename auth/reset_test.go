@@ -122,7 +122,11 @@ func TestPasswordReset(t *testing.T) {
 			if done.status != http.StatusOK || !strings.Contains(done.body, "Mot de passe changé") {
 				t.Fatalf("confirm (%d): %s", done.status, done.body)
 			}
-			// Once only.
+			// Once only: the link's record is gone.
+			lu, _ := url.Parse(link)
+			if _, err := h.st.GetRecord(context.Background(), KindReset, Digest(lu.Query().Get("token"))); err == nil {
+				t.Error("the used link's record is still there")
+			}
 			if r := b.get(link); r.status != http.StatusBadRequest || strings.Contains(r.body, `name="password"`) {
 				t.Errorf("a used link shows the form again: %d", r.status)
 			}
