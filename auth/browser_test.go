@@ -85,7 +85,7 @@ func newWebHarness(t *testing.T, cfg func(*Config)) *webHarness {
 	e := echo.New()
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	clock := &webClock{t: time.Now()}
+	clock := &webClock{t: time.Now().Truncate(time.Millisecond)} // the engines keep microseconds
 	c := Config{Store: st, Service: svc, BaseURL: srv.URL + "/fhir", Now: clock.Now}
 	if cfg != nil {
 		cfg(&c)
