@@ -39,7 +39,7 @@ func (s *Server) reindex(c echo.Context) error {
 			}
 		}
 	}
-	j, err := s.svc.StartReindex(types)
+	j, err := s.svc.StartReindex(c.Request().Context(), types)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,15 @@ func (s *Service) Bundle(ctx context.Context, body []byte, opts BundleOptions) (
 	errs := make([]error, len(b.Entry))
 	parallel(len(b.Entry), func(i int) { entries[i], errs[i] = s.parseEntry(i, &b.Entry[i]) })
 	for i, err := range errs {
+		// each write entry is asked of the caller's access as the single
+		// request is (GET entries are, by the read or search they run),
+		// before anything runs: a transaction with one forbidden entry is
+		// refused whole, a batch entry fails on its own
+		if e := entries[i]; err == nil && e.method != "GET" && e.method != "HEAD" {
+			if e.lim, err = writeGrant(ctx, e.method, e.typ); err != nil {
+				entries[i] = nil
+			}
+		}
 		if err == nil {
 			results[i].Request = entries[i].req
 			continue

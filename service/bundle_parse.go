@@ -33,12 +33,13 @@ type entry struct {
 	bodyID   string // the resource's own id
 	patchFn  applyFunc
 	finalRef string // Type/id this entry's resource ends up as
+	lim      *limit // the caller's grant for the entry (writeGrant)
 }
 
 // write is the entry as a request of the write path, at instant now. A
 // conditional DELETE in a Bundle never removes several matches.
 func (e *entry) write(now time.Time) write {
-	return write{typ: e.typ, id: e.id, query: e.query, body: e.raw, apply: e.patchFn, now: now,
+	return write{typ: e.typ, id: e.id, query: e.query, body: e.raw, apply: e.patchFn, now: now, lim: e.lim,
 		pre: Preconditions{IfMatch: e.req.IfMatch, IfNoneMatchAny: e.req.IfNoneMatch == "*"}}
 }
 

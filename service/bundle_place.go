@@ -42,7 +42,7 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 		case "POST":
 			e.id = ""
 			if e.req.IfNoneExist != "" {
-				m, err := s.match(ctx, tx, e.typ, e.req.IfNoneExist, true)
+				m, err := s.match(ctx, tx, e.typ, e.req.IfNoneExist, true, e.lim)
 				if err != nil {
 					return nil, entryErr(e.index, err)
 				}
@@ -61,7 +61,7 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 			}
 		case "PUT":
 			if e.query != "" {
-				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.bodyID)
+				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.bodyID, e.lim)
 				if err != nil {
 					return nil, entryErr(e.index, err)
 				}
@@ -91,9 +91,13 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 		if to, ok := p.cond[ref]; ok {
 			return to, true, nil
 		}
-		m, err := s.match(ctx, tx, typ, query, false)
-		if err != nil {
-			return "", false, err
+		// a conditional reference is a search of typ: narrowed to the
+		// caller's 's' grant, and refused as no match without one
+		var m []*store.Resource
+		if lim, err := grant(ctx, 's', typ); err == nil {
+			if m, err = s.match(ctx, tx, typ, query, false, lim); err != nil {
+				return "", false, err
+			}
 		}
 		if len(m) != 1 {
 			return "", false, fhir.Errorf(412, "not-found", "", "conditional reference %q matches %d resources; it must match exactly one", ref, len(m))

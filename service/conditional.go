@@ -53,13 +53,20 @@ func checkIfMatch(ifMatch string, cur *store.Resource) error {
 // returns up to two matches: enough to tell none, one and several. With
 // lock, it first takes the storage lock on the query so concurrent
 // identical conditional writes serialise and cannot both create.
-func (s *Service) match(ctx context.Context, tx store.Tx, typ, query string, lock bool) ([]*store.Resource, error) {
-	return s.matchUpTo(ctx, tx, typ, query, lock, 2)
+//
+// The match is narrowed to lim, the caller's grant for the interaction's
+// own letter on typ (c for a conditional create, u for update and patch,
+// d for delete; s for a Bundle's conditional reference): a conditional
+// interaction needs no 's' of its own, and a resource outside the grant
+// never matches, so it behaves as no match (HAPI FHIR's choice, PR #3048)
+// and the answer tells nothing of it.
+func (s *Service) match(ctx context.Context, tx store.Tx, typ, query string, lock bool, lim *limit) ([]*store.Resource, error) {
+	return s.matchUpTo(ctx, tx, typ, query, lock, 2, lim)
 }
 
 // matchUpTo is match returning up to limit matches (a conditional delete
 // of several takes them all).
-func (s *Service) matchUpTo(ctx context.Context, tx store.Tx, typ, query string, lock bool, limit int) ([]*store.Resource, error) {
+func (s *Service) matchUpTo(ctx context.Context, tx store.Tx, typ, query string, lock bool, limit int, lim *limit) ([]*store.Resource, error) {
 	vals, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, fhir.Errorf(400, "invalid", "", "conditional query %q: %v", query, err)
@@ -74,7 +81,7 @@ func (s *Service) matchUpTo(ctx context.Context, tx store.Tx, typ, query string,
 		}
 	}
 	q.Count = limit
-	p, err := s.planSearch(q, "", "")
+	p, err := s.planNarrowed(ctx, tx, q, "", "", lim)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +114,8 @@ func (s *Service) conditionalQuery(typ string, vals url.Values) (*query.Query, e
 
 // resolveConditionalID picks the id a conditional update writes to.
 // bid is the id in the body, if any.
-func (s *Service) resolveConditionalID(ctx context.Context, tx store.Tx, typ, query, bid string) (string, error) {
-	m, err := s.match(ctx, tx, typ, query, true)
+func (s *Service) resolveConditionalID(ctx context.Context, tx store.Tx, typ, query, bid string, lim *limit) (string, error) {
+	m, err := s.match(ctx, tx, typ, query, true, lim)
 	if err != nil {
 		return "", err
 	}

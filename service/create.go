@@ -14,11 +14,15 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, pre Preco
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
+	lim, err := writeGrant(ctx, "POST", typ)
+	if err != nil {
+		return nil, err
+	}
 	res, err := decodeFor(typ, body)
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, res: res, body: body, pre: pre, now: s.now()}
+	w := write{typ: typ, res: res, body: body, pre: pre, now: s.now(), lim: lim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.create(ctx, tx, w) })
 }
 
@@ -26,7 +30,7 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, pre Preco
 // transaction assigns ids before it runs).
 func (s *Service) create(ctx context.Context, tx store.Tx, w write) (*Result, error) {
 	if ine := w.pre.IfNoneExist; ine != "" {
-		m, err := s.match(ctx, tx, w.typ, ine, true)
+		m, err := s.match(ctx, tx, w.typ, ine, true, w.lim)
 		if err != nil {
 			return nil, err
 		}

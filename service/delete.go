@@ -14,7 +14,11 @@ func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions)
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, id: id, pre: pre, now: s.now()}
+	lim, err := writeGrant(ctx, "DELETE", typ)
+	if err != nil {
+		return nil, err
+	}
+	w := write{typ: typ, id: id, pre: pre, now: s.now(), lim: lim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.delete(ctx, tx, w) })
 }
 
@@ -22,6 +26,9 @@ func (s *Service) delete(ctx context.Context, tx store.Tx, w write) (*Result, er
 	typ, id := w.typ, w.id
 	cur, err := readCurrent(ctx, tx, typ, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.mayChange(ctx, tx, "DELETE", w.lim, cur); err != nil {
 		return nil, err
 	}
 	if err := checkIfMatch(w.pre.IfMatch, cur); err != nil {
@@ -43,7 +50,11 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ, query string, mult
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, query: query, multiple: multiple, now: s.now()}
+	lim, err := writeGrant(ctx, "DELETE", typ)
+	if err != nil {
+		return nil, err
+	}
+	w := write{typ: typ, query: query, multiple: multiple, now: s.now(), lim: lim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalDelete(ctx, tx, w) })
 }
 
@@ -53,7 +64,7 @@ func (s *Service) conditionalDelete(ctx context.Context, tx store.Tx, w write) (
 	if multiple {
 		limit = s.MaxCount + 1
 	}
-	m, err := s.matchUpTo(ctx, tx, typ, query, true, limit)
+	m, err := s.matchUpTo(ctx, tx, typ, query, true, limit, w.lim)
 	if err != nil {
 		return nil, err
 	}

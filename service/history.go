@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/url"
@@ -14,14 +15,26 @@ import (
 // History lists versions of one resource (typ and id), of a type (typ) or
 // of the whole server (neither), newest first, honouring _since, _at,
 // _count and the paging cursor.
+//
+// Access: instance history needs 'r' on typ, type history 's' on typ and
+// system history a wildcard 's' (*.s). The engines cannot narrow a
+// history, so type and system history under a grant that narrows them
+// (a patient/ scope on a type of the Patient compartment, a restricted
+// scope) are refused (403: search with _lastUpdated instead); instance
+// history under such a grant needs the current version within it (else
+// the 404 of an unknown resource) and lists only the versions within it
+// by their own content (deletions kept).
 func (s *Service) History(ctx context.Context, typ, id string, params url.Values) (*store.HistoryPage, error) {
 	if typ != "" {
 		if err := checkTypeID(typ, id); err != nil {
 			return nil, err
 		}
 	}
+	lim, err := historyGrant(ctx, typ, id)
+	if err != nil {
+		return nil, err
+	}
 	q := &store.HistoryQuery{Type: typ, ID: id, Page: params.Get(PageParam)}
-	var err error
 	if q.Count, err = s.count(params); err != nil {
 		return nil, err
 	}
@@ -36,9 +49,13 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 		}
 	}
 	q.Total = params.Get("_total") == "accurate"
-	if id != "" {
+	if id != "" && lim != nil {
+		if ok, err := s.mayReadVersions(ctx, lim, typ, id); err != nil || !ok {
+			return nil, cmp.Or(storeErr(err), notKnown(typ, id))
+		}
+	} else if id != "" {
 		if _, err := s.Store.VRead(ctx, typ, id, 1); errors.Is(err, store.ErrNotFound) {
-			return nil, fhir.Errorf(404, "not-found", "", "%s/%s is not known", typ, id)
+			return nil, notKnown(typ, id)
 		} else if err != nil {
 			return nil, err // a storage failure, not a missing resource
 		}
@@ -47,7 +64,40 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	if lim != nil {
+		kept := page.Versions[:0:0]
+		for _, v := range page.Versions {
+			ok, err := s.fitsStored(lim, v)
+			if err != nil {
+				return nil, err
+			}
+			if ok || v.Deleted {
+				kept = append(kept, v)
+			}
+		}
+		page.Versions = kept
+	}
 	return page, nil
+}
+
+// historyGrant asks the caller's access for a history (see History).
+func historyGrant(ctx context.Context, typ, id string) (*limit, error) {
+	if id != "" {
+		return grant(ctx, 'r', typ)
+	}
+	of := typ
+	if of == "" {
+		of = "*"
+	}
+	lim, err := grant(ctx, 's', of)
+	if err != nil || lim == nil {
+		return nil, err
+	}
+	what := "the history of " + typ
+	if typ == "" {
+		what = "the history of the whole server"
+	}
+	return nil, forbidden("narrow %s to %s, which a history cannot be: search with _lastUpdated instead, or read the history of one resource", what, lim)
 }
 
 // count reads _count, defaulting and capping it.

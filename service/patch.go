@@ -21,11 +21,15 @@ func (s *Service) Patch(ctx context.Context, typ, id, contentType string, body [
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
+	lim, err := writeGrant(ctx, "PATCH", typ)
+	if err != nil {
+		return nil, err
+	}
 	apply, err := patcher(typ, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, id: id, apply: apply, pre: pre, now: s.now()}
+	w := write{typ: typ, id: id, apply: apply, pre: pre, now: s.now(), lim: lim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.patch(ctx, tx, w) })
 }
 
@@ -34,16 +38,20 @@ func (s *Service) ConditionalPatch(ctx context.Context, typ, query, contentType 
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
+	lim, err := writeGrant(ctx, "PATCH", typ)
+	if err != nil {
+		return nil, err
+	}
 	apply, err := patcher(typ, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, query: query, apply: apply, pre: pre, now: s.now()}
+	w := write{typ: typ, query: query, apply: apply, pre: pre, now: s.now(), lim: lim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalPatch(ctx, tx, w) })
 }
 
 func (s *Service) conditionalPatch(ctx context.Context, tx store.Tx, w write) (*Result, error) {
-	m, err := s.match(ctx, tx, w.typ, w.query, true)
+	m, err := s.match(ctx, tx, w.typ, w.query, true, w.lim)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +102,9 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, err
 	}
 	if cur.Deleted {
 		return nil, fhir.Errorf(410, "deleted", "", "%s/%s was deleted", typ, id)
+	}
+	if err := s.mayChange(ctx, tx, "PATCH", w.lim, cur); err != nil {
+		return nil, err
 	}
 	if err := checkIfMatch(w.pre.IfMatch, cur); err != nil {
 		return nil, err

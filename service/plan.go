@@ -16,16 +16,15 @@ import (
 // execute runs it. Every search a client asks for goes through both (type,
 // system and compartment searches, a Bundle's GET entries, and the matches
 // of conditional create, update, patch and delete), which makes them the
-// place for what must narrow every search (the access rules to come): a
-// clause added to Match as the compartment's is, and what execute lets the
-// includes bring in. Only the server's own scans ($reindex, loading the
-// stored SearchParameters at start) read the store directly.
-//
-// What the plan does not hold yet: the inner searches of chains and _has
-// (compiled by the engines from Match's clauses) and the targets includes
-// bring in (store.Includes). A rule narrowing what a caller may see must
-// narrow those too: a clause on Match alone would still let
-// Observation?patient.name=X tell whether such a Patient exists.
+// place for what narrows every search: the caller's access (access.go).
+// planNarrowed, in front of planSearch, adds the clauses of the caller's
+// grant to Match as the compartment's are added, and narrows the inner
+// searches of chains and _has (which a clause on Match alone would leave
+// open: Observation?patient.name=X would still tell whether such a
+// Patient exists); execute filters what the includes bring, level by
+// level. Only the server's own scans ($reindex, loading the stored
+// SearchParameters at start) and the membership checks of reads and
+// writes (members, itself a narrowed search) read the store directly.
 type Plan struct {
 	// Asked is the search as the client wrote it, parsed.
 	Asked *query.Query
@@ -41,6 +40,9 @@ type Plan struct {
 	// the page of matches, to at most Depth levels (store.IncludeDepth).
 	Include, RevInclude []query.Include
 	Depth               int
+	// Access says what the caller's access added (clauses, resolved
+	// chains, the include filter), for __explain; nil when nothing.
+	Access []string
 }
 
 // Driving is the clause the search starts from, the first of Match.Where,
@@ -91,15 +93,22 @@ func evaluationOrder(where []query.Clause) []query.Clause {
 
 // execute runs p on r: the engine's page of matches, then the includes,
 // followed level by level with one batched store call per directive and
-// level (store.Includes). It is the only way a client's search reaches
-// the store (see Plan).
+// level (store.Includes), each level filtered to what the caller may see
+// (visible). It is the only way a client's search reaches the store (see
+// Plan).
 func (s *Service) execute(ctx context.Context, r store.Reader, p *Plan) (*store.SearchResult, error) {
 	res, err := r.Search(ctx, p.Match)
 	if err != nil {
 		return nil, err
 	}
 	if len(p.Include)+len(p.RevInclude) > 0 && len(res.Resources) > 0 {
-		if res.Included, err = store.Includes(ctx, r, res.Resources, store.IncludeSpec{Include: p.Include, RevInclude: p.RevInclude, Depth: p.Depth}); err != nil {
+		spec := store.IncludeSpec{Include: p.Include, RevInclude: p.RevInclude, Depth: p.Depth}
+		if AccessFrom(ctx) != nil {
+			spec.Keep = func(ctx context.Context, level []*store.Resource) ([]*store.Resource, error) {
+				return s.visible(ctx, r, level)
+			}
+		}
+		if res.Included, err = store.Includes(ctx, r, res.Resources, spec); err != nil {
 			return nil, err
 		}
 	}

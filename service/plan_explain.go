@@ -42,6 +42,9 @@ func (s *Service) explain(ctx context.Context, p *Plan) ([]fhir.Issue, error) {
 	if c := p.Compartment; c != nil && len(c.Values) > 0 {
 		add("compartment: %s/%s, as the clause %s", c.Values[0].RefType, c.Values[0].RefID, describe(c))
 	}
+	for _, a := range p.Access {
+		add("access: %s", a)
+	}
 	for _, e := range p.ValueSets {
 		add("value set: %s=%s expanded to %d codes", e.Param, e.URL, e.Codes)
 	}

@@ -81,8 +81,15 @@ func (j *Job) Finished() (time.Time, string) {
 // StartReindex re-extracts the search index of every current resource of
 // types (all types when empty) in the background, so SearchParameters
 // added since those resources were written apply to them too. Jobs live in
-// memory: after a restart, start it again (it is idempotent).
-func (s *Service) StartReindex(types []string) (*Job, error) {
+// memory: after a restart, start it again (it is idempotent). It rewrites
+// every resource's index whatever the caller may see, so it needs an
+// unconfined, unrestricted update grant on every type (system/*.u).
+func (s *Service) StartReindex(ctx context.Context, types []string) (*Job, error) {
+	if a := AccessFrom(ctx); a != nil {
+		if g, err := a.Grant('u', "*"); err != nil || g.Patient != "" || g.Restriction != nil {
+			return nil, fhir.Errorf(403, "forbidden", "", "the token's scopes do not allow $reindex, which rewrites the index of every resource: it needs system/*.u")
+		}
+	}
 	for _, t := range types {
 		if !fhir.KnownType(t) {
 			return nil, fhir.Errorf(400, "not-supported", "", "unknown resource type %q", t)

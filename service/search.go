@@ -81,9 +81,13 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 		return nil, unknownErr("the search uses", unknown)
 	}
 	q.Page = params.Get(PageParam)
-	plan, err := s.planSearch(q, comp, compID)
+	lim, err := s.searchLimit(ctx, q, comp)
 	if err != nil {
 		return nil, err
+	}
+	plan, err := s.planNarrowed(ctx, s.Store, q, comp, compID, lim)
+	if err != nil {
+		return nil, storeErr(err) // its inner searches ran on the engine
 	}
 	res, err := s.execute(ctx, s.Store, plan)
 	if err != nil {

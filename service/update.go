@@ -8,7 +8,7 @@ import (
 )
 
 // Update stores body as the new version of typ/id, creating it with that id
-// when absent (update as create).
+// when absent (update as create, which needs the 'u' letter only).
 func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre Preconditions) (*Result, error) {
 	return s.updateRequest(ctx, write{typ: typ, id: id, body: body, pre: pre})
 }
@@ -27,6 +27,11 @@ func (s *Service) updateRequest(ctx context.Context, w write) (*Result, error) {
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
+	lim, err := writeGrant(ctx, "PUT", typ)
+	if err != nil {
+		return nil, err
+	}
+	w.lim = lim
 	res, err := decodeFor(typ, w.body)
 	if err != nil {
 		return nil, err
@@ -45,6 +50,9 @@ func (s *Service) updateRequest(ctx context.Context, w write) (*Result, error) {
 func (s *Service) update(ctx context.Context, tx store.Tx, w write) (*Result, error) {
 	cur, err := readCurrent(ctx, tx, w.typ, w.id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.mayChange(ctx, tx, "PUT", w.lim, cur); err != nil {
 		return nil, err
 	}
 	if w.pre.IfNoneMatchAny && cur != nil && !cur.Deleted {
@@ -71,17 +79,21 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ, query string, body
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
+	lim, err := writeGrant(ctx, "PUT", typ)
+	if err != nil {
+		return nil, err
+	}
 	res, err := decodeFor(typ, body)
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, query: query, res: res, body: body, pre: pre, now: s.now()}
+	w := write{typ: typ, query: query, res: res, body: body, pre: pre, now: s.now(), lim: lim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalUpdate(ctx, tx, w) })
 }
 
 func (s *Service) conditionalUpdate(ctx context.Context, tx store.Tx, w write) (*Result, error) {
 	bid, _ := w.res["id"].(string)
-	id, err := s.resolveConditionalID(ctx, tx, w.typ, w.query, bid)
+	id, err := s.resolveConditionalID(ctx, tx, w.typ, w.query, bid, w.lim)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,9 @@ type write struct {
 	// trusted skips the write validation: the server storing definitions it
 	// loaded and uses itself (see UpdateTrusted).
 	trusted bool
+	// lim is what the caller's grant for this write narrows (writeGrant),
+	// nil when nothing.
+	lim *limit
 }
 
 // newID is a server-assigned id (NewID, when the caller set one).
@@ -165,6 +168,9 @@ func (s *Service) prepare(ctx context.Context, w write, prev *store.Resource) (*
 	idx, err := search.ExtractLocal(s.Params, typ, res, s.BaseURL)
 	if err != nil {
 		return nil, nil, fhir.Errorf(422, "processing", "", "cannot index resource: %v", err)
+	}
+	if err := s.mayWrite(w, idx); err != nil {
+		return nil, nil, err
 	}
 	return &store.Write{Resource: store.Resource{Type: typ, ID: id, Version: version, LastUpdated: now, Method: w.method, JSON: stamped}, Index: idx}, issues, nil
 }

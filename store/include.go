@@ -33,6 +33,11 @@ type IncludeSpec struct {
 	Depth int
 	// Max is how many resources they may bring (0: MaxIncluded).
 	Max int
+	// Keep, when set, filters what each level brought before it is kept
+	// and followed further (the caller's access: :iterate must not walk on
+	// from a resource the caller may not see). It gets the level's new
+	// resources at once, so it can check them with one query per type.
+	Keep func(ctx context.Context, level []*Resource) ([]*Resource, error)
 }
 
 // Includes follows the _include and _revinclude directives of spec from
@@ -97,6 +102,12 @@ func Includes(ctx context.Context, r Reader, matches []*Resource, spec IncludeSp
 				if err := take(r.Referrers(ctx, d.Type, d.Param, to)); err != nil {
 					return nil, err
 				}
+			}
+		}
+		if spec.Keep != nil && len(next) > 0 {
+			var err error
+			if next, err = spec.Keep(ctx, next); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, next...)

@@ -1,0 +1,266 @@
+package service
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
+	"github.com/dccfhir/dccfhir/store"
+)
+
+// limit is what a Grant narrows on resources of one type: the Patient
+// compartment it confines them to and the restriction they must match.
+// A nil *limit narrows nothing: no Access, or an unconfined and
+// unrestricted grant — the path every request of the server's own, of
+// protection off and of user/ and system/ scopes takes, at the cost of
+// one Grant call.
+type limit struct {
+	// patient confines to the compartment of Patient/<patient>; "" when
+	// the grant is not confined or the type cannot be in a Patient
+	// compartment (shared data such as Medication or Practitioner).
+	patient     string
+	restriction url.Values
+}
+
+// patientComp is the compartment patient/ scopes confine to.
+const patientComp = "Patient"
+
+// grant asks the caller's Access for letter on typ ("*": every type).
+func grant(ctx context.Context, letter byte, typ string) (*limit, error) {
+	a := AccessFrom(ctx)
+	if a == nil {
+		return nil, nil
+	}
+	g, err := a.Grant(letter, typ)
+	if err != nil {
+		return nil, err
+	}
+	return limitOf(g, typ), nil
+}
+
+// limitOf is what g narrows on typ; for "*" a confinement is kept, since
+// some types are in the compartment.
+func limitOf(g Grant, typ string) *limit {
+	p := g.Patient
+	if p != "" && typ != "*" && !search.InCompartment(patientComp, typ) {
+		p = ""
+	}
+	if p == "" && g.Restriction == nil {
+		return nil
+	}
+	return &limit{patient: p, restriction: g.Restriction}
+}
+
+func (l *limit) equal(o *limit) bool {
+	if l == nil || o == nil {
+		return l == o
+	}
+	if l.patient != o.patient || len(l.restriction) != len(o.restriction) {
+		return false
+	}
+	for k, vs := range l.restriction {
+		if !slices.Equal(vs, o.restriction[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// String says what l narrows to, for messages and __explain.
+func (l *limit) String() string {
+	var parts []string
+	if l.patient != "" {
+		parts = append(parts, "the compartment of Patient/"+l.patient)
+	}
+	if l.restriction != nil {
+		parts = append(parts, "the restriction "+restrictionText(l.restriction))
+	}
+	return strings.Join(parts, " and ")
+}
+
+func restrictionText(r url.Values) string {
+	s, err := url.QueryUnescape(r.Encode())
+	if err != nil {
+		return r.Encode()
+	}
+	return s
+}
+
+// forbidden is the 403 of an interaction the token's scopes allow but
+// cannot narrow as it needs; the message starts as Grant's refusals do.
+func forbidden(format string, args ...any) *fhir.Error {
+	return fhir.Errorf(403, "forbidden", "", "the token's scopes "+format, args...)
+}
+
+// clauses are l's conditions on a search of types: the compartment
+// clause, then the restriction read by the search parser.
+func (s *Service) clauses(l *limit, types []string) ([]query.Clause, error) {
+	var out []query.Clause
+	if l.patient != "" {
+		out = append(out, search.CompartmentClause(patientComp, l.patient))
+	}
+	if l.restriction == nil {
+		return out, nil
+	}
+	rs, err := s.restrictionClauses(types, l.restriction)
+	return append(out, rs...), err
+}
+
+// restrictionClauses parses a scope's restriction for a search of types
+// with the search parser. A restriction the server cannot enforce (an
+// unknown parameter, a malformed value, something other than a
+// condition such as _count) allows nothing: ignoring it would widen the
+// scope.
+func (s *Service) restrictionClauses(types []string, r url.Values) ([]query.Clause, error) {
+	typ, vals := "", r
+	want := 0
+	for _, vs := range r {
+		want += len(vs)
+	}
+	switch {
+	case len(types) == 1:
+		typ = types[0]
+	case len(types) > 1:
+		vals = make(url.Values, len(r)+1)
+		for k, vs := range r {
+			vals[k] = vs
+		}
+		vals["_type"] = []string{strings.Join(types, ",")}
+	}
+	what := strings.Join(types, ", ")
+	if what == "" {
+		what = "every resource type"
+	}
+	q, unknown, err := search.Parse(s.Params, typ, vals)
+	if err != nil {
+		return nil, forbidden("restrict %s to %s, which this server cannot read as a search (%v): nothing is allowed", what, restrictionText(r), err)
+	}
+	if len(unknown) > 0 {
+		return nil, forbidden("restrict %s with %s, a parameter this server does not know or support there: it cannot be enforced, so nothing is allowed", what, unknown[0].Name)
+	}
+	if len(q.Where) != want || len(q.Include)+len(q.RevInclude)+len(q.Sort) > 0 {
+		return nil, forbidden("restrict %s to %s, which holds more than search conditions: it cannot be enforced, so nothing is allowed", what, restrictionText(r))
+	}
+	return q.Where, nil
+}
+
+// memberChunk bounds the ids of one membership search (an OR list).
+const memberChunk = search.MaxValuesPerParam
+
+// members returns which of the resources typ/ids (current versions) fall
+// within l, with one search per memberChunk ids on r: the ids, the
+// compartment clause and the restriction, as any narrowed search.
+func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids []string, l *limit) (map[string]bool, error) {
+	cls, err := s.clauses(l, []string{typ})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(ids))
+	for start := 0; start < len(ids); start += memberChunk {
+		chunk := ids[start:min(start+memberChunk, len(ids))]
+		idc := query.Clause{Param: "_id", Type: query.TypeToken}
+		for _, id := range chunk {
+			idc.Values = append(idc.Values, query.Value{Code: id, Raw: id})
+		}
+		q := &query.Query{Types: []string{typ}, Where: append([]query.Clause{idc}, cls...), Count: len(chunk)}
+		p, err := s.planSearch(q, "", "")
+		if err != nil {
+			return nil, err
+		}
+		res, err := r.Search(ctx, p.Match)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range res.Resources {
+			out[m.ID] = true
+		}
+	}
+	return out, nil
+}
+
+// member reports whether the current version of typ/id falls within l.
+func (s *Service) member(ctx context.Context, r store.Reader, typ, id string, l *limit) (bool, error) {
+	m, err := s.members(ctx, r, typ, []string{id}, l)
+	return m[id], err
+}
+
+// fits reports whether a version, by its search index, falls within l:
+// in the compartment by its _compartment entries, and matching each
+// restriction clause by its token entries. Only token clauses (system|code,
+// |code, code, system|) can be checked on an index: with strict (a write)
+// any other clause refuses the write; without (an older version read),
+// it is left to the membership search of the current version.
+func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (bool, error) {
+	if l.patient != "" && !inCompartment(idx, l.patient) {
+		return false, nil
+	}
+	if l.restriction == nil {
+		return true, nil
+	}
+	cls, err := s.restrictionClauses([]string{typ}, l.restriction)
+	if err != nil {
+		return false, err
+	}
+	for i := range cls {
+		cl := &cls[i]
+		if cl.Type != query.TypeToken || cl.Modifier != "" || cl.Missing != nil || cl.Chain != nil || cl.Has != nil {
+			if strict {
+				return false, forbidden("restrict %s to %s, and %s cannot be checked on what is written (only token parameters such as category=system|code can): writes are not allowed", typ, restrictionText(l.restriction), cl.Param)
+			}
+			continue
+		}
+		if !tokenMatch(cl, idx.Tokens) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func inCompartment(idx *query.Index, patient string) bool {
+	for _, r := range idx.Refs {
+		if r.Param == search.CompartmentParam && r.Type == patientComp && r.ID == patient {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenMatch reports whether one of the token entries matches one of the
+// clause's values, as a token search does: system|code, |code (no
+// system), system| (any code of it), code (any system).
+func tokenMatch(cl *query.Clause, entries []query.TokenEntry) bool {
+	for _, v := range cl.Values {
+		for _, e := range entries {
+			if e.Param != cl.Param {
+				continue
+			}
+			if v.HasSystem && v.System != e.System {
+				continue
+			}
+			if (v.Code == "" && v.HasSystem && v.System != "") || v.Code == e.Code {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fitsStored is fits for a stored version (nil when none).
+func (s *Service) fitsStored(l *limit, r *store.Resource) (bool, error) {
+	if r == nil || r.Deleted {
+		return false, nil
+	}
+	tree, err := fhir.DecodeStored(r.JSON)
+	if err != nil {
+		return false, err
+	}
+	idx, err := search.ExtractLocal(s.Params, r.Type, tree, s.BaseURL)
+	if err != nil {
+		return false, err
+	}
+	return s.fits(l, r.Type, idx, false)
+}

@@ -1,0 +1,467 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dccfhir/dccfhir/auth/scope"
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/service"
+)
+
+const (
+	obsCat  = "http://terminology.hl7.org/CodeSystem/observation-category"
+	condCat = "http://terminology.hl7.org/CodeSystem/condition-category"
+	usCore  = "http://hl7.org/fhir/us/core/CodeSystem/condition-category"
+)
+
+// obs is an Observation of patient subject, of category cat (observation
+// category system), code code, performed by dr1, with hasMember members.
+func obs(id, subject, cat, code string, members ...string) string {
+	m := map[string]any{"resourceType": "Observation", "status": "final",
+		"category":  []any{map[string]any{"coding": []any{map[string]any{"system": obsCat, "code": cat}}}},
+		"code":      map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": code}}},
+		"subject":   map[string]any{"reference": "Patient/" + subject},
+		"performer": []any{map[string]any{"reference": "Practitioner/dr1"}}}
+	if id != "" {
+		m["id"] = id
+	}
+	var hm []any
+	for _, x := range members {
+		hm = append(hm, map[string]any{"reference": "Observation/" + x})
+	}
+	if hm != nil {
+		m["hasMember"] = hm
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func cond(id, subject, system, cat string) string {
+	return fmt.Sprintf(`{"resourceType":"Condition","id":%q,"category":[{"coding":[{"system":%q,"code":%q}]}],"code":{"text":"x"},"subject":{"reference":"Patient/%s"}}`, id, system, cat, subject)
+}
+
+// accessData is the stored state of every access case: two patients
+// with the same practitioner, each with their own organization, and
+// their Observations, Conditions and Encounters; shared reference data.
+var accessData = []struct{ typ, body string }{
+	{"Practitioner", `{"resourceType":"Practitioner","id":"dr1","name":[{"family":"Doc"}]}`},
+	{"Organization", `{"resourceType":"Organization","id":"org1","name":"One"}`},
+	{"Organization", `{"resourceType":"Organization","id":"org2","name":"Two"}`},
+	{"Medication", `{"resourceType":"Medication","id":"m1","code":{"text":"aspirin"}}`},
+	{"Patient", `{"resourceType":"Patient","id":"p1","name":[{"family":"Alpha"}],"generalPractitioner":[{"reference":"Practitioner/dr1"}],"managingOrganization":{"reference":"Organization/org1"}}`},
+	{"Patient", `{"resourceType":"Patient","id":"p2","name":[{"family":"Beta"}],"generalPractitioner":[{"reference":"Practitioner/dr1"}],"managingOrganization":{"reference":"Organization/org2"}}`},
+	{"Observation", obs("o1", "p1", "laboratory", "A")},
+	{"Observation", obs("o2", "p2", "laboratory", "Z")},
+	{"Observation", obs("o3", "p1", "vital-signs", "B")},
+	{"Observation", obs("o4", "p1", "laboratory", "C", "o2")},
+	{"Observation", obs("o5", "p1", "social-history", "D")},
+	{"Condition", cond("c1", "p1", condCat, "encounter-diagnosis")},
+	{"Condition", cond("c2", "p1", condCat, "problem-list-item")},
+	{"Condition", cond("c3", "p1", usCore, "health-concern")},
+	{"Condition", cond("c4", "p1", condCat, "other")},
+	{"Condition", cond("c5", "p2", condCat, "encounter-diagnosis")},
+	{"Encounter", `{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"}}`},
+	{"Encounter", `{"resourceType":"Encounter","id":"e2","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p2"}}`},
+}
+
+// op is one interaction as a client asks it.
+type op struct {
+	do           string // read, vread, search, history, reindex, bundle, or a req op (create, update, patch, delete, cupdate, cdelete, cpatch)
+	typ, id, vid string
+	q            string // search parameters, or conditional criteria
+	comp, compID string // a compartment search
+	body         string
+	pre          service.Preconditions
+}
+
+// accessCase runs op with a token of scopes (patient: its launch
+// patient) on the stored accessData; want is the status, then for a
+// search its matches and what the includes brought ("Type/id" sorted,
+// "matches | included"), for a read the resource, for a history its
+// versions, for a Bundle each entry's status; err is part of a refusal's
+// message; written the versions it stored.
+type accessCase struct {
+	name, scopes, patient string
+	op                    op
+	status                int
+	want, err             string
+	written               int
+}
+
+// pat1 is a patient app launched for p1 with every patient/ letter.
+const pat1 = "launch/patient openid fhirUser patient/*.cruds"
+
+var accessCases = []accessCase{
+	// every letter allowed and refused
+	{name: "c allowed", scopes: "system/Observation.c", op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "A")}, status: 201, written: 1},
+	{name: "c refused", scopes: "system/Observation.ruds", op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "A")}, status: 403, err: "do not allow create of Observation: it needs patient/Observation.c (or user/, system/)"},
+	{name: "r allowed: read", scopes: "system/Observation.r", op: op{do: "read", typ: "Observation", id: "o2"}, status: 200, want: "Observation/o2"},
+	{name: "r refused: read", scopes: "system/Observation.cuds", op: op{do: "read", typ: "Observation", id: "o2"}, status: 403, err: "read of Observation"},
+	{name: "r allowed: vread", scopes: "system/Observation.r", op: op{do: "vread", typ: "Observation", id: "o2", vid: "1"}, status: 200, want: "Observation/o2"},
+	{name: "r refused: vread", scopes: "system/Observation.s", op: op{do: "vread", typ: "Observation", id: "o2", vid: "1"}, status: 403, err: "read of Observation"},
+	{name: "r allowed: instance history", scopes: "system/Observation.r", op: op{do: "history", typ: "Observation", id: "o2"}, status: 200, want: "Observation/o2"},
+	{name: "r refused: instance history", scopes: "system/Observation.s", op: op{do: "history", typ: "Observation", id: "o2"}, status: 403, err: "read of Observation"},
+	{name: "u allowed: update", scopes: "system/Observation.u", op: op{do: "update", typ: "Observation", id: "o2", body: obs("o2", "p2", "laboratory", "Y")}, status: 200, written: 1},
+	{name: "u refused: update", scopes: "system/Observation.crds", op: op{do: "update", typ: "Observation", id: "o2", body: obs("o2", "p2", "laboratory", "Y")}, status: 403, err: "update of Observation"},
+	{name: "u allowed: update as create, u only", scopes: "system/Observation.u", op: op{do: "update", typ: "Observation", id: "o9", body: obs("o9", "p2", "laboratory", "Y")}, status: 201, written: 1},
+	{name: "u refused: update as create with c", scopes: "system/Observation.c", op: op{do: "update", typ: "Observation", id: "o9", body: obs("o9", "p2", "laboratory", "Y")}, status: 403, err: "update of Observation"},
+	{name: "u allowed: patch", scopes: "system/Observation.u", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 200, written: 1},
+	{name: "u refused: patch", scopes: "system/Observation.crds", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 403, err: "update of Observation"},
+	{name: "d allowed", scopes: "system/Observation.d", op: op{do: "delete", typ: "Observation", id: "o2"}, status: 204, written: 1},
+	{name: "d refused", scopes: "system/Observation.crus", op: op{do: "delete", typ: "Observation", id: "o2"}, status: 403, err: "delete of Observation"},
+	{name: "s allowed: search", scopes: "system/Observation.s", op: op{do: "search", typ: "Observation", q: "code=Z"}, status: 200, want: "Observation/o2 |"},
+	{name: "s refused: search", scopes: "system/Observation.r", op: op{do: "search", typ: "Observation", q: "code=Z"}, status: 403, err: "search of Observation"},
+	{name: "s allowed: type history", scopes: "system/Medication.s", op: op{do: "history", typ: "Medication"}, status: 200, want: "Medication/m1"},
+	{name: "s refused: type history", scopes: "system/Medication.r", op: op{do: "history", typ: "Medication"}, status: 403, err: "search of Medication"},
+	{name: "s allowed: compartment search", scopes: "system/Observation.s", op: op{do: "search", comp: "Patient", compID: "p2", typ: "Observation"}, status: 200, want: "Observation/o2 |"},
+	{name: "s refused: compartment search", scopes: "system/Condition.s", op: op{do: "search", comp: "Patient", compID: "p2", typ: "Observation"}, status: 403, err: "search of Observation"},
+	{name: "s allowed: system search of its types", scopes: "system/Observation.s system/Condition.s", op: op{do: "search", q: "_type=Observation,Condition&_id=o2,c5"}, status: 200, want: "Condition/c5 Observation/o2 |"},
+	{name: "s refused: system search of a type not granted", scopes: "system/Observation.s", op: op{do: "search", q: "_type=Observation,Condition&_id=o2,c5"}, status: 403, err: "search of Condition"},
+	{name: "s refused: system search without _type needs *.s", scopes: "system/Observation.s system/Condition.s", op: op{do: "search", q: "_id=o2"}, status: 403, err: "search of every resource type: it needs patient/*.s"},
+	{name: "s allowed: system search without _type", scopes: "system/*.s", op: op{do: "search", q: "_id=o2"}, status: 200, want: "Observation/o2 |"},
+	{name: "s allowed: system history", scopes: "system/*.s", op: op{do: "history", q: "_count=1"}, status: 200, want: "Encounter/e2"},
+	{name: "s refused: system history", scopes: "system/Observation.s", op: op{do: "history"}, status: 403, err: "search of every resource type"},
+	{name: "$reindex needs system/*.u", scopes: "system/*.rs patient/*.u", patient: "p1", op: op{do: "reindex"}, status: 403, err: "it needs system/*.u"},
+	{name: "$reindex with system/*.u", scopes: "system/*.u", op: op{do: "reindex"}, status: 202},
+	{name: "patient/ scopes without a launch patient allow nothing", scopes: "patient/*.cruds", op: op{do: "read", typ: "Observation", id: "o1"}, status: 403, err: "needs a patient in the launch context"},
+
+	// reads under a patient/ scope: another patient's resource is unknown
+	{name: "read of the patient's own", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Observation", id: "o1"}, status: 200, want: "Observation/o1"},
+	{name: "read of another patient's: 404", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Observation", id: "o2"}, status: 404, err: "Observation/o2 is not known"},
+	{name: "read of an unknown: the same 404", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Observation", id: "o9"}, status: 404, err: "Observation/o9 is not known"},
+	{name: "read of another Patient: 404", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Patient", id: "p2"}, status: 404},
+	{name: "read of the launch Patient", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Patient", id: "p1"}, status: 200, want: "Patient/p1"},
+	{name: "read of shared data is not confined", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Practitioner", id: "dr1"}, status: 200, want: "Practitioner/dr1"},
+	{name: "vread of another patient's: 404", scopes: pat1, patient: "p1", op: op{do: "vread", typ: "Observation", id: "o2", vid: "1"}, status: 404},
+	{name: "vread of the patient's own", scopes: pat1, patient: "p1", op: op{do: "vread", typ: "Observation", id: "o1", vid: "1"}, status: 200, want: "Observation/o1"},
+	{name: "history of another patient's resource: 404", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Observation", id: "o2"}, status: 404},
+	{name: "history of the patient's own", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Observation", id: "o1"}, status: 200, want: "Observation/o1"},
+	{name: "type history under a patient/ scope: 403", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Observation"}, status: 403, err: "which a history cannot be"},
+	{name: "system history under a patient/ scope: 403", scopes: pat1, patient: "p1", op: op{do: "history"}, status: 403, err: "history of the whole server"},
+	{name: "type history of shared data under a patient/ scope", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Medication"}, status: 200, want: "Medication/m1"},
+	{name: "user/ scopes are not confined", scopes: "user/Observation.rs patient/*.rs", patient: "p1", op: op{do: "read", typ: "Observation", id: "o2"}, status: 200, want: "Observation/o2"},
+
+	// searches under a patient/ scope
+	{name: "search narrowed to the compartment", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Observation"}, status: 200, want: "Observation/o1 Observation/o3 Observation/o4 Observation/o5 |"},
+	{name: "search for another patient's finds nothing", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Observation", q: "code=Z"}, status: 200, want: "|"},
+	{name: "search by patient=another finds nothing", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Observation", q: "patient=p2"}, status: 200, want: "|"},
+	{name: "Patient search: the launch patient only", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Patient"}, status: 200, want: "Patient/p1 |"},
+	{name: "shared data is not confined", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Organization"}, status: 200, want: "Organization/org1 Organization/org2 |"},
+	{name: "compartment search of another patient finds nothing", scopes: pat1, patient: "p1", op: op{do: "search", comp: "Patient", compID: "p2", typ: "Observation"}, status: 200, want: "|"},
+	{name: "compartment search of the patient", scopes: pat1, patient: "p1", op: op{do: "search", comp: "Patient", compID: "p1", typ: "Encounter"}, status: 200, want: "Encounter/e1 |"},
+	{name: "compartment search of every type", scopes: pat1, patient: "p1", op: op{do: "search", comp: "Patient", compID: "p1", q: "_id=e1,e2,o2,o3"}, status: 200, want: "Encounter/e1 Observation/o3 |"},
+	{name: "compartment search of every type needs *.s", scopes: "patient/Observation.rs patient/Encounter.rs", patient: "p1", op: op{do: "search", comp: "Patient", compID: "p1"}, status: 403, err: "it needs patient/*.s"},
+	{name: "system search of types narrowed alike", scopes: pat1, patient: "p1", op: op{do: "search", q: "_type=Observation,Encounter&_id=e1,e2,o2,o3"}, status: 200, want: "Encounter/e1 Observation/o3 |"},
+	{name: "system search of types narrowed differently: 403", scopes: pat1, patient: "p1", op: op{do: "search", q: "_type=Observation,Medication"}, status: 403, err: "search them one type at a time"},
+	{name: "system search without _type under a patient/ scope: 403", scopes: pat1, patient: "p1", op: op{do: "search", q: "_id=o1"}, status: 403, err: "name the types with _type"},
+
+	// includes
+	{name: "_revinclude from shared data keeps the patient's", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Practitioner", q: "_revinclude=Observation:performer"},
+		status: 200, want: "Practitioner/dr1 | Observation/o1 Observation/o3 Observation/o4 Observation/o5"},
+	{name: "_revinclude of Patients keeps the launch patient", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Practitioner", q: "_revinclude=Patient:general-practitioner"},
+		status: 200, want: "Practitioner/dr1 | Patient/p1"},
+	{name: ":iterate does not walk on from what the caller may not see", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Practitioner", q: "_revinclude=Patient:general-practitioner&_include:iterate=Patient:organization"},
+		status: 200, want: "Practitioner/dr1 | Organization/org1 Patient/p1"},
+	{name: "_include of another patient's resource is left out", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Observation", q: "_id=o4&_include=Observation:has-member"},
+		status: 200, want: "Observation/o4 |"},
+	{name: "_include of a type the token cannot read is left out", scopes: "patient/Observation.rs", patient: "p1", op: op{do: "search", typ: "Observation", q: "_id=o1&_include=Observation:performer&_include=Observation:subject"},
+		status: 200, want: "Observation/o1 |"},
+	{name: "_include of a type read only", scopes: "patient/Observation.rs patient/Patient.r", patient: "p1", op: op{do: "search", typ: "Observation", q: "_id=o1&_include=Observation:subject"},
+		status: 200, want: "Observation/o1 | Patient/p1"},
+	{name: "_revinclude within the restriction", scopes: "patient/Patient.rs patient/Observation.rs?category=" + obsCat + "|laboratory", patient: "p1", op: op{do: "search", typ: "Patient", q: "_revinclude=Observation:subject"},
+		status: 200, want: "Patient/p1 | Observation/o1 Observation/o4"},
+
+	// chains and _has: their inner searches are narrowed too
+	{name: "chain into another patient's", scopes: "user/Observation.rs patient/Patient.rs", patient: "p1", op: op{do: "search", typ: "Observation", q: "subject:Patient.name=Beta"}, status: 200, want: "|"},
+	{name: "chain into the patient's", scopes: "user/Observation.rs patient/Patient.rs", patient: "p1", op: op{do: "search", typ: "Observation", q: "subject:Patient.name=Alpha&code=A"}, status: 200, want: "Observation/o1 |"},
+	{name: "chain through a confined base to another patient's", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Observation", q: "has-member.code=Z"}, status: 200, want: "|"},
+	{name: "chain into shared data", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Observation", q: "performer:Practitioner.name=Doc&code=A"}, status: 200, want: "Observation/o1 |"},
+	{name: "chain into a type the token cannot search", scopes: "patient/Observation.rs", patient: "p1", op: op{do: "search", typ: "Observation", q: "subject:Patient.name=Alpha"}, status: 403, err: "search of Patient"},
+	{name: "_has on shared data into another patient's", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Practitioner", q: "_has:Observation:performer:code=Z"}, status: 200, want: "|"},
+	{name: "_has on shared data into the patient's", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Practitioner", q: "_has:Observation:performer:code=A"}, status: 200, want: "Practitioner/dr1 |"},
+	{name: "_has into a type the token cannot search", scopes: "patient/Practitioner.rs", patient: "p1", op: op{do: "search", typ: "Practitioner", q: "_has:Observation:performer:code=A"}, status: 403, err: "search of Observation"},
+
+	// search-restricted scopes (Inferno's fine-grained cases)
+	{name: "Condition categories", patient: "p1", scopes: "patient/Condition.rs?category=" + condCat + "|encounter-diagnosis patient/Condition.rs?category=" + condCat + "|problem-list-item patient/Condition.rs?category=" + usCore + "|health-concern",
+		op: op{do: "search", typ: "Condition"}, status: 200, want: "Condition/c1 Condition/c2 Condition/c3 |"},
+	{name: "Condition categories: read outside them", patient: "p1", scopes: "patient/Condition.rs?category=" + condCat + "|encounter-diagnosis patient/Condition.rs?category=" + condCat + "|problem-list-item",
+		op: op{do: "read", typ: "Condition", id: "c4"}, status: 404},
+	{name: "Condition categories: read within them", patient: "p1", scopes: "patient/Condition.rs?category=" + condCat + "|encounter-diagnosis patient/Condition.rs?category=" + condCat + "|problem-list-item",
+		op: op{do: "read", typ: "Condition", id: "c2"}, status: 200, want: "Condition/c2"},
+	{name: "Observation categories", patient: "p1", scopes: "patient/Observation.rs?category=" + obsCat + "|laboratory patient/Observation.rs?category=" + obsCat + "|vital-signs",
+		op: op{do: "search", typ: "Observation"}, status: 200, want: "Observation/o1 Observation/o3 Observation/o4 |"},
+	{name: "Observation categories: a search asking for another", patient: "p1", scopes: "patient/Observation.rs?category=" + obsCat + "|laboratory patient/Observation.rs?category=" + obsCat + "|vital-signs",
+		op: op{do: "search", typ: "Observation", q: "category=social-history"}, status: 200, want: "|"},
+	{name: "a restriction on an unconfined scope", scopes: "user/Observation.rs?code=Z", op: op{do: "search", typ: "Observation"}, status: 200, want: "Observation/o2 |"},
+	{name: "a restriction the server cannot read allows nothing", scopes: "user/Observation.rs?shoe-size=42", op: op{do: "search", typ: "Observation"}, status: 403, err: "shoe-size"},
+	{name: "restrictions that cannot be combined", patient: "p1", scopes: "patient/Observation.rs?code=A patient/Observation.rs?category=" + obsCat + "|laboratory",
+		op: op{do: "search", typ: "Observation"}, status: 403, err: "cannot be combined"},
+
+	// writes under a patient/ scope
+	{name: "create in the compartment", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A")}, status: 201, written: 1},
+	{name: "create in another patient's compartment: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "A")}, status: 403, err: "the resource written is outside it"},
+	{name: "create of another Patient: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Patient", body: `{"resourceType":"Patient"}`}, status: 403},
+	{name: "create of shared data is not confined", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Medication", body: `{"resourceType":"Medication"}`}, status: 201, written: 1},
+	{name: "update of the patient's own", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Observation", id: "o1", body: obs("o1", "p1", "laboratory", "Y")}, status: 200, written: 1},
+	{name: "update moving it to another patient: 403", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Observation", id: "o1", body: obs("o1", "p2", "laboratory", "Y")}, status: 403},
+	{name: "update of another patient's: 403", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Observation", id: "o2", body: obs("o2", "p1", "laboratory", "Y")}, status: 403, err: "Observation/o2 is outside it"},
+	{name: "update as create in the compartment", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Observation", id: "o9", body: obs("o9", "p1", "laboratory", "Y")}, status: 201, written: 1},
+	{name: "patch of another patient's: 403", scopes: pat1, patient: "p1", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 403},
+	{name: "patch moving it to another patient: 403", scopes: pat1, patient: "p1", op: op{do: "patch", typ: "Observation", id: "o1", body: `[{"op":"replace","path":"/subject/reference","value":"Patient/p2"}]`}, status: 403},
+	{name: "patch of the patient's own", scopes: pat1, patient: "p1", op: op{do: "patch", typ: "Observation", id: "o1", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 200, written: 1},
+	{name: "delete of another patient's: 403", scopes: pat1, patient: "p1", op: op{do: "delete", typ: "Observation", id: "o2"}, status: 403},
+	{name: "delete of the patient's own", scopes: pat1, patient: "p1", op: op{do: "delete", typ: "Observation", id: "o1"}, status: 204, written: 1},
+	{name: "restricted create within the restriction", scopes: "patient/Observation.c?category=" + obsCat + "|laboratory", patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A")}, status: 201, written: 1},
+	{name: "restricted create outside the restriction: 403", scopes: "patient/Observation.c?category=" + obsCat + "|laboratory", patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "vital-signs", "A")}, status: 403},
+	{name: "a restriction on a write that is not a token: 403", scopes: "user/Observation.c?date=ge2020", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A")}, status: 403, err: "only token parameters"},
+
+	// conditional interactions: the match is narrowed, a forbidden one is no match
+	{name: "conditional create matching another patient's creates", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "Z"), pre: service.Preconditions{IfNoneExist: "code=Z"}}, status: 201, written: 1},
+	{name: "conditional create matching the patient's", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A"), pre: service.Preconditions{IfNoneExist: "code=A"}}, status: 200, want: "Observation/o1"},
+	{name: "conditional update matching another patient's creates", scopes: pat1, patient: "p1", op: op{do: "cupdate", typ: "Observation", q: "code=Z", body: obs("", "p1", "laboratory", "Z")}, status: 201, written: 1},
+	{name: "conditional delete matching another patient's deletes nothing", scopes: pat1, patient: "p1", op: op{do: "cdelete", typ: "Observation", q: "code=Z"}, status: 204},
+	{name: "conditional patch matching another patient's: no match", scopes: pat1, patient: "p1", op: op{do: "cpatch", typ: "Observation", q: "code=Z", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 404},
+	{name: "conditional match with a write letter only", scopes: "patient/Observation.d", patient: "p1", op: op{do: "cdelete", typ: "Observation", q: "code=A"}, status: 204, written: 1},
+
+	// Bundles: each entry checked on its own
+	{name: "batch entries", scopes: pat1, patient: "p1", op: op{do: "bundle", typ: "batch", body: string(bundleOf("batch",
+		ent("GET", "Observation/o2", ""), ent("GET", "Observation/o1", ""), ent("POST", "Observation", obs("", "p2", "laboratory", "A")),
+		ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("DELETE", "Observation/o2", ""), ent("GET", "Observation?code=Z", ""),
+		ent("PUT", "Observation/o2", obs("o2", "p1", "laboratory", "A"))))},
+		status: 200, want: "404 200 403 201 403 200 403", written: 1},
+	{name: "batch entry of a letter not granted", scopes: "patient/Observation.rs", patient: "p1", op: op{do: "bundle", typ: "batch", body: string(bundleOf("batch",
+		ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("GET", "Observation/o1", ""), ent("GET", "Condition/c1", "")))},
+		status: 200, want: "403 200 403"},
+	{name: "transaction with an entry outside the compartment fails whole", scopes: pat1, patient: "p1", op: op{do: "bundle", typ: "transaction", body: string(bundleOf("transaction",
+		ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("PUT", "Observation/o2", obs("o2", "p1", "laboratory", "A"))))},
+		status: 403, err: "Bundle.entry[1]"},
+	{name: "transaction with an entry of a letter not granted fails whole", scopes: "patient/Observation.c", patient: "p1", op: op{do: "bundle", typ: "transaction", body: string(bundleOf("transaction",
+		ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("DELETE", "Observation/o1", "")))},
+		status: 403, err: "Bundle.entry[1]: the token's scopes do not allow delete of Observation"},
+	{name: "transaction creating in another patient's compartment fails whole", scopes: pat1, patient: "p1", op: op{do: "bundle", typ: "transaction", body: string(bundleOf("transaction",
+		ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("POST", "Observation", obs("", "p2", "laboratory", "A"))))},
+		status: 403, err: "Bundle.entry[1]"},
+	{name: "transaction within the compartment", scopes: pat1, patient: "p1", op: op{do: "bundle", typ: "transaction", body: string(bundleOf("transaction",
+		ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("PUT", "Observation/o1", obs("o1", "p1", "laboratory", "Y"))))},
+		status: 200, want: "201 200", written: 2},
+	{name: "transaction: a conditional reference to another patient's matches nothing", scopes: pat1, patient: "p1", op: op{do: "bundle", typ: "transaction", body: string(bundleOf("transaction",
+		ent("POST", "Observation", strings.Replace(obs("", "p1", "laboratory", "A"), `"Patient/p1"`, `"Patient?name=Beta"`, 1))))},
+		status: 412, err: "matches 0 resources"},
+}
+
+// TestAccess runs each interaction with a token's scopes on the stored
+// accessData and checks what it answers and stores, on every engine.
+func TestAccess(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.name, func(t *testing.T) {
+			for _, c := range accessCases {
+				t.Run(c.name, func(t *testing.T) {
+					f := newFixture(t, e)
+					if c.op.do == "bundle" && c.op.typ == "transaction" && !f.svc.Store.Features().Transactions {
+						t.Skip("engine without transactions")
+					}
+					runAccess(t, f.svc, c)
+				})
+			}
+		})
+	}
+}
+
+// storeAccessData stores accessData, with no Access (the server's own).
+func storeAccessData(t *testing.T, s *service.Service) {
+	t.Helper()
+	for _, d := range accessData {
+		var m struct{ ID string }
+		_ = json.Unmarshal([]byte(d.body), &m)
+		if _, err := s.Update(context.Background(), d.typ, m.ID, []byte(d.body), service.Preconditions{}); err != nil {
+			t.Fatalf("stored state: %v", err)
+		}
+	}
+}
+
+func runAccess(t *testing.T, s *service.Service, c accessCase) {
+	bg := context.Background()
+	storeAccessData(t, s)
+	set, bad := scope.Parse(c.scopes)
+	if len(bad) > 0 {
+		t.Fatalf("bad scopes %v", bad)
+	}
+	ctx := service.WithAccess(bg, set.Access(c.patient))
+	before := versions(t, s)
+	status, got, err := c.op.run(ctx, s)
+	if written := versions(t, s) - before; written != c.written {
+		t.Errorf("%d versions written, want %d", written, c.written)
+	}
+	if err != nil {
+		var fe *fhir.Error
+		if !errors.As(err, &fe) {
+			t.Fatalf("an internal error (a 500): %v", err)
+		}
+		status = fe.Status
+		if c.status != status || !strings.Contains(fmt.Sprint(fe.Issues), c.err) {
+			t.Fatalf("error %d %v, want %d saying %q", fe.Status, fe.Issues, c.status, c.err)
+		}
+		if status == 403 && fe.Issues[0].Code != "forbidden" {
+			t.Errorf("403 with code %q, want forbidden", fe.Issues[0].Code)
+		}
+		return
+	}
+	if status != c.status || (c.want != "" && got != c.want) {
+		t.Fatalf("status %d %q, want %d %q", status, got, c.status, c.want)
+	}
+}
+
+// run performs o, returning its status and what it answered (see accessCase).
+func (o op) run(ctx context.Context, s *service.Service) (int, string, error) {
+	vals, err := url.ParseQuery(o.q)
+	if err != nil {
+		return 0, "", err
+	}
+	switch o.do {
+	case "read":
+		r, err := s.Read(ctx, o.typ, o.id)
+		if err != nil {
+			return 0, "", err
+		}
+		return 200, r.Type + "/" + r.ID, nil
+	case "vread":
+		r, err := s.VRead(ctx, o.typ, o.id, o.vid)
+		if err != nil {
+			return 0, "", err
+		}
+		return 200, r.Type + "/" + r.ID, nil
+	case "search":
+		resp, err := s.SearchCompartment(ctx, o.comp, o.compID, o.typ, vals, true)
+		if err != nil {
+			return 0, "", err
+		}
+		var m, inc []string
+		for _, r := range resp.Result.Resources {
+			m = append(m, r.Type+"/"+r.ID)
+		}
+		for _, r := range resp.Result.Included {
+			inc = append(inc, r.Type+"/"+r.ID)
+		}
+		slices.Sort(m)
+		slices.Sort(inc)
+		return 200, strings.TrimSpace(strings.Join(m, " ") + " | " + strings.Join(inc, " ")), nil
+	case "history":
+		p, err := s.History(ctx, o.typ, o.id, vals)
+		if err != nil {
+			return 0, "", err
+		}
+		var vs []string
+		for _, v := range p.Versions {
+			vs = append(vs, v.Type+"/"+v.ID)
+		}
+		return 200, strings.Join(vs, " "), nil
+	case "reindex":
+		if _, err := s.StartReindex(ctx, nil); err != nil {
+			return 0, "", err
+		}
+		return 202, "", nil
+	case "bundle":
+		_, res, err := s.Bundle(ctx, []byte(o.body), service.BundleOptions{})
+		if err != nil {
+			return 0, "", err
+		}
+		var st []string
+		for _, r := range res {
+			st = append(st, fmt.Sprint(r.Status))
+		}
+		return 200, strings.Join(st, " "), nil
+	}
+	r := req{op: o.do, typ: o.typ, id: o.id, q: o.q, body: o.body, pre: o.pre}
+	res, err := r.run(ctx, s)
+	if err != nil {
+		return 0, "", err
+	}
+	got := ""
+	if res.Resource != nil && res.Status == 200 && o.pre.IfNoneExist != "" {
+		got = res.Resource.Type + "/" + res.Resource.ID
+	}
+	return res.Status, got, nil
+}
+
+// TestAccessExplain: __explain shows what the token's scopes added.
+func TestAccessExplain(t *testing.T) {
+	f := newFixture(t, engines()[0])
+	set, _ := scope.Parse("patient/Observation.rs?category=" + obsCat + "|laboratory patient/Patient.rs")
+	ctx := service.WithAccess(context.Background(), set.Access("p1"))
+	resp, err := f.svc.Search(ctx, "Observation", url.Values{"subject:Patient.name": {"Alpha"}, "_include": {"Observation:subject"}, service.ExplainParam: {"true"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text []string
+	for _, is := range resp.Explain {
+		text = append(text, is.Diagnostics)
+	}
+	all := strings.Join(text, "\n")
+	for _, w := range []string{
+		"access: narrowed to the compartment of Patient/p1 and the restriction category=" + obsCat + "|laboratory by the token's scopes, as the clause(s) _compartment=Patient/p1 and category=" + obsCat + "|laboratory",
+		"access: the chain subject:Patient.name=Alpha is resolved within the token's scopes to 0 reference(s)",
+		"access: _include and _revinclude keep only the resources the token's scopes let the caller read or search",
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("explain lacks %q:\n%s", w, all)
+		}
+	}
+	if resp, err := f.svc.Search(context.Background(), "Observation", url.Values{service.ExplainParam: {"true"}}, true); err != nil || strings.Contains(fmt.Sprint(resp.Explain), "access:") {
+		t.Errorf("unrestricted explain: %v %v", resp.Explain, err)
+	}
+}
+
+// counting is an Access that counts the Grant calls it answers.
+type counting struct {
+	service.Access
+	n int
+}
+
+func (c *counting) Grant(letter byte, typ string) (service.Grant, error) {
+	c.n++
+	return c.Access.Grant(letter, typ)
+}
+
+// TestAccessCost: under an unconfined, unrestricted grant an interaction
+// asks one Grant (each Bundle entry one), and narrows nothing.
+func TestAccessCost(t *testing.T) {
+	set, _ := scope.Parse("system/*.cruds")
+	cases := []struct {
+		op    op
+		calls int
+	}{
+		{op{do: "read", typ: "Observation", id: "o1"}, 1},
+		{op{do: "vread", typ: "Observation", id: "o1", vid: "1"}, 1},
+		{op{do: "history", typ: "Observation", id: "o1"}, 1},
+		{op{do: "history", typ: "Observation"}, 1},
+		{op{do: "search", typ: "Observation", q: "code=A"}, 1},
+		{op{do: "search", comp: "Patient", compID: "p1", typ: "Observation"}, 1},
+		{op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A"), pre: service.Preconditions{IfNoneExist: "code=A"}}, 1},
+		{op{do: "update", typ: "Observation", id: "o1", body: obs("o1", "p1", "laboratory", "Y")}, 1},
+		{op{do: "cupdate", typ: "Observation", q: "code=A", body: obs("", "p1", "laboratory", "A")}, 1},
+		{op{do: "patch", typ: "Observation", id: "o1", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, 1},
+		{op{do: "delete", typ: "Observation", id: "o1"}, 1},
+		{op{do: "cdelete", typ: "Observation", q: "code=Z"}, 1},
+		{op{do: "bundle", body: string(bundleOf("batch", ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("GET", "Observation/o1", ""), ent("DELETE", "Observation/o2", "")))}, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.op.do+" "+c.op.typ, func(t *testing.T) {
+			f := newFixture(t, engines()[0])
+			storeAccessData(t, f.svc)
+			a := &counting{Access: set.Access("")}
+			if _, _, err := c.op.run(service.WithAccess(context.Background(), a), f.svc); err != nil {
+				t.Fatal(err)
+			}
+			if a.n != c.calls {
+				t.Errorf("%d Grant calls, want %d", a.n, c.calls)
+			}
+		})
+	}
+}

@@ -1,0 +1,54 @@
+package service
+
+import (
+	"context"
+
+	"github.com/dccfhir/dccfhir/fhir/search/query"
+	"github.com/dccfhir/dccfhir/store"
+)
+
+// writeLetters are the scope letters of the write methods: an update
+// that creates (PUT of an absent id, a conditional update matching
+// nothing) needs 'u' only, as SMART says ("update (incl. update-as-create)").
+var writeLetters = map[string]byte{"POST": 'c', "PUT": 'u', "PATCH": 'u', "DELETE": 'd'}
+
+var writeVerbs = map[string]string{"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+// writeGrant asks the caller's access for a write by method on typ: the
+// one check of every write, the single request's and each Bundle entry's.
+func writeGrant(ctx context.Context, method, typ string) (*limit, error) {
+	return grant(ctx, writeLetters[method], typ)
+}
+
+// mayChange refuses (403) an update, patch or delete of cur, the current
+// version, when it is outside the grant: a resource of another patient's
+// compartment, or outside the scope's restriction. Nothing is written.
+// Unlike a read it says so rather than answering 404: the write would
+// otherwise create or report success, which would say more.
+func (s *Service) mayChange(ctx context.Context, r store.Reader, method string, l *limit, cur *store.Resource) error {
+	if l == nil || cur == nil || cur.Deleted {
+		return nil
+	}
+	ok, err := s.member(ctx, r, cur.Type, cur.ID, l)
+	if err != nil || ok {
+		return err
+	}
+	return forbidden("confine %s of %s to %s: %s/%s is outside it, nothing is written", writeVerbs[method], cur.Type, l, cur.Type, cur.ID)
+}
+
+// mayWrite refuses (403) a new version whose own content, by the index
+// computed for it, is outside the grant: not in the launch patient's
+// compartment (it must refer to the patient through a parameter of the
+// Patient CompartmentDefinition, e.g. Observation.subject), or not
+// matching the restriction (token parameters only; any other kind of
+// restriction refuses every write).
+func (s *Service) mayWrite(w write, idx *query.Index) error {
+	if w.lim == nil {
+		return nil
+	}
+	ok, err := s.fits(w.lim, w.typ, idx, true)
+	if err != nil || ok {
+		return err
+	}
+	return forbidden("confine %s of %s to %s: the resource written is outside it, nothing is written", writeVerbs[w.method], w.typ, w.lim)
+}
