@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -80,7 +79,7 @@ func newWebHarness(t *testing.T, cfg func(*Config)) *webHarness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
-	st := withRecords(t, eng)
+	var st store.Store = eng
 	svc := service.New(st, search.Default())
 	e := echo.New()
 	srv := httptest.NewServer(e)
@@ -265,83 +264,4 @@ func (h *webHarness) codeOf(p *page) (string, *Code, *store.Record) {
 		h.t.Fatal(err)
 	}
 	return code, c, rec
-}
-
-// withRecords is the store the tests use: the engine itself once its
-// records side exists; until then (store.ErrUnsupported) the engine for
-// resources and a map for records, in these tests only.
-func withRecords(t *testing.T, eng store.Store) store.Store {
-	err := eng.CreateRecord(context.Background(), &store.Record{Kind: "test.probe", Key: "k", Value: []byte("{}")})
-	if !errors.Is(err, store.ErrUnsupported) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return eng
-	}
-	return &mapRecords{Store: eng, recs: map[[2]string]*store.Record{}}
-}
-
-type mapRecords struct {
-	store.Store
-	mu   sync.Mutex
-	recs map[[2]string]*store.Record
-}
-
-func (m *mapRecords) liveLocked(kind, key string) *store.Record {
-	r := m.recs[[2]string{kind, key}]
-	if r == nil || (!r.Expires.IsZero() && !time.Now().Before(r.Expires)) {
-		return nil
-	}
-	return r
-}
-
-func (m *mapRecords) CreateRecord(_ context.Context, r *store.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.liveLocked(r.Kind, r.Key) != nil {
-		return store.ErrConflict
-	}
-	c := *r
-	m.recs[[2]string{r.Kind, r.Key}] = &c
-	return nil
-}
-
-func (m *mapRecords) PutRecord(_ context.Context, r *store.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := *r
-	m.recs[[2]string{r.Kind, r.Key}] = &c
-	return nil
-}
-
-func (m *mapRecords) GetRecord(_ context.Context, kind, key string) (*store.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r := m.liveLocked(kind, key); r != nil {
-		c := *r
-		return &c, nil
-	}
-	return nil, store.ErrNotFound
-}
-
-func (m *mapRecords) TakeRecord(_ context.Context, kind, key string) (*store.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r := m.liveLocked(kind, key)
-	delete(m.recs, [2]string{kind, key})
-	if r == nil {
-		return nil, store.ErrNotFound
-	}
-	return r, nil
-}
-
-func (m *mapRecords) DeleteRecord(_ context.Context, kind, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.recs, [2]string{kind, key})
-	return nil
-}
-
-func (m *mapRecords) ListRecords(_ context.Context, kind string) ([]*store.Record, error) {
-	return nil, store.ErrUnsupported
 }

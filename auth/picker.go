@@ -36,20 +36,11 @@ const maxPicked = 20 // results shown
 
 type patientRow struct{ ID, Name, Born, Identifier string }
 
-// userLevel is the user/ and system/ part of a granted scope string.
-func userLevel(granted scope.Set) scope.Set {
-	var out scope.Set
-	for _, cl := range granted.Clinical {
-		if cl.Context != "patient" {
-			out.Clinical = append(out.Clinical, cl)
-		}
-	}
-	return out
-}
-
-// canPick reports whether the user-level part of granted reads Patient.
+// canPick reports whether granted, without a patient in context, reads
+// Patient: its user/ and system/ scopes do; patient/ scopes, with no
+// patient yet, allow nothing.
 func canPick(granted scope.Set) bool {
-	_, err := userLevel(granted).Access("").Grant('r', "Patient")
+	_, err := granted.Access("").Grant('r', "Patient")
 	return err == nil
 }
 
@@ -82,7 +73,7 @@ func (w *browserSide) picker(c echo.Context) error {
 		return w.finish(c, id, p, "access_denied", "the user chose no patient")
 	}
 	granted, _ := scope.Parse(p.Scope)
-	access := userLevel(granted).Access("")
+	access := granted.Access("") // user-level: no patient yet
 	if pid := form.Get("patient"); pid != "" {
 		if !fhir.ValidID(pid) || w.s.cfg.Service == nil {
 			return w.pickerPage(c, http.StatusBadRequest, sess, id, client, &view{Error: "Ce patient n'est pas disponible."})

@@ -76,17 +76,29 @@ func TestStandalonePicker(t *testing.T) {
 	}
 }
 
-// Read without search: the picker searches with the server's access,
-// narrowed by the read scope's restriction.
-func TestPickerReadOnlyScope(t *testing.T) {
-	h := newWebHarness(t, nil)
-	h.client(&Client{ID: "reader", Kind: "public", Trusted: true, RedirectURIs: []string{testRedirect}, Scopes: "launch/patient patient/*.rs user/Patient.r?gender=female"})
-	h.patient("f", `{"resourceType":"Patient","id":"f","gender":"female","name":[{"family":"Leroy"}]}`)
-	h.patient("m", `{"resourceType":"Patient","id":"m","gender":"male","name":[{"family":"Leroy"}]}`)
-	b := h.browser()
-	picker := b.login(b.get(h.authorizeURL(map[string]string{"client_id": "reader", "scope": "launch/patient patient/*.rs user/Patient.r?gender=female"})), "alice", testPassword)
-	found := b.submit(picker, "/auth/picker", map[string]string{"name": "leroy"})
-	if !strings.Contains(found.body, `value="f"`) || strings.Contains(found.body, `value="m"`) {
-		t.Errorf("the read restriction does not narrow the picker: %s", found.body)
+// The picker shows and takes only what the user-level scopes allow: with
+// search (the service narrows the search), or read only (the server's
+// search narrowed by the read scope's restriction).
+func TestPickerUserScopes(t *testing.T) {
+	for _, userScope := range []string{"user/Patient.rs?gender=female", "user/Patient.r?gender=female"} {
+		t.Run(userScope, func(t *testing.T) {
+			h := newWebHarness(t, nil)
+			scope := "launch/patient patient/*.rs " + userScope
+			h.client(&Client{ID: "reader", Kind: "public", Trusted: true, RedirectURIs: []string{testRedirect}, Scopes: scope})
+			h.patient("f", `{"resourceType":"Patient","id":"f","gender":"female","name":[{"family":"Leroy"}]}`)
+			h.patient("m", `{"resourceType":"Patient","id":"m","gender":"male","name":[{"family":"Leroy"}]}`)
+			b := h.browser()
+			picker := b.login(b.get(h.authorizeURL(map[string]string{"client_id": "reader", "scope": scope})), "alice", testPassword)
+			found := b.submit(picker, "/auth/picker", map[string]string{"name": "leroy"})
+			if !strings.Contains(found.body, `value="f"`) || strings.Contains(found.body, `value="m"`) {
+				t.Errorf("the user scope does not narrow the picker: %s", found.body)
+			}
+			if r := b.submit(found, "/auth/picker", map[string]string{"patient": "m"}); r.status != http.StatusBadRequest || r.redirect() != nil {
+				t.Errorf("a patient outside the user scope was taken: %d %v", r.status, r.header.Get("Location"))
+			}
+			if _, code, _ := h.codeOf(b.submit(found, "/auth/picker", map[string]string{"patient": "f"})); code.Patient != "f" {
+				t.Errorf("code %+v", code)
+			}
+		})
 	}
 }
