@@ -241,7 +241,7 @@ func TestAuthorizePost(t *testing.T) {
 	}
 }
 
-func TestEHRLaunch(t *testing.T) {
+func TestAuthorizeEHRLaunch(t *testing.T) {
 	h := newWebHarness(t, nil)
 	ctx := context.Background()
 	putLaunch := func(id string, ttl time.Duration) {
