@@ -149,7 +149,7 @@ func (w *browserSide) authorize(c echo.Context) error {
 	idp := q.Get("idp")
 	switch {
 	case idp == "psc" && w.s.cfg.PSC == nil:
-		return back("invalid_request", "idp=psc: Pro Santé Connect is not configured on this server")
+		return back("invalid_request", "idp=psc: Pro Sante Connect is not configured on this server")
 	case idp != "" && idp != "psc":
 		return back("invalid_request", "unknown idp (psc is the only one)")
 	}

@@ -168,6 +168,11 @@ func TestAuthorizeRefusedToApp(t *testing.T) {
 			if q.Get("error") != tc.code || q.Get("error_description") == "" || q.Has("code") {
 				t.Errorf("redirect %s, want error=%s", u, tc.code)
 			}
+			for _, r := range q.Get("error_description") {
+				if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+					t.Errorf("error_description %q has %q (RFC 6749 section 4.1.2.1 allows printable ASCII but \" and \\)", q.Get("error_description"), r)
+				}
+			}
 			if !strings.Contains(q.Get("error_description"), tc.desc) {
 				t.Errorf("error_description %q, want it to say %q", q.Get("error_description"), tc.desc)
 			}
