@@ -93,8 +93,8 @@ func (s *Server) registerPSCRoutes(e *echo.Echo) {
 	if err := s.pscConfig().Check(); err != nil {
 		s.cfg.Logger.Error("Pro Santé Connect is misconfigured: its logins will fail", "error", err)
 	}
-	e.GET("/auth/psc/start", s.pscStart, pscHeaders)
-	e.GET("/auth/psc/callback", s.pscCallback, pscHeaders)
+	e.GET("/auth/psc/start", s.pscStart, s.web.pageHeaders)
+	e.GET("/auth/psc/callback", s.pscCallback, s.web.pageHeaders)
 }
 
 // pscStart is GET /auth/psc/start?pending=ID.
@@ -245,20 +245,6 @@ func (s *Server) pscCookiePath() string {
 func (s *Server) pscInternal(c echo.Context, what string, err error) error {
 	s.cfg.Logger.Error("Pro Santé Connect login: "+what, "error", err)
 	return pscPage(c, http.StatusInternalServerError, "Le serveur n'a pas pu terminer la connexion ; réessayez plus tard.")
-}
-
-// pscHeaders: the callback's URL carries a code and a state, so its
-// pages are never cached, framed or referred from, and run no script.
-func pscHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
-		return next(c)
-	}
 }
 
 // pscErrorPage is the page of a refused or failed login: a message, no
