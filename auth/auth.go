@@ -36,8 +36,11 @@ const (
 	KindKey     = "auth.key"     // Key: kid; Value: the server's signing key (private JWK + dates)
 	KindCode    = "auth.code"    // Key: sha256 of the code; Value: Code; Expires: 60 s
 	KindLaunch  = "auth.launch"  // Key: sha256 of the launch id; Value: Launch; Expires: 5 min
-	KindRevoked = "auth.revoked" // Key: a jti or a token family; Expires: the latest expiry it covers
+	KindRevoked = "auth.revoked" // Key: a token family (every access token has one); Expires: the latest expiry it covers
 	KindConfig  = "auth.config"  // Key: "server"; Value: what the tools need to know of the server (base URL)
+	KindRefresh = "auth.refresh" // Key: sha256 of the refresh token; Value: its grant (family, client, user, scope, context)
+	KindUsed    = "auth.used"    // Key: "code:" or "refresh:" + sha256 of a used value; Value: its family (replays revoke it)
+	KindJTI     = "auth.jti"     // Key: client id + " " + jti of an accepted client assertion; Expires: the assertion's exp + skew
 )
 
 // Config is the authorization server's deployment.
@@ -131,6 +134,9 @@ type Code struct {
 	Nonce       string `json:"nonce,omitempty"`
 	Context
 	Issued time.Time `json:"issued"`
+	// AuthTime is when the user authenticated (the ID token's auth_time;
+	// zero: Issued is taken).
+	AuthTime time.Time `json:"authTime,omitempty"`
 }
 
 // Context is the launch context a user token carries.
