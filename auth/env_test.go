@@ -124,10 +124,24 @@ func (m *memRecords) ListRecords(ctx context.Context, kind string) ([]*store.Rec
 	return out, nil
 }
 
-// testStore is the SQLite engine with the records of memRecords.
+// testStore is the SQLite engine with the records of memRecords, counting
+// the lists of records.
 type testStore struct {
 	store.Store
-	mem *memRecords
+	mem   *memRecords
+	stats *storeStats
+}
+
+type storeStats struct {
+	mu    sync.Mutex
+	lists map[string]int
+}
+
+// listed is how many times the records of kind were listed.
+func (s testStore) listed(kind string) int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return s.stats.lists[kind]
 }
 
 func (s testStore) CreateRecord(ctx context.Context, r *store.Record) error {
@@ -146,6 +160,9 @@ func (s testStore) DeleteRecord(ctx context.Context, kind, key string) error {
 	return s.mem.DeleteRecord(ctx, kind, key)
 }
 func (s testStore) ListRecords(ctx context.Context, kind string) ([]*store.Record, error) {
+	s.stats.mu.Lock()
+	s.stats.lists[kind]++
+	s.stats.mu.Unlock()
 	return s.mem.ListRecords(ctx, kind)
 }
 
@@ -157,7 +174,7 @@ func openStore(t testing.TB) store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return testStore{Store: st, mem: &memRecords{m: map[string]store.Record{}}}
+	return testStore{Store: st, mem: &memRecords{m: map[string]store.Record{}}, stats: &storeStats{lists: map[string]int{}}}
 }
 
 // env is an authorization server behind a real HTTP server, with a

@@ -87,9 +87,17 @@ func newSigningKey(now time.Time) (*signingKey, error) {
 	return &signingKey{KID: kid, Alg: signingAlg.String(), JWK: b, Created: now.UTC()}, nil
 }
 
-// addKey stores a new signing key; it is the newest, so the one that signs.
-func addKey(ctx context.Context, r *Registry) (string, error) {
-	k, err := newSigningKey(r.now())
+// addKey stores a new signing key, created after every key in old: it is
+// the newest, so the one that signs.
+func addKey(ctx context.Context, r *Registry, old []*store.Record) (string, error) {
+	now := r.now()
+	for _, rec := range old {
+		var k signingKey
+		if json.Unmarshal(rec.Value, &k) == nil && !now.After(k.Created) {
+			now = k.Created.Add(time.Millisecond)
+		}
+	}
+	k, err := newSigningKey(now)
 	if err != nil {
 		return "", err
 	}
@@ -106,7 +114,7 @@ func RotateKeys(ctx context.Context, r *Registry) (kid string, err error) {
 	if err != nil {
 		return "", err
 	}
-	if kid, err = addKey(ctx, r); err != nil {
+	if kid, err = addKey(ctx, r, old); err != nil {
 		return "", err
 	}
 	cfg, err := loadServerRecord(ctx, r)
@@ -215,7 +223,7 @@ type keySource struct {
 func (ks *keySource) load(ctx context.Context, r *Registry) error {
 	ring, err := loadKeyring(ctx, ks.recs, ks.now())
 	if errors.Is(err, errNoKeys) {
-		if _, err = addKey(ctx, r); err != nil {
+		if _, err = addKey(ctx, r, nil); err != nil {
 			return err
 		}
 		ring, err = loadKeyring(ctx, ks.recs, ks.now())

@@ -95,15 +95,33 @@ func (s *Server) grant(ctx context.Context, cr credentials, form url.Values) (*t
 	}
 	cl, method, err := s.authenticateClient(ctx, cr, form)
 	if err != nil {
+		s.logRefusal(gt, form.Get("client_id"), err)
 		return nil, err
 	}
+	var resp *tokenResponse
 	switch gt {
 	case "authorization_code":
-		return s.codeGrant(ctx, cl, form)
+		resp, err = s.codeGrant(ctx, cl, form)
 	case "refresh_token":
-		return s.refreshGrant(ctx, cl, form)
+		resp, err = s.refreshGrant(ctx, cl, form)
+	default:
+		resp, err = s.clientCredentials(ctx, cl, method, form)
 	}
-	return s.clientCredentials(ctx, cl, method, form)
+	if err != nil {
+		s.logRefusal(gt, cl.ID, err)
+		return nil, err
+	}
+	s.cfg.Logger.Info("auth: token issued", "grant_type", gt, "client_id", cl.ID, "scope", resp.Scope)
+	return resp, nil
+}
+
+// logRefusal logs a refused token request: the grant, the client and the
+// OAuth error, never a value of the request.
+func (s *Server) logRefusal(grant, clientID string, err error) {
+	var te *TokenError
+	if errors.As(err, &te) {
+		s.cfg.Logger.Info("auth: token request refused", "grant_type", grant, "client_id", clientID, "error", te.Code, "reason", te.Description)
+	}
 }
 
 func invalidGrant(desc string) error {

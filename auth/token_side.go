@@ -18,8 +18,12 @@ type tokenSide struct {
 	s        *Server
 	keys     keySource
 	verified verifyCache
-	jwks     jwksCache
-	origins  originCache
+	// clientCreated and userDisabled are the parts of client and user
+	// records Verify reads, decoded once per version of the record.
+	clientCreated recordMemo[time.Time]
+	userDisabled  recordMemo[bool]
+	jwks          jwksCache
+	origins       originCache
 	// tokenURL is the token endpoint's absolute URL: the audience client
 	// assertions must name.
 	tokenURL string

@@ -315,10 +315,14 @@ func (t *tokenSide) live(ctx context.Context, family, clientID, username string,
 	} else if err != nil {
 		return err
 	}
-	var c struct {
-		Created time.Time `json:"created"`
-	}
-	if err := json.Unmarshal(rec.Value, &c); err != nil || issued.Before(c.Created.Truncate(time.Second)) {
+	created, err := t.clientCreated.get(clientID, rec.Value, func(b []byte) (time.Time, error) {
+		var c struct {
+			Created time.Time `json:"created"`
+		}
+		err := json.Unmarshal(b, &c)
+		return c.Created, err
+	})
+	if err != nil || issued.Before(created.Truncate(time.Second)) {
 		return invalidToken("client no longer registered")
 	}
 	if username == "" {
@@ -329,15 +333,53 @@ func (t *tokenSide) live(ctx context.Context, family, clientID, username string,
 	} else if err != nil {
 		return err
 	}
-	if bytes.Contains(rec.Value, []byte(`"disabled"`)) {
+	disabled, err := t.userDisabled.get(username, rec.Value, func(b []byte) (bool, error) {
 		var u struct {
 			Disabled bool `json:"disabled"`
 		}
-		if err := json.Unmarshal(rec.Value, &u); err != nil || u.Disabled {
-			return invalidToken("account disabled")
-		}
+		err := json.Unmarshal(b, &u)
+		return u.Disabled, err
+	})
+	if err != nil || disabled {
+		return invalidToken("account disabled")
 	}
 	return nil
+}
+
+// recordMemo keeps what was decoded from a record while its bytes stay the
+// same: the per-request lookups compare bytes instead of decoding JSON.
+type recordMemo[T any] struct {
+	mu sync.RWMutex
+	m  map[string]memoEntry[T]
+}
+
+type memoEntry[T any] struct {
+	raw []byte
+	v   T
+}
+
+// recordMemoMax bounds a memo (its keys are the clients and users of
+// verified tokens; past it, it starts afresh).
+const recordMemoMax = 10000
+
+func (m *recordMemo[T]) get(key string, raw []byte, decode func([]byte) (T, error)) (T, error) {
+	m.mu.RLock()
+	e, ok := m.m[key]
+	m.mu.RUnlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		return e.v, nil
+	}
+	v, err := decode(raw)
+	if err != nil {
+		return v, err
+	}
+	m.mu.Lock()
+	if m.m == nil || len(m.m) >= recordMemoMax {
+		m.m = map[string]memoEntry[T]{}
+	}
+	m.m[key] = memoEntry[T]{raw: bytes.Clone(raw), v: v}
+	m.mu.Unlock()
+	return v, nil
 }
 
 // verifyCache holds verified tokens by their SHA-256, until they expire,
