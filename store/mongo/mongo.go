@@ -16,6 +16,7 @@
 //     the same version collide on it), same fields as resources including the
 //     index, so a crashed write can be rolled forward.
 //   - locks: Tx.Lock keys.
+//   - records: store.Records, _id from (kind, key) (records.go).
 //
 // # Index arrays and the MongoDB indexes that serve them
 //
@@ -64,6 +65,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -86,6 +88,9 @@ type Store struct {
 	locks     *mongo.Collection
 	txn       bool // the deployment runs multi-document transactions
 	elemMatch bool // the server runs $elemMatch on sub-documents
+
+	recs      *mongo.Collection // store.Records (records.go)
+	recPurged atomic.Int64      // when expired records were last purged, µs
 }
 
 var _ store.Store = (*Store)(nil)
@@ -151,7 +156,7 @@ func (s *Store) init(ctx context.Context) error {
 		idx("type", "uri.p", "uri.v"),
 		idx("type", "cmp.p"),
 	}
-	if _, err := s.res.Indexes().CreateMany(ctx, resIdx); err != nil {
+	if err := createIndexes(ctx, s.res, resIdx); err != nil {
 		return fmt.Errorf("mongo: create resource indexes: %w", err)
 	}
 	histIdx := []mongo.IndexModel{
@@ -160,8 +165,11 @@ func (s *Store) init(ctx context.Context) error {
 		idx("type", "-lastUpdated", "-id", "-version"),
 		idx("-lastUpdated", "-type", "-id", "-version"),
 	}
-	if _, err := s.hist.Indexes().CreateMany(ctx, histIdx); err != nil {
+	if err := createIndexes(ctx, s.hist, histIdx); err != nil {
 		return fmt.Errorf("mongo: create history indexes: %w", err)
+	}
+	if err := s.initRecords(ctx); err != nil {
+		return err
 	}
 
 	// Probe $elemMatch on sub-documents. Servers may only evaluate it on
@@ -180,6 +188,19 @@ func (s *Store) init(ctx context.Context) error {
 		s.elemMatch = false
 	default:
 		return fmt.Errorf("mongo: probe: %w", err)
+	}
+	return nil
+}
+
+// createIndexes creates c's indexes (an existing one is left as it is),
+// one per command: FerretDB v1 panics on a createIndexes listing several indexes
+// that already exist (it deletes from the slice it ranges over), which
+// made a second Open of the same database fail.
+func createIndexes(ctx context.Context, c *mongo.Collection, models []mongo.IndexModel) error {
+	for _, m := range models {
+		if _, err := c.Indexes().CreateOne(ctx, m); err != nil {
+			return err
+		}
 	}
 	return nil
 }

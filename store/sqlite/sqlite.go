@@ -30,6 +30,9 @@
 //	    first (same for a reference's version/identifier beside type/id/url).
 //	    The secondary indexes are most of the write cost: each high-cardinality
 //	    value (identifier, reference) dirties its own page.
+//	records(kind, key, value, expires)
+//	    store.Records, PRIMARY KEY (kind, key); expires in microseconds, 0
+//	    for never (records.go).
 //
 // The _id token and _lastUpdated date the extractor produces are not stored:
 // searches and sorts on them use resource.id and resource.updated.
@@ -117,6 +120,8 @@ type Store struct {
 	wconn  *sql.Conn
 	w      *stmtCache
 	closed bool
+	// purged is when CreateRecord last purged expired records (under wmu).
+	purged time.Time
 
 	rdb *sql.DB
 	r   *stmtCache
@@ -374,6 +379,14 @@ CREATE TABLE IF NOT EXISTS idx_uri (
   res INTEGER NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (res, param, value)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri(param, value);
+
+CREATE TABLE IF NOT EXISTS records (
+  kind    TEXT NOT NULL,
+  key     TEXT NOT NULL,
+  value   BLOB NOT NULL,
+  expires INTEGER NOT NULL,
+  PRIMARY KEY (kind, key));
+CREATE INDEX IF NOT EXISTS records_expires ON records(expires) WHERE expires <> 0;
 `
 
 // Features reports that Update is atomic.

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Reindex", func(t *testing.T) { testReindex(t, open(t)) })
 	t.Run("ApproxDate", func(t *testing.T) { testApproxDate(t, open(t)) })
 	t.Run("Errors", func(t *testing.T) { testErrors(t, open(t)) })
+	t.Run("Records", func(t *testing.T) { testRecords(t, open(t)) })
 }
 
 // T0 is the base instant of the suite's timestamps; it carries
