@@ -238,5 +238,8 @@ func (r *Registry) RemoveClient(ctx context.Context, id string) error {
 	if _, err := r.Client(ctx, id); err != nil {
 		return err
 	}
-	return r.Store.DeleteRecord(ctx, KindClient, id)
+	if err := r.Store.DeleteRecord(ctx, KindClient, id); err != nil {
+		return err
+	}
+	return r.changed(ctx)
 }

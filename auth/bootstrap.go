@@ -183,7 +183,7 @@ func IssueToken(ctx context.Context, r *Registry, req TokenRequest) (string, err
 		TokenTTLBackend: time.Duration(rec.TokenTTLBackend) * time.Second,
 		TokenTTLUser:    time.Duration(rec.TokenTTLUser) * time.Second,
 		HTTPClient:      &http.Client{Timeout: jwksTimeout},
-		Logger:          slog.Default(),
+		Logger:          slog.New(slog.DiscardHandler), // errors are returned; the tool prints the token alone
 		Now:             r.now,
 	}
 	if cfg.TokenTTLBackend <= 0 {

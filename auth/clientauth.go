@@ -219,8 +219,8 @@ func (t *tokenSide) verifyAssertion(ctx context.Context, assertion, formID strin
 		return nil, invalidClient("client assertion exp more than 5 minutes ahead")
 	}
 	jti := tok.JwtID()
-	if len(jti) > 256 {
-		return nil, invalidClient("client assertion jti too long")
+	if jti == "" || len(jti) > 256 {
+		return nil, invalidClient("client assertion jti empty or too long")
 	}
 	err = t.s.reg.put(ctx, KindJTI, cl.ID+" "+jti, struct{}{}, exp.Add(clockSkew), true)
 	if errors.Is(err, store.ErrConflict) {

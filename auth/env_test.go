@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -50,91 +49,30 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// memRecords is a stand-in for the engines' records until they land
-// (issue 9, records helper): the test store's records only.
-type memRecords struct {
-	mu sync.Mutex
-	m  map[string]store.Record
-}
-
-func (m *memRecords) live(k string) (store.Record, bool) {
-	r, ok := m.m[k]
-	if ok && !r.Expires.IsZero() && !time.Now().Before(r.Expires) {
-		delete(m.m, k)
-		return r, false
-	}
-	return r, ok
-}
-
-func (m *memRecords) CreateRecord(ctx context.Context, r *store.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.live(r.Kind + "\x00" + r.Key); ok {
-		return store.ErrConflict
-	}
-	m.m[r.Kind+"\x00"+r.Key] = *r
-	return nil
-}
-
-func (m *memRecords) PutRecord(ctx context.Context, r *store.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.m[r.Kind+"\x00"+r.Key] = *r
-	return nil
-}
-
-func (m *memRecords) GetRecord(ctx context.Context, kind, key string) (*store.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.live(kind + "\x00" + key)
-	if !ok {
-		return nil, store.ErrNotFound
-	}
-	return &r, nil
-}
-
-func (m *memRecords) TakeRecord(ctx context.Context, kind, key string) (*store.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.live(kind + "\x00" + key)
-	if !ok {
-		return nil, store.ErrNotFound
-	}
-	delete(m.m, kind+"\x00"+key)
-	return &r, nil
-}
-
-func (m *memRecords) DeleteRecord(ctx context.Context, kind, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.m, kind+"\x00"+key)
-	return nil
-}
-
-func (m *memRecords) ListRecords(ctx context.Context, kind string) ([]*store.Record, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []*store.Record
-	for k := range m.m {
-		if r, ok := m.live(k); ok && r.Kind == kind {
-			out = append(out, &r)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
-}
-
-// testStore is the SQLite engine with the records of memRecords, counting
-// the lists of records.
+// testStore is the SQLite engine, counting the lists of records.
 type testStore struct {
 	store.Store
-	mem   *memRecords
 	stats *storeStats
 }
 
 type storeStats struct {
 	mu    sync.Mutex
 	lists map[string]int
+	gets  map[string]int
+}
+
+// got is how many records of kind were read.
+func (s testStore) got(kind string) int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return s.stats.gets[kind]
+}
+
+func (s testStore) GetRecord(ctx context.Context, kind, key string) (*store.Record, error) {
+	s.stats.mu.Lock()
+	s.stats.gets[kind]++
+	s.stats.mu.Unlock()
+	return s.Store.GetRecord(ctx, kind, key)
 }
 
 // listed is how many times the records of kind were listed.
@@ -144,26 +82,11 @@ func (s testStore) listed(kind string) int {
 	return s.stats.lists[kind]
 }
 
-func (s testStore) CreateRecord(ctx context.Context, r *store.Record) error {
-	return s.mem.CreateRecord(ctx, r)
-}
-func (s testStore) PutRecord(ctx context.Context, r *store.Record) error {
-	return s.mem.PutRecord(ctx, r)
-}
-func (s testStore) GetRecord(ctx context.Context, kind, key string) (*store.Record, error) {
-	return s.mem.GetRecord(ctx, kind, key)
-}
-func (s testStore) TakeRecord(ctx context.Context, kind, key string) (*store.Record, error) {
-	return s.mem.TakeRecord(ctx, kind, key)
-}
-func (s testStore) DeleteRecord(ctx context.Context, kind, key string) error {
-	return s.mem.DeleteRecord(ctx, kind, key)
-}
 func (s testStore) ListRecords(ctx context.Context, kind string) ([]*store.Record, error) {
 	s.stats.mu.Lock()
 	s.stats.lists[kind]++
 	s.stats.mu.Unlock()
-	return s.mem.ListRecords(ctx, kind)
+	return s.Store.ListRecords(ctx, kind)
 }
 
 // openStore is a real SQLite store in a test directory.
@@ -174,7 +97,7 @@ func openStore(t testing.TB) store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return testStore{Store: st, mem: &memRecords{m: map[string]store.Record{}}, stats: &storeStats{lists: map[string]int{}}}
+	return testStore{Store: st, stats: &storeStats{lists: map[string]int{}, gets: map[string]int{}}}
 }
 
 // env is an authorization server behind a real HTTP server, with a

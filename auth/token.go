@@ -285,6 +285,9 @@ func within(asked, orig string) bool {
 // token when openid is.
 func (s *Server) userTokens(ctx context.Context, cl *Client, rg *refreshGrant, asked, nonce string, first bool) (*tokenResponse, error) {
 	t := &s.tokens
+	if rg.Username == "" {
+		return nil, invalidGrant("no account in the authorization")
+	}
 	u, err := s.reg.User(ctx, rg.Username)
 	if errors.Is(err, ErrUnknown) {
 		return nil, invalidGrant("account no longer registered")

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -161,10 +162,11 @@ func invalidToken(desc string) error {
 // it expires): only the server's own keys and algorithm, its issuer, the
 // FHIR base as audience, exp, iat and jti required, 60 s of clock skew,
 // header typ at+jwt (an ID token or a client assertion is not an access
-// token). What may change while a token lives is read on every call, so
-// a revocation, a client removal or a disabled account from another
-// process takes effect at once: the token's family not revoked, its
-// client registered, its user registered and enabled.
+// token). What may change while a token lives — its family revoked, its
+// client removed, its user disabled — is checked again whenever the epoch
+// (epoch.go) has moved since the token's last check: one record read per
+// call while nothing changes, so a change from another process takes
+// effect at the next request.
 func (s *Server) Verify(ctx context.Context, token string) (*Principal, error) {
 	v, err := s.tokens.check(ctx, token)
 	if err != nil {
@@ -188,7 +190,25 @@ func (t *tokenSide) check(ctx context.Context, token string) (*verifiedToken, er
 		}
 		t.verified.put(key, v)
 	}
-	if err := t.live(ctx, v.family, v.p.ClientID, v.p.Username, v.issued); err != nil {
+	// The epoch first: a change made during the live check below bumps it
+	// after, and the next call checks again.
+	epoch, err := t.epoch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st := v.state.Load(); st != nil && st.epoch == epoch {
+		if st.err != nil {
+			return nil, st.err
+		}
+		return v, nil
+	}
+	err = t.live(ctx, v.family, v.p.ClientID, v.p.Username, v.issued)
+	var te *TokenError
+	if err != nil && !errors.As(err, &te) {
+		return nil, err // a storage failure: nothing learnt
+	}
+	v.state.Store(&liveState{epoch: epoch, err: err})
+	if err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -200,6 +220,8 @@ type verifiedToken struct {
 	family string
 	issued time.Time
 	until  time.Time // exp + skew: refused from then on
+	// state is the last live check (epoch.go).
+	state atomic.Pointer[liveState]
 }
 
 // verifyAccess checks signature and claims (the part that never changes).

@@ -121,6 +121,7 @@ func TestAccessTokenAttacks(t *testing.T) {
 	e.addClient(ClientSpec{ID: "reborn", Kind: "backend", JWKS: k.jwks, Scopes: "system/*.cruds"})
 	e.addUser(&User{Username: "leaver", Disabled: true})
 	_ = e.st.DeleteRecord(e.ctx, KindUser, "deleted")
+	_ = e.reg.changed(e.ctx) // as a process deleting it through the Registry would
 	code, verifier := e.appCode("openid fhirUser patient/*.rs")
 	idToken := e.post("/auth/token", codeForm(code, appRedirect, verifier, "app"), "").str("id_token")
 	code, verifier = e.appCode("offline_access patient/*.rs")
@@ -321,5 +322,45 @@ func TestEndpointRequests(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if a := e.do(req); a.str("error") != "invalid_request" || !strings.Contains(a.str("error_description"), "grant_type missing") {
 		t.Errorf("query parameters read: %s", a.raw)
+	}
+}
+
+// A cached token costs one record read per check while nothing changes;
+// a change from another process is seen at the next check, both ways.
+func TestVerifyEpoch(t *testing.T) {
+	e, _ := userEnv(t)
+	st := e.st.(testStore)
+	code, verifier := e.appCode("patient/*.rs")
+	tok := e.post("/auth/token", codeForm(code, appRedirect, verifier, "app"), "").str("access_token")
+	if _, err := e.srv.Verify(e.ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	reads := func() int {
+		return st.got(KindConfig) + st.got(KindUser) + st.got(KindClient) + st.got(KindRevoked) + st.got(KindKey)
+	}
+	before := reads()
+	for i := 0; i < 10; i++ {
+		if _, err := e.srv.Verify(e.ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads() - before; n != 10 {
+		t.Errorf("%d record reads for 10 checks of a cached token, want 10", n)
+	}
+	other := &Registry{Store: e.st, Now: e.clock.Now}
+	u, _ := other.User(e.ctx, "dr")
+	u.Disabled = true
+	if err := other.PutUser(e.ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.Verify(e.ctx, tok); err == nil || !strings.Contains(err.Error(), "disabled") {
+		t.Fatalf("after disable: %v", err)
+	}
+	u.Disabled = false
+	if err := other.PutUser(e.ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.Verify(e.ctx, tok); err != nil {
+		t.Fatalf("after enable: %v", err)
 	}
 }
