@@ -122,6 +122,13 @@ func TestAssertionAttacks(t *testing.T) {
 	e.addClient(ClientSpec{ID: "viajku", Kind: "backend", JWKSURL: ks.URL + "/registered", Scopes: "system/Observation.rs"})
 	e.addClient(ClientSpec{ID: "other", Kind: "backend", JWKS: newClientKeyFor(t, jwa.ES384, "o").jwks, Scopes: "system/Observation.rs"})
 	secret := e.addClient(ClientSpec{ID: "webapp", Kind: "confidential", RedirectURIs: []string{"https://app.example/cb"}, Scopes: "user/*.rs"})
+	// A P-256 key registered without alg: ES384 must still not verify with it.
+	p256 := newClientKeyFor(t, jwa.ES256, "p256")
+	var noAlg map[string][]map[string]any
+	_ = json.Unmarshal(p256.jwks, &noAlg)
+	delete(noAlg["keys"][0], "alg")
+	noAlgJWKS, _ := json.Marshal(noAlg)
+	e.addClient(ClientSpec{ID: "p256", Kind: "backend", JWKS: noAlgJWKS, Scopes: "system/Observation.rs"})
 	rsaSameKid := newClientKeyFor(t, jwa.RS384, "main")
 	impostor := newClientKeyFor(t, jwa.ES384, "main")
 	attacker := newClientKeyFor(t, jwa.ES384, "evil")
@@ -192,6 +199,9 @@ func TestAssertionAttacks(t *testing.T) {
 		}, "", "invalid_client", "signature"},
 		{"RS384 under the kid of an EC key", func() (string, map[string]string) {
 			return signJWS(t, rsaSameKid.priv, with(rsaSameKid.header(), "alg", "RS384"), claims()), nil
+		}, "", "invalid_client", "does not fit"},
+		{"ES384 with a P-256 key", func() (string, map[string]string) {
+			return signJWS(t, p256.priv, with(p256.header(), "alg", "ES384"), e.assertionClaims("p256")), nil
 		}, "", "invalid_client", "does not fit"},
 		{"payload changed after signing", func() (string, map[string]string) {
 			s := sign(k.header(), claims())

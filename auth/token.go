@@ -417,16 +417,12 @@ func readForm(c echo.Context) (url.Values, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, &TokenError{Code: "invalid_request", Description: "the body must be application/x-www-form-urlencoded"}
 	}
-	tooLarge := &TokenError{Code: "invalid_request", Description: "body over 64 KiB", Status: http.StatusRequestEntityTooLarge}
-	if r.ContentLength > maxAuthBody {
-		return nil, tooLarge
-	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAuthBody+1))
 	if err != nil {
 		return nil, &TokenError{Code: "invalid_request", Description: "reading the body failed"}
 	}
 	if len(body) > maxAuthBody {
-		return nil, tooLarge
+		return nil, &TokenError{Code: "invalid_request", Description: "body over 64 KiB", Status: http.StatusRequestEntityTooLarge}
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -315,6 +316,15 @@ func TestEndpointRequests(t *testing.T) {
 					t.Fatalf("%d %s", a.status, a.raw)
 				}
 			})
+		}
+	}
+	// A body over the bound without a Content-Length (chunked).
+	for _, path := range []string{"/auth/token", "/auth/introspect", "/auth/revoke"} {
+		req, _ := http.NewRequest("POST", e.ts.URL+path, io.MultiReader(strings.NewReader(big)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.ContentLength = -1
+		if a := e.do(req); a.status != 413 {
+			t.Errorf("%s chunked over 64 KiB: %d %s", path, a.status, a.raw)
 		}
 	}
 	// Parameters in the query string are not read.
