@@ -40,7 +40,8 @@ type ClientSpec struct {
 // (keys public, each with a unique kid, RSA of 2048 bits or more or EC
 // P-256/P-384, alg when given one of RS384 ES384 RS256 ES256 fitting the
 // key), keys on a client that is not a backend, --launch on a client that
-// is not a backend, scopes that do not parse, an id already registered.
+// is not a backend, no scopes or scopes that do not parse, an id already
+// registered.
 func (r *Registry) AddClient(ctx context.Context, spec ClientSpec) (secret string, err error) {
 	if err := checkClientSpec(&spec); err != nil {
 		return "", err
@@ -109,6 +110,9 @@ func checkClientSpec(spec *ClientSpec) error {
 			return fmt.Errorf("redirect URI %s given twice", u)
 		}
 		seen[u] = true
+	}
+	if strings.TrimSpace(spec.Scopes) == "" {
+		return errors.New("scopes required: the most the client may be granted (e.g. system/Patient.rs)")
 	}
 	if _, bad := scope.Parse(spec.Scopes); len(bad) > 0 {
 		return fmt.Errorf("scopes not understood: %s", strings.Join(bad, " "))

@@ -62,6 +62,7 @@ func TestAddClientRefusals(t *testing.T) {
 		{"custom scheme", app(func(s *ClientSpec) { s.RedirectURIs = []string{"javascript:alert(1)"} }), "absolute"},
 		{"keys on an app", app(func(s *ClientSpec) { s.JWKS = es.jwks }), "backend"},
 		{"--launch on an app", app(func(s *ClientSpec) { s.Launch = true }), "backend"},
+		{"no scopes", app(func(s *ClientSpec) { s.Scopes = " " }), "scopes required"},
 		{"scopes that do not parse", app(func(s *ClientSpec) { s.Scopes = "patient/Observation.dus" }), "scopes"},
 		{"organization not a reference", app(func(s *ClientSpec) { s.Organization = "CHU Toulouse" }), "organization"},
 		{"backend without keys", backend(func(s *ClientSpec) { s.JWKS = nil }), "JWKS"},
@@ -93,7 +94,7 @@ func TestAddClientRefusals(t *testing.T) {
 	if !strings.HasPrefix(c.SecretHash, "$argon2id$") || strings.Contains(c.SecretHash, secret) || !CheckSecret(c.SecretHash, secret) {
 		t.Errorf("secret hash %q", c.SecretHash)
 	}
-	if _, err := e.reg.AddClient(e.ctx, ClientSpec{ID: "web", Kind: "public", RedirectURIs: []string{"https://x.example/cb"}}); err == nil || !strings.Contains(err.Error(), "already") {
+	if _, err := e.reg.AddClient(e.ctx, ClientSpec{ID: "web", Kind: "public", RedirectURIs: []string{"https://x.example/cb"}, Scopes: "patient/*.rs"}); err == nil || !strings.Contains(err.Error(), "already") {
 		t.Errorf("same id again: %v", err)
 	}
 	list, err := e.reg.Clients(e.ctx)

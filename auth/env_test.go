@@ -182,6 +182,11 @@ func (e *env) do(req *http.Request) *answer {
 	b, _ := io.ReadAll(resp.Body)
 	a := &answer{status: resp.StatusCode, header: resp.Header, raw: string(b)}
 	_ = json.Unmarshal(b, &a.body)
+	for _, r := range a.str("error_description") {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			e.t.Errorf("error_description %q has %q (RFC 6749 section 5.2: printable ASCII but \" and \\)", a.str("error_description"), r)
+		}
+	}
 	return a
 }
 

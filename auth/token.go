@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -462,5 +463,21 @@ func (s *Server) oauthFail(c echo.Context, err error) error {
 	if te.Code == "invalid_client" && credentialsOf(c.Request()).basic {
 		c.Response().Header().Set("WWW-Authenticate", `Basic realm="dccfhir"`)
 	}
-	return writeNoStore(c, te.HTTPStatus(), &oauthError{Error: te.Code, Description: te.Description})
+	return writeNoStore(c, te.HTTPStatus(), &oauthError{Error: te.Code, Description: oauthText(te.Description)})
+}
+
+// oauthText is s in the characters RFC 6749 (section 5.2) allows in an
+// error_description: printable ASCII but " and \.
+func oauthText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
 }
