@@ -12,9 +12,11 @@
 // check sees a removed client or a revoked token at once.
 //
 // Files: auth.go (the shared types), registry.go (records), keys.go and
-// tokens.go (signing, verification), token.go (the token endpoint and its
-// grants), clientauth.go (client authentication), introspect.go,
-// revoke.go, discovery.go, launch.go, bootstrap.go; authorize.go,
+// tokens.go (signing, verification), epoch.go (what a token check watches),
+// token.go (the token endpoint and its grants), clientauth.go and jwks.go
+// (client authentication, client key sets), introspect.go, revoke.go,
+// discovery.go, launch.go, admin.go and bootstrap.go (the tools' API);
+// authorize.go,
 // login.go, consent.go, session.go, users.go, passwords.go, reset.go,
 // mail.go (the browser side).
 package auth

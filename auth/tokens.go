@@ -23,7 +23,8 @@ import (
 
 // Access tokens are RFC 9068 JWTs: header typ at+jwt, alg RS256, kid;
 // claims iss, aud (the FHIR base), sub (the username, or the client id of
-// a backend token), client_id, scope, exp, iat, jti, family (the
+// a backend token), username (a user token's, = sub), client_id, scope,
+// exp, iat, jti, family (the
 // authorization they come from: a code and its refresh chain, or the
 // token itself for a backend token; revocation is by family), fhirUser,
 // and the launch context (patient, encounter, fhirContext,
@@ -33,6 +34,7 @@ const (
 	claimClientID   = "client_id"
 	claimScope      = "scope"
 	claimFamily     = "family"
+	claimUsername   = "username" // a user token's account (= sub); absent from a backend token, whose sub is its client
 	claimFHIRUser   = "fhirUser"
 	claimPatient    = "patient"
 	claimEncounter  = "encounter"
@@ -84,6 +86,9 @@ func (t *tokenSide) accessToken(ctx context.Context, g *grant) (token string, ex
 		Claim(claimClientID, g.ClientID).
 		Claim(claimScope, g.Scope).
 		Claim(claimFamily, g.Family)
+	if g.Username != "" {
+		b = b.Claim(claimUsername, g.Username)
+	}
 	if g.FHIRUser != "" {
 		b = b.Claim(claimFHIRUser, g.FHIRUser)
 	}
@@ -277,11 +282,14 @@ func (t *tokenSide) verifyAccess(ctx context.Context, token string) (*verifiedTo
 		issued: tok.IssuedAt(),
 		until:  tok.Expiration().Add(clockSkew),
 	}
-	if v.p.ClientID == "" || v.p.Subject == "" || v.family == "" {
+	v.p.Username = str(claimUsername)
+	switch {
+	case v.p.ClientID == "" || v.p.Subject == "" || v.family == "":
 		return nil, invalidToken("incomplete token")
-	}
-	if v.p.Subject != v.p.ClientID {
-		v.p.Username = v.p.Subject
+	case v.p.Username == "" && v.p.Subject != v.p.ClientID:
+		return nil, invalidToken("a backend token's sub must be its client")
+	case v.p.Username != "" && v.p.Subject != v.p.Username:
+		return nil, invalidToken("a user token's sub must be its username")
 	}
 	if b, ok := claims[claimBanner].(bool); ok {
 		v.p.NeedPatientBanner = b

@@ -105,8 +105,8 @@ func TestAccessTokenAttacks(t *testing.T) {
 		"client_assertion": {signJWS(t, k.priv, k.header(), e.assertionClaims("sys"))}}, ""); a.status != 200 {
 		t.Fatalf("revoke: %d %s", a.status, a.raw)
 	}
-	disabledUser := e.serverSign(h(), with(claims(), "sub", "leaver", "client_id", "app", "scope", "user/*.rs"))
-	deletedUser := e.serverSign(h(), with(claims(), "sub", "deleted", "client_id", "app", "scope", "user/*.rs"))
+	disabledUser := e.serverSign(h(), with(claims(), "sub", "leaver", "username", "leaver", "client_id", "app", "scope", "user/*.rs"))
+	deletedUser := e.serverSign(h(), with(claims(), "sub", "deleted", "username", "deleted", "client_id", "app", "scope", "user/*.rs"))
 	for _, tok := range []string{removed, reborn, disabledUser, deletedUser} {
 		if w := e.whoami(tok); w.status != 200 { // verified and cached before the change
 			t.Fatalf("before: %d %s", w.status, w.raw)
@@ -153,6 +153,8 @@ func TestAccessTokenAttacks(t *testing.T) {
 		{"no jti", e.serverSign(h(), with(claims(), "jti", nil)), "required claim"},
 		{"iat in the future", e.serverSign(h(), with(claims(), "iat", now.Add(2*time.Minute).Unix())), "future"},
 		{"no family", e.serverSign(h(), with(claims(), "family", nil)), "incomplete"},
+		{"a backend token naming another subject", e.serverSign(h(), with(claims(), "sub", "dr")), "sub must be its client"},
+		{"a user token whose sub is not its username", e.serverSign(h(), with(claims(), "sub", "sys", "username", "dr", "client_id", "app")), "sub must be its username"},
 		{"typ JWT", e.serverSign(with(h(), "typ", "JWT"), claims()), "typ"},
 		{"no typ", e.serverSign(with(h(), "typ", nil), claims()), "typ"},
 		{"an ID token", idToken, "typ"},
