@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -115,39 +116,60 @@ const originTTL = 10 * time.Second
 
 // originCache is the origins of the registered redirect URIs.
 type originCache struct {
-	mu      sync.Mutex
+	set atomic.Pointer[originSet]
+	mu  sync.Mutex // held by the one rereading
+}
+
+type originSet struct {
 	origins map[string]bool
 	loaded  time.Time
 }
 
 // AllowedOrigin reports whether a browser page from origin may call the
 // FHIR API and the token endpoint: an origin (scheme://host[:port]) of a
-// registered redirect URI. The set is reread from the clients at most
-// every 10 seconds.
+// registered redirect URI. The set is reread from the clients when it is
+// 10 seconds old (by one caller; the others use the one they have), so a
+// client registered or removed counts within that time.
 func (s *Server) AllowedOrigin(ctx context.Context, origin string) bool {
 	if origin = originOf(origin); origin == "" {
 		return false
 	}
 	o := &s.tokens.origins
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if now := s.cfg.Now(); o.origins == nil || now.Sub(o.loaded) >= originTTL || now.Before(o.loaded) {
-		clients, err := s.reg.Clients(ctx)
-		if err != nil {
-			s.cfg.Logger.Warn("auth: reading the clients for CORS failed", "error", err)
-			return o.origins[origin]
+	cur := o.set.Load()
+	now := s.cfg.Now()
+	if cur == nil || now.Sub(cur.loaded) >= originTTL || now.Before(cur.loaded) {
+		if cur == nil {
+			o.mu.Lock()
+		} else if !o.mu.TryLock() {
+			return cur.origins[origin]
 		}
-		set := map[string]bool{}
-		for _, c := range clients {
-			for _, u := range c.RedirectURIs {
-				if o := originOf(u); o != "" {
-					set[o] = true
-				}
+		if fresh := o.set.Load(); fresh != cur {
+			cur = fresh
+		} else if next, err := s.loadOrigins(ctx, now); err != nil {
+			s.cfg.Logger.Warn("auth: reading the clients for CORS failed", "error", err)
+		} else {
+			o.set.Store(next)
+			cur = next
+		}
+		o.mu.Unlock()
+	}
+	return cur != nil && cur.origins[origin]
+}
+
+func (s *Server) loadOrigins(ctx context.Context, now time.Time) (*originSet, error) {
+	clients, err := s.reg.Clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, c := range clients {
+		for _, u := range c.RedirectURIs {
+			if o := originOf(u); o != "" {
+				set[o] = true
 			}
 		}
-		o.origins, o.loaded = set, now
 	}
-	return o.origins[origin]
+	return &originSet{origins: set, loaded: now}, nil
 }
 
 // originOf is the origin of an absolute URL (scheme://host[:port], lower
