@@ -12,9 +12,11 @@
 // check sees a removed client or a revoked token at once.
 //
 // Files: auth.go (the shared types), registry.go (records), keys.go and
-// tokens.go (signing, verification), token.go (the token endpoint and its
-// grants), clientauth.go (client authentication), introspect.go,
-// revoke.go, discovery.go, launch.go, bootstrap.go; authorize.go,
+// tokens.go (signing, verification), epoch.go (what a token check watches),
+// token.go (the token endpoint and its grants), clientauth.go and jwks.go
+// (client authentication, client key sets), introspect.go, revoke.go,
+// discovery.go, launch.go, admin.go and bootstrap.go (the tools' API);
+// authorize.go,
 // login.go, consent.go, session.go, users.go, passwords.go, reset.go,
 // mail.go (the browser side).
 package auth
@@ -36,8 +38,11 @@ const (
 	KindKey     = "auth.key"     // Key: kid; Value: the server's signing key (private JWK + dates)
 	KindCode    = "auth.code"    // Key: sha256 of the code; Value: Code; Expires: 60 s
 	KindLaunch  = "auth.launch"  // Key: sha256 of the launch id; Value: Launch; Expires: 5 min
-	KindRevoked = "auth.revoked" // Key: a jti or a token family; Expires: the latest expiry it covers
+	KindRevoked = "auth.revoked" // Key: a token family (every access token has one); Expires: the latest expiry it covers
 	KindConfig  = "auth.config"  // Key: "server"; Value: what the tools need to know of the server (base URL)
+	KindRefresh = "auth.refresh" // Key: sha256 of the refresh token; Value: its grant (family, client, user, scope, context)
+	KindUsed    = "auth.used"    // Key: "code:" or "refresh:" + sha256 of a used value; Value: its family (replays revoke it)
+	KindJTI     = "auth.jti"     // Key: client id + " " + jti of an accepted client assertion; Expires: the assertion's exp + skew
 )
 
 // Config is the authorization server's deployment.
@@ -131,6 +136,9 @@ type Code struct {
 	Nonce       string `json:"nonce,omitempty"`
 	Context
 	Issued time.Time `json:"issued"`
+	// AuthTime is when the user authenticated (the ID token's auth_time;
+	// zero: Issued is taken).
+	AuthTime time.Time `json:"authTime,omitempty"`
 }
 
 // Context is the launch context a user token carries.

@@ -43,7 +43,8 @@ func (r *Registry) get(ctx context.Context, kind, key string, v any) error {
 }
 
 // put stores v as the record kind/key (create: only if absent, else
-// store.ErrConflict).
+// store.ErrConflict). A client, account or revocation stored bumps the
+// epoch token checks watch (epoch.go).
 func (r *Registry) put(ctx context.Context, kind, key string, v any, expires time.Time, create bool) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -51,9 +52,14 @@ func (r *Registry) put(ctx context.Context, kind, key string, v any, expires tim
 	}
 	rec := &store.Record{Kind: kind, Key: key, Value: b, Expires: expires}
 	if create {
-		return r.Store.CreateRecord(ctx, rec)
+		err = r.Store.CreateRecord(ctx, rec)
+	} else {
+		err = r.Store.PutRecord(ctx, rec)
 	}
-	return r.Store.PutRecord(ctx, rec)
+	if err == nil && watched(kind) {
+		err = r.changed(ctx)
+	}
+	return err
 }
 
 // Client returns a registered client, ErrUnknown when there is none.
