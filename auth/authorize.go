@@ -268,7 +268,7 @@ func (w *browserSide) issueCode(c echo.Context, sess *webSession, id string) err
 	code := RandomToken()
 	rec := &Code{
 		ClientID: p.ClientID, RedirectURI: p.RedirectURI, Challenge: p.Challenge, Scope: p.Scope,
-		Username: sess.Username, Nonce: p.Nonce, Context: p.Context, Issued: now,
+		Username: sess.Username, Nonce: p.Nonce, Context: p.Context, Issued: now, AuthTime: sess.AuthTime,
 	}
 	if err := w.save(ctx, KindCode, Digest(code), rec, now.Add(codeTTL), true); err != nil {
 		return w.internal(c, "code", err)
