@@ -185,6 +185,9 @@ func (a *App) Close() error {
 
 // OpenStore opens the storage engine a URI names.
 func OpenStore(ctx context.Context, uri string) (store.Store, error) {
+	if err := CheckStorage(uri); err != nil {
+		return nil, err
+	}
 	switch {
 	case strings.HasPrefix(uri, "sqlite:"):
 		path, _ := SQLitePath(uri)
@@ -194,12 +197,22 @@ func OpenStore(ctx context.Context, uri string) (store.Store, error) {
 			}
 		}
 		return sqlite.Open(path)
-	case strings.HasPrefix(uri, "mongodb://"), strings.HasPrefix(uri, "mongodb+srv://"):
+	default:
 		return mongo.Open(ctx, uri)
-	case uri == "":
-		return nil, errors.New("no storage given")
 	}
-	return nil, fmt.Errorf("storage %q: use sqlite:PATH or a mongodb:// URI", Redact(uri))
+}
+
+// CheckStorage says whether uri names a storage OpenStore can open, before
+// anything is opened (so a mistyped --storage is named as such, not taken
+// for a MongoDB deployment).
+func CheckStorage(uri string) error {
+	switch {
+	case strings.HasPrefix(uri, "sqlite:"), strings.HasPrefix(uri, "mongodb://"), strings.HasPrefix(uri, "mongodb+srv://"):
+		return nil
+	case uri == "":
+		return errors.New("no storage given")
+	}
+	return fmt.Errorf("storage %q: use sqlite:PATH or a mongodb:// URI", Redact(uri))
 }
 
 // SQLitePath is the database file of a sqlite:PATH storage URI (false for

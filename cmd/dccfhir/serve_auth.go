@@ -137,6 +137,9 @@ func (a *authFlags) check(fs *flag.FlagSet, storage string) error {
 			return errors.New("--smtp-url needs --smtp-from")
 		}
 	}
+	if err := app.CheckStorage(storage); err != nil {
+		return err
+	}
 	if a.dataDir == "" {
 		a.dataDir = defaultDataDir(storage)
 	}

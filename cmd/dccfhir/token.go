@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/auth"
 )
 
@@ -84,6 +85,9 @@ func runToken(args []string, stdout io.Writer) error {
 // folder of the SQLite storage; a file others may read is used with a
 // warning on stderr.
 func readCredentials(dir, storage string) (*auth.AdminCredentials, error) {
+	if err := app.CheckStorage(storage); err != nil {
+		return nil, err
+	}
 	if dir == "" {
 		dir = defaultDataDir(storage)
 	}
