@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/dccfhir/dccfhir/store"
 )
@@ -28,15 +29,88 @@ func (r *Registry) changed(ctx context.Context) error {
 	return r.Store.PutRecord(ctx, &store.Record{Kind: KindConfig, Key: epochKey, Value: []byte(newID())})
 }
 
-// epoch reads the current epoch ("" before the first change).
+// epoch returns the current epoch ("" before the first change), as read
+// by a store read that began after this call did: concurrent checks share
+// one read (epochReader), so a change made before a request arrived is
+// always seen by its check, at one store read per burst of requests
+// rather than one per request.
 func (t *tokenSide) epoch(ctx context.Context) (string, error) {
-	rec, err := t.s.reg.Store.GetRecord(ctx, KindConfig, epochKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	} else if err != nil {
-		return "", err
+	return t.epochs.read(ctx, func(ctx context.Context) (string, error) {
+		rec, err := t.s.reg.Store.GetRecord(ctx, KindConfig, epochKey)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil
+		} else if err != nil {
+			return "", err
+		}
+		return string(rec.Value), nil
+	})
+}
+
+// epochReader coalesces epoch reads without ever answering a caller with
+// a read that began before it arrived (which could miss a change committed
+// just before its request). A caller that finds no read in flight starts
+// one. A caller that finds one in flight (begun before it arrived) joins
+// the next read, which starts as soon as the one in flight ends; the first
+// to join it runs it. Under load that is about one store read per read's
+// duration instead of one per request; a lone request reads once.
+type epochReader struct {
+	mu        sync.Mutex
+	cur, next *epochRead
+}
+
+type epochRead struct {
+	done chan struct{}
+	val  string
+	err  error
+}
+
+func (e *epochReader) read(ctx context.Context, fetch func(context.Context) (string, error)) (string, error) {
+	// The reads are shared: none may end with the context of the caller
+	// that happens to run it.
+	fctx := context.WithoutCancel(ctx)
+	e.mu.Lock()
+	if e.cur == nil {
+		r := &epochRead{done: make(chan struct{})}
+		e.cur = r
+		e.mu.Unlock()
+		e.run(fctx, r, fetch)
+		return r.val, r.err
 	}
-	return string(rec.Value), nil
+	inFlight, lead := e.cur, e.next == nil
+	if lead {
+		e.next = &epochRead{done: make(chan struct{})}
+	}
+	n := e.next
+	e.mu.Unlock()
+	if !lead {
+		return n.wait(ctx)
+	}
+	<-inFlight.done // bounded by one store read
+	e.mu.Lock()
+	e.cur, e.next = n, nil
+	e.mu.Unlock()
+	e.run(fctx, n, fetch)
+	return n.val, n.err
+}
+
+// run performs r and retires it.
+func (e *epochReader) run(ctx context.Context, r *epochRead, fetch func(context.Context) (string, error)) {
+	r.val, r.err = fetch(ctx)
+	close(r.done)
+	e.mu.Lock()
+	if e.cur == r {
+		e.cur = nil
+	}
+	e.mu.Unlock()
+}
+
+func (r *epochRead) wait(ctx context.Context) (string, error) {
+	select {
+	case <-r.done:
+		return r.val, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // liveState is the outcome of a token's last live check (nil err: live)

@@ -19,6 +19,7 @@ type tokenSide struct {
 	s        *Server
 	keys     keySource
 	verified verifyCache
+	epochs   epochReader
 	// clientCreated and userDisabled are the parts of client and user
 	// records Verify reads, decoded once per version of the record.
 	clientCreated recordMemo[time.Time]
