@@ -34,8 +34,25 @@ func (r *Registry) changed(ctx context.Context) error {
 // one read (epochReader), so a change made before a request arrived is
 // always seen by its check, at one store read per burst of requests
 // rather than one per request.
+//
+// On an engine that can tell cheaply that nothing was committed since
+// (store.CommitMarker: SQLite's WAL-index header), the last epoch read is
+// reused while the commit mark has not moved: a read-only load then costs
+// one small file read per check instead of a store read.
 func (t *tokenSide) epoch(ctx context.Context) (string, error) {
-	return t.epochs.read(ctx, func(ctx context.Context) (string, error) {
+	cm, _ := t.s.reg.Store.(store.CommitMarker)
+	var mark uint64
+	marked := false
+	if cm != nil {
+		// taken before the read: if it has not moved later, nothing was
+		// committed after it, so the value read after it is still current
+		if mark, marked = cm.CommitMark(); marked {
+			if last := t.lastEpoch.Load(); last != nil && last.mark == mark {
+				return last.val, nil
+			}
+		}
+	}
+	v, err := t.epochs.read(ctx, func(ctx context.Context) (string, error) {
 		rec, err := t.s.reg.Store.GetRecord(ctx, KindConfig, epochKey)
 		if errors.Is(err, store.ErrNotFound) {
 			return "", nil
@@ -44,6 +61,16 @@ func (t *tokenSide) epoch(ctx context.Context) (string, error) {
 		}
 		return string(rec.Value), nil
 	})
+	if err == nil && marked {
+		t.lastEpoch.Store(&markedEpoch{mark: mark, val: v})
+	}
+	return v, err
+}
+
+// markedEpoch is an epoch value with the commit mark taken before it was read.
+type markedEpoch struct {
+	mark uint64
+	val  string
 }
 
 // epochReader coalesces epoch reads without ever answering a caller with

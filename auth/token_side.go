@@ -20,6 +20,8 @@ type tokenSide struct {
 	keys     keySource
 	verified verifyCache
 	epochs   epochReader
+	// lastEpoch is the last epoch read with its commit mark (epoch.go).
+	lastEpoch atomic.Pointer[markedEpoch]
 	// clientCreated and userDisabled are the parts of client and user
 	// records Verify reads, decoded once per version of the record.
 	clientCreated recordMemo[time.Time]

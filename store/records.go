@@ -40,3 +40,12 @@ type Records interface {
 	// ListRecords returns the live records of kind, ordered by Key.
 	ListRecords(ctx context.Context, kind string) ([]*Record, error)
 }
+
+// CommitMarker is what an engine may offer so that a hot path caching
+// records (the token check's epoch) can tell, more cheaply than a read,
+// that nothing was committed since it last read them: CommitMark changes
+// whenever any transaction commits, from any process. ok false means "do
+// not know": read.
+type CommitMarker interface {
+	CommitMark() (mark uint64, ok bool)
+}

@@ -200,3 +200,17 @@ func BenchmarkSearchToken(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkCommitMark(b *testing.B) {
+	st, err := Open(filepath.Join(b.TempDir(), "db.sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := st.CommitMark(); !ok {
+			b.Fatal("no mark")
+		}
+	}
+}

@@ -155,3 +155,51 @@ func TestRecordsReopen(t *testing.T) {
 		return s
 	})
 }
+
+// TestCommitMark: the mark moves with every commit (a record write, a
+// resource write, another store on the same file) and stays put otherwise.
+func TestCommitMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	mark := func() uint64 {
+		t.Helper()
+		m, ok := st.CommitMark()
+		if !ok {
+			t.Fatal("no mark")
+		}
+		return m
+	}
+	m0 := mark()
+	if m := mark(); m != m0 {
+		t.Fatal("the mark moved with no commit")
+	}
+	if _, err := st.GetRecord(ctx, "k", "x"); err == nil {
+		t.Fatal("unexpected record")
+	}
+	if m := mark(); m != m0 {
+		t.Fatal("a read moved the mark")
+	}
+	if err := st.PutRecord(ctx, &store.Record{Kind: "k", Key: "a", Value: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	m1 := mark()
+	if m1 == m0 {
+		t.Fatal("a record write did not move the mark")
+	}
+	other, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.PutRecord(ctx, &store.Record{Kind: "k", Key: "b", Value: []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	if m := mark(); m == m1 {
+		t.Fatal("another store's commit did not move the mark")
+	}
+	other.Close()
+}

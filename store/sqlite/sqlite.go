@@ -114,6 +114,7 @@ type Options struct {
 // Store is the SQLite engine; it implements store.Store.
 type Store struct {
 	path string
+	shm  shmHeader // commitmark.go
 
 	wmu    sync.Mutex // serialises Update (and Close)
 	wdb    *sql.DB
@@ -407,6 +408,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.shm.close()
 	close(s.ckpt)
 	<-s.ckptDone
 	s.cdb.Close()
