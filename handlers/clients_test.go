@@ -2,11 +2,22 @@ package handlers_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/dccfhir/dccfhir/auth"
 )
 
 // clientsDir holds the npm client packages and their scripts.
@@ -40,19 +51,100 @@ func needNode(t *testing.T) string {
 	return node
 }
 
-// TestFhirKitClient drives the server with fhir-kit-client: create, read,
-// vread, update, delete (410 after), history, search, transaction.
-func TestFhirKitClient(t *testing.T) {
-	node := needNode(t)
-	f := start(t, sqliteEngine())
+// runScript runs a script of clientsDir with env (NAME=value) added to the
+// test's, and fails with its output when it exits non-zero. The failure
+// names the variables, not their values (tokens, passwords).
+func runScript(t *testing.T, node, script string, env ...string) {
+	t.Helper()
+	names := make([]string, len(env))
+	for i, kv := range env {
+		names[i], _, _ = strings.Cut(kv, "=")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "fhir-kit-client.test.mjs")
+	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = clientsDir
-	cmd.Env = append(os.Environ(), "DCC_FHIR_BASE="+f.base)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("fhir-kit-client against %s: %v\n%s", f.base, err, out)
+		t.Fatalf("node %s (with %s): %v\n%s", script, strings.Join(names, " "), err, out)
 	}
 	t.Logf("%s", out)
+}
+
+// TestFhirKitClient drives the server with fhir-kit-client: create, read,
+// vread, update, delete (410 after), history, search, transaction; once
+// with auth off, once with auth on and a SMART Backend Services token of a
+// laboratory system registered with an RS384 key and only the scopes the
+// script needs.
+func TestFhirKitClient(t *testing.T) {
+	node := needNode(t)
+	t.Run("auth off", func(t *testing.T) {
+		f := start(t, sqliteEngine())
+		runScript(t, node, "fhir-kit-client.test.mjs", "DCC_FHIR_BASE="+f.base)
+	})
+	t.Run("backend services token", func(t *testing.T) {
+		f := start(t, sqliteEngine(), withAuth)
+		priv := addBackendClient(t, f, auth.ClientSpec{
+			ID: "lab-platform", Name: "Plateforme de biologie moléculaire",
+			Scopes: "system/Patient.cruds system/Observation.cruds", Organization: "Organization/lab-1",
+		}, jwa.RS384)
+		tok, err := auth.IssueToken(context.Background(), f.auth.Registry(), auth.TokenRequest{ClientID: "lab-platform", Key: priv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runScript(t, node, "fhir-kit-client.test.mjs", "DCC_FHIR_BASE="+f.base, "DCC_FHIR_TOKEN="+tok)
+		// the script's calls were checked: without the token they are refused
+		r := f.do("GET", "/Patient", nil, "Authorization", "")
+		f.want(r, 401)
+	})
+}
+
+// addBackendClient registers a backend client of spec (Kind set to
+// backend) with a new key pair for alg (RS384 or ES384) and returns its
+// private JWK, as a laboratory system would keep it.
+func addBackendClient(t *testing.T, f *fixture, spec auth.ClientSpec, alg jwa.SignatureAlgorithm) json.RawMessage {
+	t.Helper()
+	var raw any
+	var err error
+	switch alg {
+	case jwa.RS384:
+		raw, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jwa.ES384:
+		raw, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	default:
+		t.Fatalf("no key for %s", alg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := jwk.FromRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]any{jwk.KeyIDKey: spec.ID + "-key-1", jwk.AlgorithmKey: alg} {
+		if err := key.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub, err := key.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jwk.NewSet()
+	if err := set.AddKey(pub); err != nil {
+		t.Fatal(err)
+	}
+	if spec.JWKS, err = json.Marshal(set); err != nil {
+		t.Fatal(err)
+	}
+	spec.Kind = "backend"
+	if _, err := f.auth.Registry().AddClient(context.Background(), spec); err != nil {
+		t.Fatalf("registering %s: %v", spec.ID, err)
+	}
+	priv, err := json.Marshal(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv
 }

@@ -13,8 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dccfhir/dccfhir/app"
+	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/handlers"
 	"github.com/dccfhir/dccfhir/profiles"
@@ -51,11 +53,28 @@ type fixture struct {
 	base string
 	st   store.Store
 	svc  *service.Service
+	// auth is the authorization server of a server started withAuth
+	// (nil otherwise); token is the bearer do sends, admin-cli's.
+	auth  *auth.Server
+	token string
 }
 
 type option = func(*handlersConfig)
 
 type handlersConfig = handlers.Config
+
+// withAuth starts the server as serve does by default: protection on
+// (app.Config.Auth), the administrator bootstrapped; fixture.do then
+// sends admin-cli's system/*.cruds token with every request.
+func withAuth(c *handlersConfig) { c.Auth = realAuth{} }
+
+// realAuth, as a configuration's Auth, asks startWith for the real
+// authorization server: app.New builds it and puts it in its place.
+type realAuth struct{ handlers.Authenticator }
+
+// authTokenTTL is the lifetime of the tokens of a server started withAuth:
+// one token, issued at start, outlives any test.
+const authTokenTTL = 2 * time.Hour
 
 func start(t *testing.T, e engine, opts ...option) *fixture {
 	t.Helper()
@@ -73,22 +92,81 @@ func startWith(t *testing.T, e engine, reg *search.Registry, opts ...option) *fi
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.base = "http://" + f.srv.Listener.Addr().String() + "/fhir"
 	cfg := handlers.Config{BaseURL: f.base, ConditionalDeleteMultiple: true, Logger: testLogger()}
+	if underAuthSuite(t) {
+		withAuth(&cfg)
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	_, protect := cfg.Auth.(realAuth)
 	v := fullValidator(t)
 	if pv, ok := cfg.Validator.(*profiles.Validator); ok {
 		v = pv
 	}
-	a, err := app.New(context.Background(), app.Config{Store: st, Validator: v, Registry: reg, HTTP: cfg, Logger: cfg.Logger})
+	ac := app.Config{Store: st, Validator: v, Registry: reg, HTTP: cfg, Logger: cfg.Logger}
+	if protect {
+		ac.HTTP.Auth = nil
+		ac.Auth = &auth.Config{TokenTTLBackend: authTokenTTL}
+		ac.DataDir = t.TempDir()
+	}
+	a, err := app.New(context.Background(), ac)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.svc = a.Service
+	if protect {
+		f.auth = a.Auth
+		f.token = adminToken(t, a)
+	}
 	f.srv.Config.Handler = a.Handler
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// adminToken is a system/*.cruds token of the administration client the
+// first start bootstrapped, issued as `dccfhir token` issues it: from the
+// admin-credentials.json the start wrote.
+func adminToken(t testing.TB, a *app.App) string {
+	t.Helper()
+	if a.Credentials == "" {
+		t.Fatal("a server started with auth on an empty store wrote no admin-credentials.json")
+	}
+	b, err := os.ReadFile(a.Credentials)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cred auth.AdminCredentials
+	if err := json.Unmarshal(b, &cred); err != nil {
+		t.Fatalf("%s: %v", a.Credentials, err)
+	}
+	tok, err := auth.IssueToken(context.Background(), a.Auth.Registry(), auth.TokenRequest{ClientID: cred.ClientID, Key: cred.Key})
+	if err != nil {
+		t.Fatalf("issuing admin-cli's token: %v", err)
+	}
+	return tok
+}
+
+// client is an HTTP client for requests made without do (the Synthea
+// loads): it sends the fixture's token, if any, with each.
+func (f *fixture) client() *http.Client {
+	if f.token == "" {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: bearerTransport{token: f.token, next: http.DefaultTransport}}
+}
+
+type bearerTransport struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.next.RoundTrip(r)
 }
 
 // benchServer starts a server on st for benchmarks, built as serve builds it.
@@ -120,8 +198,12 @@ func testEngines() []engine {
 	if !testing.Short() {
 		return engines
 	}
+	return sqliteOnly(engines)
+}
+
+func sqliteOnly(all []engine) []engine {
 	var es []engine
-	for _, e := range engines {
+	for _, e := range all {
 		if e.name == "sqlite" {
 			es = append(es, e)
 		}
@@ -130,9 +212,14 @@ func testEngines() []engine {
 }
 
 // forEach runs fn as a subtest on every engine of testEngines, each with a
-// fresh server.
+// fresh server; a suite rerun by TestSuitesWithAuth runs on SQLite only,
+// unless it is one of the few that run there on every engine.
 func forEach(t *testing.T, fn func(t *testing.T, f *fixture), opts ...option) {
-	for _, e := range testEngines() {
+	es := testEngines()
+	if underAuthSuite(t) && !authOnEveryEngine(t) {
+		es = sqliteOnly(es)
+	}
+	for _, e := range es {
 		e := e
 		t.Run(e.name, func(t *testing.T) { fn(t, start(t, e, opts...)) })
 	}
@@ -169,7 +256,8 @@ func dig(v any, path ...string) any {
 	return v
 }
 
-// do sends a request; body may be a string, []byte or a value to marshal.
+// do sends a request (with the fixture's token, if any, unless hdr gives
+// an Authorization of its own); body may be a string, []byte or a value to marshal.
 func (f *fixture) do(method, path string, body any, hdr ...string) *resp {
 	f.t.Helper()
 	var rd io.Reader
@@ -196,6 +284,9 @@ func (f *fixture) do(method, path string, body any, hdr ...string) *resp {
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
