@@ -157,15 +157,13 @@ func (s *Store) ListRecords(ctx context.Context, kind string) ([]*store.Record, 
 // writeRecords runs fn on the write connection under the writer's mutex.
 // Like Update, it runs fn's statements to completion once begun: a
 // cancelled context is seen before, not half way.
-func (s *Store) writeRecords(ctx context.Context, fn func(context.Context) error) error {
+func (s *Store) writeRecords(ctx context.Context, fn func(context.Context) error) (err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed {
-		return errors.New("sqlite: store closed")
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
+	defer func() { s.settle(connBroken(err)) }()
 	if err := fn(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}

@@ -76,14 +76,29 @@
 // flushed as multi-row INSERTs of up to 100 rows, from statements prepared
 // once per connection, before any read or search in the Tx and at commit.
 // SQLite's automatic checkpoint is off: a background goroutine checkpoints
-// (PASSIVE) on its own connection once the WAL passes 32 MiB, so commits
-// do not pay for it; Close checkpoints fully.
+// (PASSIVE) on its own connection once this Store's writes have left 64 MiB
+// of WAL not yet copied back, so commits do not pay for it.
+//
+// # Other processes
+//
+// The admin commands (dccfhir token, client, user, keys) open the file
+// while a server has it open: WAL mode lets them, through SQLite's locks on
+// the file and on its -shm wal-index. Those are POSIX record locks, which
+// the kernel drops for the whole process at the close of any descriptor of
+// the file, so nothing in this package opens the database, -wal or -shm
+// file itself (it once read the -shm header to size the WAL: every close
+// dropped the server's locks, the next admin command took the wal-index
+// for its own, truncated and rebuilt it, and the server's commits then
+// faulted on its stale mapping, SQLITE_IOERR_IN_PAGE). The WAL is measured
+// with SQLite's own counters instead (see checkpointer). A write that fails
+// with an I/O error discards the write connection (settle), and Close
+// leaves the checkpoint at close to SQLite, which runs it only when no
+// other process has the file open.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -95,7 +110,7 @@ import (
 
 	"github.com/dccfhir/dccfhir/store"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	msqlite "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // ErrUnsupported is returned (wrapped) for a search feature this engine
@@ -116,8 +131,10 @@ type Store struct {
 	path string
 	shm  shmHeader // commitmark.go
 
-	wmu    sync.Mutex // serialises Update (and Close)
-	wdb    *sql.DB
+	wmu sync.Mutex // serialises Update (and Close)
+	wdb *sql.DB
+	// wconn is the write connection and w its statements; nil after a
+	// write discarded them (settle) until the next write opens another.
 	wconn  *sql.Conn
 	w      *stmtCache
 	closed bool
@@ -134,6 +151,11 @@ type Store struct {
 	ckptDone chan struct{}
 	// ckptBytes is walCheckpointBytes (smaller in tests).
 	ckptBytes int64
+	// walFrames estimates the WAL frames not yet checkpointed: those the
+	// writer appended (countFrames) since the last checkpoint, plus those
+	// it left. frameBytes is the size of one (page size + 24).
+	walFrames  atomic.Int64
+	frameBytes int64
 	// catchUp asks the next writer to finish the checkpoint before it
 	// begins (see checkpointer).
 	catchUp atomic.Bool
@@ -185,16 +207,20 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
 	ctx := context.Background()
-	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+	if err = s.openWriter(ctx); err != nil {
 		s.wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if err = migrate(ctx, s.wconn); err != nil {
+	var page int64
+	if err = s.wconn.QueryRowContext(ctx, "PRAGMA page_size").Scan(&page); err == nil {
+		err = migrate(ctx, s.wconn)
+	}
+	if err != nil {
 		s.wconn.Close()
 		s.wdb.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
-	s.w = newStmtCache(s.wconn.PrepareContext, s.wconn)
+	s.frameBytes = page + 24
 	if s.rdb, err = sql.Open("sqlite", rdsn); err != nil {
 		s.wconn.Close()
 		s.wdb.Close()
@@ -230,6 +256,13 @@ const walCheckpointBytes = 64 << 20
 // included; here they overlap the next transactions instead, and never
 // block readers.
 //
+// The measure is walFrames, kept from SQLite's counters: the frames the
+// writer connection appended (countFrames) and those a checkpoint left
+// (checkpointPassive). Frames other processes append are not counted
+// (an admin command writes a few records, and checkpoints nothing), nor
+// those an earlier run left after a crash: they are copied back with the
+// next checkpoint.
+//
 // A checkpoint that runs while writers keep appending never catches up,
 // and SQLite starts the WAL over only when a write transaction begins
 // after one has: left alone, the WAL would grow without bound under a
@@ -242,44 +275,53 @@ const walCheckpointBytes = 64 << 20
 func (s *Store) checkpointer() {
 	defer close(s.ckptDone)
 	for range s.ckpt {
-		if n, ok := walPending(s.path); ok && n < s.ckptBytes {
+		if s.walFrames.Load()*s.frameBytes < s.ckptBytes {
 			continue
 		}
-		// An error (SQLITE_BUSY from another process) only delays the
-		// checkpoint to the next commit.
+		// Under ckptMu, as the writer's catch-up that resets walFrames.
 		s.ckptMu.Lock()
-		_, _ = s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
-		s.ckptMu.Unlock()
-		if n, ok := walPending(s.path); !ok || n > 0 {
-			s.catchUp.Store(true)
+		before := s.walFrames.Load()
+		// SQLITE_BUSY from another process's checkpoint (!ok) only delays
+		// this one to the next commit.
+		if left, ok := checkpointPassive(context.Background(), s.cdb); ok {
+			// Frames appended while it ran stay counted; if there are
+			// any, or it left some, the next writer finishes it.
+			if s.walFrames.Add(left-before) > 0 {
+				s.catchUp.Store(true)
+			}
 		}
+		s.ckptMu.Unlock()
 	}
 }
 
-// walPending reports the bytes of WAL frames not yet checkpointed, read
-// from the wal-index header in the -shm file (https://www.sqlite.org/walformat.html:
-// szPage at byte 14, mxFrame at 16, the checkpoint's nBackfill at 96, in
-// the machine's byte order). ok is false when the header cannot be read;
-// the caller then checkpoints, as SQLite would.
-func walPending(path string) (n int64, ok bool) {
-	f, err := os.Open(path + "-shm")
-	if err != nil {
+// checkpointPassive runs a PASSIVE checkpoint on q and returns the WAL
+// frames it left uncopied (readers still on older snapshots, or frames
+// appended since it began); ok is false when it could not run.
+func checkpointPassive(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (left int64, ok bool) {
+	var busy, log, copied int64
+	if err := q.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied); err != nil || busy != 0 || log < 0 {
 		return 0, false
 	}
-	defer f.Close()
-	var h [100]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
-		return 0, false
+	return max(log-copied, 0), true
+}
+
+// countFrames adds the WAL frames the write connection appended since the
+// last call (its SQLITE_DBSTATUS_CACHE_WRITE counter, which WAL mode
+// advances by one per frame) to walFrames. Callers hold wmu.
+func (s *Store) countFrames() {
+	if s.wconn == nil {
+		return
 	}
-	page := int64(binary.NativeEndian.Uint16(h[14:]))
-	if page == 1 {
-		page = 65536 // szPage stores 65536 as 1
-	}
-	mx, backfill := binary.NativeEndian.Uint32(h[16:]), binary.NativeEndian.Uint32(h[96:])
-	if page == 0 || backfill > mx {
-		return 0, false
-	}
-	return int64(mx-backfill) * (page + 24), true
+	_ = s.wconn.Raw(func(dc any) error {
+		if st, ok := dc.(msqlite.DBStatus); ok {
+			if n, _, err := st.Status(msqlite.DBStatusCacheWrite, true); err == nil {
+				s.walFrames.Add(int64(n))
+			}
+		}
+		return nil
+	})
 }
 
 // committed wakes the checkpointer without waiting for it.
@@ -399,8 +441,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// Close checkpoints the WAL into the database file (so the file alone is a
-// complete copy) and closes every connection. Waits for a running Update.
+// Close closes every connection, the writer last; it waits for a running
+// Update. It runs no checkpoint of its own: when the process's last
+// connection to the file closes, SQLite checkpoints the WAL and deletes it
+// if it can take an exclusive lock on the database file, that is when no
+// other process has it open, so a server (or an admin command) that was
+// alone leaves the file alone a complete copy. When another process has
+// it open, the WAL is left to that one: a TRUNCATE checkpoint here, from
+// an admin command while a server runs, would stall the server's writers
+// until its readers moved on (up to busy_timeout), to copy a WAL the
+// server's checkpointer copies anyway.
 func (s *Store) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -414,13 +464,15 @@ func (s *Store) Close() error {
 	s.cdb.Close()
 	s.r.close()
 	rerr := s.rdb.Close()
-	_, cerr := s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-	s.w.close()
-	werr := s.wconn.Close()
+	var werr error
+	if s.wconn != nil {
+		s.w.close()
+		werr = s.wconn.Close()
+	}
 	if err := s.wdb.Close(); werr == nil {
 		werr = err
 	}
-	return errors.Join(rerr, cerr, werr)
+	return errors.Join(rerr, werr)
 }
 
 // selectResource reads resource rows (alias r) with their JSON.

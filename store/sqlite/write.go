@@ -80,14 +80,12 @@ var _ store.Tx = (*tx)(nil)
 // Update runs fn in one BEGIN IMMEDIATE transaction on the write
 // connection, committing when fn returns nil and rolling back otherwise
 // (also when fn panics). Writers queue on a mutex, so fn never sees
-// SQLITE_BUSY from this process and is never re-run.
+// SQLITE_BUSY from this process and is never re-run. After an I/O error
+// the connection is discarded rather than rolled back (see settle).
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed {
-		return errors.New("sqlite: store closed")
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	bg := context.WithoutCancel(ctx)
@@ -95,21 +93,31 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 		// See checkpointer: with no writer running, this completes the
 		// checkpoint, so the BEGIN below starts the WAL over.
 		s.ckptMu.Lock()
-		_, _ = s.wconn.ExecContext(bg, "PRAGMA wal_checkpoint(PASSIVE)")
+		if left, ok := checkpointPassive(bg, s.wconn); ok {
+			s.walFrames.Store(left)
+		}
 		s.ckptMu.Unlock()
 	}
 	if _, err := s.wconn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+		s.settle(connBroken(err))
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	t := &tx{s: s, dirty: map[int64]struct{}{}}
 	committed := false
 	defer func() {
 		t.done = true
-		if !committed {
-			if _, rerr := s.wconn.ExecContext(bg, "ROLLBACK"); rerr != nil && err != nil {
-				err = errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rerr))
+		drop := connBroken(err)
+		if !committed && !drop {
+			if _, rerr := s.wconn.ExecContext(bg, "ROLLBACK"); rerr != nil {
+				// The transaction may still be open: the next BEGIN
+				// would fail on this connection.
+				drop = true
+				if err != nil {
+					err = errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rerr))
+				}
 			}
 		}
+		s.settle(drop)
 	}()
 	if err := fn(t); err != nil {
 		return err
