@@ -31,10 +31,14 @@ func (s *Store) CommitMark() (mark uint64, ok bool) {
 	return mark, true
 }
 
-// shmHeader keeps the -shm file open for CommitMark. The file stays the
-// same while the store is open: SQLite removes or recreates it only when
-// the last connection to the database closes, and this store's
-// connections are open until Close.
+// shmHeader keeps the -shm file open for CommitMark, from the first call
+// until Close, after the connections have closed. It must never be closed
+// earlier: SQLite's locks on -shm are POSIX record locks, which the kernel
+// drops for the whole process when any descriptor of the file is closed
+// (another process would then rebuild the wal-index under this one's
+// connections; see TestSecondProcess). The file stays the same while the
+// store is open: SQLite removes or recreates it only when the last
+// connection to the database closes.
 type shmHeader struct {
 	once sync.Once
 	f    *os.File

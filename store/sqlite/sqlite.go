@@ -458,7 +458,6 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.shm.close()
 	close(s.ckpt)
 	<-s.ckptDone
 	s.cdb.Close()
@@ -472,6 +471,7 @@ func (s *Store) Close() error {
 	if err := s.wdb.Close(); werr == nil {
 		werr = err
 	}
+	s.shm.close() // last: closing it drops this process's locks on -shm (commitmark.go)
 	return errors.Join(rerr, werr)
 }
 
