@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,25 +13,51 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// limit is what a Grant narrows on resources of one type: the Patient
-// compartment it confines them to and the restriction they must match.
-// A nil *limit narrows nothing: no Access, or an unconfined and
-// unrestricted grant — the path every request of the server's own, of
-// protection off and of user/ and system/ scopes takes, at the cost of
-// one Grant call.
+// limit is what a Grant narrows on resources of one type: the patient
+// it confines them to and the restriction they must match. A nil *limit
+// narrows nothing: no Access, or an unconfined and unrestricted grant —
+// the path every request of the server's own, of protection off and of
+// user/ and system/ scopes takes, at the cost of one Grant call.
 type limit struct {
-	// patient confines to the compartment of Patient/<patient>; "" when
-	// the grant is not confined or the type cannot be in a Patient
-	// compartment (shared data such as Medication or Practitioner).
-	patient     string
+	// patient confines to the resources of Patient/<patient>; "" when the
+	// grant is not confined, or the type is reference data a patient/
+	// grant reads unconfined (sharedTypes).
+	patient string
+	// by is the reference parameter that confines: _compartment (the
+	// Patient compartment) for the types it can hold, the type's patient
+	// parameter for Task and Device (patientParams).
+	by          string
 	restriction url.Values
 }
 
 // patientComp is the compartment patient/ scopes confine to.
 const patientComp = "Patient"
 
+// patientParams are the types outside the R4 Patient compartment that a
+// patient/ grant confines all the same, by the reference parameter
+// named, as if the compartment held them: this server's addition to the
+// R4 CompartmentDefinition (Task.for, Device.patient), so a patient app
+// sees its own tasks and devices, and no one else's.
+var patientParams = map[string]string{"Task": "patient", "Device": "patient"}
+
+// sharedTypes are the reference, conformance and terminology types,
+// outside every Patient compartment and about no patient: a patient/
+// grant reads and searches them unconfined (a patient app needs its
+// practitioner, its medications, the value sets), and never writes them.
+// Every other type outside the compartment (Binary, Bundle, Contract,
+// Linkage, ...) may hold anything, of anyone: a patient/ grant cannot
+// confine it, so it allows nothing on it.
+var sharedTypes = map[string]bool{
+	"Practitioner": true, "PractitionerRole": true, "Organization": true, "Location": true,
+	"HealthcareService": true, "Endpoint": true, "Medication": true, "Substance": true,
+	"StructureDefinition": true, "ValueSet": true, "CodeSystem": true, "ConceptMap": true,
+	"SearchParameter": true, "CapabilityStatement": true, "OperationDefinition": true,
+	"CompartmentDefinition": true, "NamingSystem": true, "ImplementationGuide": true,
+	"Questionnaire": true, "PlanDefinition": true, "ActivityDefinition": true, "Library": true,
+}
+
 // grant asks the caller's Access for letter on typ ("*": every type).
-func grant(ctx context.Context, letter byte, typ string) (*limit, error) {
+func (s *Service) grant(ctx context.Context, letter byte, typ string) (*limit, error) {
 	a := AccessFrom(ctx)
 	if a == nil {
 		return nil, nil
@@ -39,27 +66,55 @@ func grant(ctx context.Context, letter byte, typ string) (*limit, error) {
 	if err != nil {
 		return nil, err
 	}
-	return limitOf(g, typ), nil
+	return s.limitOf(g, letter, typ)
 }
 
-// limitOf is what g narrows on typ; for "*" a confinement is kept, since
-// some types are in the compartment.
-func limitOf(g Grant, typ string) *limit {
-	p := g.Patient
-	if p != "" && typ != "*" && !search.InCompartment(patientComp, typ) {
-		p = ""
+// limitOf is what g narrows for letter on typ, or the 403 of a patient/
+// grant on a type it cannot confine. For "*" a confinement is kept, by
+// compartment (the callers refuse what they cannot narrow).
+func (s *Service) limitOf(g Grant, letter byte, typ string) (*limit, error) {
+	if g.Patient == "" {
+		if g.Restriction == nil {
+			return nil, nil
+		}
+		return &limit{restriction: g.Restriction}, nil
 	}
-	if p == "" && g.Restriction == nil {
-		return nil
+	l := &limit{patient: g.Patient, by: search.CompartmentParam, restriction: g.Restriction}
+	switch p := patientParams[typ]; {
+	case typ == "*" || search.InCompartment(patientComp, typ):
+	case p != "":
+		if !s.Params.BuiltIn(typ, p) {
+			return nil, unconfinable(letter, typ, fmt.Sprintf("this server's %s.%s search parameter, which confines %s to a patient, is not the R4 one (a custom SearchParameter replaced it)", typ, p, typ))
+		}
+		l.by = p
+	case sharedTypes[typ] && (letter == 'r' || letter == 's'):
+		if g.Restriction == nil {
+			return nil, nil
+		}
+		l.patient, l.by = "", ""
+	case sharedTypes[typ]:
+		return nil, unconfinable(letter, typ, typ+" is shared data, outside every Patient compartment, which a patient/ scope may read but not change")
+	default:
+		return nil, unconfinable(letter, typ, typ+" is neither in a Patient compartment nor reference data, so a patient/ scope cannot confine it to the launch patient")
 	}
-	return &limit{patient: p, restriction: g.Restriction}
+	return l, nil
+}
+
+// letterVerbs name the scope letters in messages.
+var letterVerbs = map[byte]string{'c': "create", 'r': "read", 'u': "update", 'd': "delete", 's': "search"}
+
+// unconfinable is the 403 of a patient/ grant on a type it cannot
+// confine, naming the unconfined scopes that would allow it.
+func unconfinable(letter byte, typ, why string) error {
+	need := typ + "." + string(letter)
+	return forbidden("allow %s of %s only by a patient/ scope, and %s: it needs user/%s or system/%s", letterVerbs[letter], typ, why, need, need)
 }
 
 func (l *limit) equal(o *limit) bool {
 	if l == nil || o == nil {
 		return l == o
 	}
-	if l.patient != o.patient || len(l.restriction) != len(o.restriction) {
+	if l.patient != o.patient || l.by != o.by || len(l.restriction) != len(o.restriction) {
 		return false
 	}
 	for k, vs := range l.restriction {
@@ -73,8 +128,11 @@ func (l *limit) equal(o *limit) bool {
 // String says what l narrows to, for messages and __explain.
 func (l *limit) String() string {
 	var parts []string
-	if l.patient != "" {
+	switch {
+	case l.patient != "" && l.by == search.CompartmentParam:
 		parts = append(parts, "the compartment of Patient/"+l.patient)
+	case l.patient != "":
+		parts = append(parts, "the resources of Patient/"+l.patient+" (by their "+l.by+" parameter)")
 	}
 	if l.restriction != nil {
 		parts = append(parts, "the restriction "+restrictionText(l.restriction))
@@ -96,12 +154,15 @@ func forbidden(format string, args ...any) *fhir.Error {
 	return fhir.Errorf(403, "forbidden", "", "the token's scopes "+format, args...)
 }
 
-// clauses are l's conditions on a search of types: the compartment
-// clause, then the restriction read by the search parser.
+// clauses are l's conditions on a search of types: the confinement
+// clause (_compartment=Patient/<id>, or patient=Patient/<id>), then the
+// restriction read by the search parser.
 func (s *Service) clauses(l *limit, types []string) ([]query.Clause, error) {
 	var out []query.Clause
 	if l.patient != "" {
-		out = append(out, search.CompartmentClause(patientComp, l.patient))
+		cl := search.CompartmentClause(patientComp, l.patient)
+		cl.Param = l.by
+		out = append(out, cl)
 	}
 	if l.restriction == nil {
 		return out, nil
@@ -195,7 +256,7 @@ func (s *Service) member(ctx context.Context, r store.Reader, typ, id string, l 
 // any other clause refuses the write; without (an older version read),
 // it is left to the membership search of the current version.
 func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (bool, error) {
-	if l.patient != "" && !inCompartment(idx, l.patient) {
+	if l.patient != "" && !refersTo(idx, l.by, l.patient) {
 		return false, nil
 	}
 	if l.restriction == nil {
@@ -220,9 +281,11 @@ func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (boo
 	return true, nil
 }
 
-func inCompartment(idx *query.Index, patient string) bool {
+// refersTo reports whether idx refers to Patient/<patient> by param (a
+// _compartment entry, or Task's and Device's patient parameter).
+func refersTo(idx *query.Index, param, patient string) bool {
 	for _, r := range idx.Refs {
-		if r.Param == search.CompartmentParam && r.Type == patientComp && r.ID == patient {
+		if r.Param == param && r.Type == patientComp && r.ID == patient {
 			return true
 		}
 	}

@@ -40,21 +40,22 @@ func (s *Service) searchLimit(ctx context.Context, q *query.Query, comp string) 
 			if g.Patient != "" {
 				return nil, forbidden("confine search to the compartment of Patient/%s, which a search of every resource type cannot be (some types are shared, outside any compartment): name the types with _type", g.Patient)
 			}
-			return limitOf(g, "*"), nil
+			return s.limitOf(g, 's', "*")
 		}
 		wild = g
 	}
 	var first *limit
 	for i, t := range types {
-		var l *limit
+		g := wild
 		if named {
-			g, err := a.Grant('s', t)
-			if err != nil {
+			var err error
+			if g, err = a.Grant('s', t); err != nil {
 				return nil, err
 			}
-			l = limitOf(g, t)
-		} else {
-			l = limitOf(wild, t)
+		}
+		l, err := s.limitOf(g, 's', t)
+		if err != nil {
+			return nil, err
 		}
 		if i == 0 {
 			first = l
@@ -159,7 +160,7 @@ func (s *Service) narrowChain(ctx context.Context, r store.Reader, cl *query.Cla
 	var lims []*limit
 	var refused error
 	for _, t := range cl.TargetTypes {
-		l, err := grant(ctx, 's', t)
+		l, err := s.grant(ctx, 's', t)
 		if err != nil {
 			if refused == nil {
 				refused = err
@@ -209,7 +210,7 @@ func (s *Service) narrowChain(ctx context.Context, r store.Reader, cl *query.Cla
 
 func (s *Service) narrowHas(ctx context.Context, r store.Reader, cl *query.Clause, types []string, chained bool) (*query.Clause, []string, error) {
 	h := cl.Has
-	l, err := grant(ctx, 's', h.Type)
+	l, err := s.grant(ctx, 's', h.Type)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +302,10 @@ func (s *Service) visible(ctx context.Context, r store.Reader, rs []*store.Resou
 			if err != nil {
 				continue
 			}
-			l := limitOf(g, t)
+			l, err := s.limitOf(g, letter, t)
+			if err != nil {
+				continue
+			}
 			if l == nil {
 				open[t] = true
 				break

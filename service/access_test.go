@@ -67,6 +67,11 @@ var accessData = []struct{ typ, body string }{
 	{"Condition", cond("c3", "p1", usCore, "health-concern")},
 	{"Condition", cond("c4", "p1", condCat, "other")},
 	{"Condition", cond("c5", "p2", condCat, "encounter-diagnosis")},
+	{"Task", `{"resourceType":"Task","id":"t1","status":"requested","intent":"order","for":{"reference":"Patient/p1"}}`},
+	{"Task", `{"resourceType":"Task","id":"t2","status":"requested","intent":"order","for":{"reference":"Patient/p2"}}`},
+	{"Device", `{"resourceType":"Device","id":"dev1","patient":{"reference":"Patient/p1"}}`},
+	{"Device", `{"resourceType":"Device","id":"dev2","patient":{"reference":"Patient/p2"}}`},
+	{"Binary", `{"resourceType":"Binary","id":"bin1","contentType":"text/plain","data":"aGk="}`},
 	{"Encounter", `{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"}}`},
 	{"Encounter", `{"resourceType":"Encounter","id":"e2","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p2"}}`},
 }
@@ -93,7 +98,15 @@ type accessCase struct {
 	status                int
 	want, err             string
 	written               int
+	// own runs it on a parameter registry of its own (it adds
+	// SearchParameters, which must not reach the other tests)
+	own bool
 }
+
+// perfSP replaces Observation.performer by a constant reference to
+// Patient/p1: were compartments computed from it, every Observation would
+// be in p1's compartment.
+const perfSP = `{"resourceType":"SearchParameter","url":"http://example.org/sp/performer","name":"performer","status":"active","description":"x","code":"performer","base":["Observation"],"type":"reference","target":["Patient"],"expression":"'Patient/p1'"}`
 
 // pat1 is a patient app launched for p1 with every patient/ letter.
 const pat1 = "launch/patient openid fhirUser patient/*.cruds"
@@ -188,6 +201,35 @@ var accessCases = []accessCase{
 	{name: "_has on shared data into the patient's", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Practitioner", q: "_has:Observation:performer:code=A"}, status: 200, want: "Practitioner/dr1 |"},
 	{name: "_has into a type the token cannot search", scopes: "patient/Practitioner.rs", patient: "p1", op: op{do: "search", typ: "Practitioner", q: "_has:Observation:performer:code=A"}, status: 403, err: "search of Observation"},
 
+	// types outside the R4 Patient compartment under a patient/ scope
+	{name: "Task of the patient, by Task.for", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Task", id: "t1"}, status: 200, want: "Task/t1"},
+	{name: "Task of another patient: 404", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Task", id: "t2"}, status: 404, err: "Task/t2 is not known"},
+	{name: "Task search narrowed to the patient", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Task"}, status: 200, want: "Task/t1 |"},
+	{name: "Task search for another patient finds nothing", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Task", q: "patient=p2"}, status: 200, want: "|"},
+	{name: "Task history of another patient's: 404", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Task", id: "t2"}, status: 404},
+	{name: "Device of another patient: 404", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Device", id: "dev2"}, status: 404},
+	{name: "Device search narrowed to the patient", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Device"}, status: 200, want: "Device/dev1 |"},
+	{name: "Task and Observation are narrowed differently", scopes: pat1, patient: "p1", op: op{do: "search", q: "_type=Observation,Task"}, status: 403, err: "search them one type at a time"},
+	{name: "a type neither in the compartment nor reference data: read refused", scopes: pat1, patient: "p1", op: op{do: "read", typ: "Binary", id: "bin1"}, status: 403, err: "it needs user/Binary.r or system/Binary.r"},
+	{name: "a type neither in the compartment nor reference data: search refused", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Binary"}, status: 403, err: "it needs user/Binary.s or system/Binary.s"},
+	{name: "a type neither in the compartment nor reference data: history refused", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Bundle"}, status: 403, err: "user/Bundle.s"},
+	{name: "a user/ scope reads what a patient/ one cannot", scopes: pat1 + " user/Binary.r", patient: "p1", op: op{do: "read", typ: "Binary", id: "bin1"}, status: 200, want: "Binary/bin1"},
+	{name: "conformance data is not confined", scopes: pat1, patient: "p1", op: op{do: "search", typ: "SearchParameter"}, status: 200, want: "|"},
+	{name: "delete of shared data: 403", scopes: pat1, patient: "p1", op: op{do: "delete", typ: "Practitioner", id: "dr1"}, status: 403, err: "system/Practitioner.d"},
+	{name: "update of shared data: 403", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Organization", id: "org2", body: `{"resourceType":"Organization","id":"org2","name":"Mine"}`}, status: 403, err: "system/Organization.u"},
+	{name: "patch of shared data: 403", scopes: pat1, patient: "p1", op: op{do: "patch", typ: "Organization", id: "org2", body: `[{"op":"replace","path":"/name","value":"Mine"}]`}, status: 403},
+	{name: "write of another type outside the compartment: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Binary", body: `{"resourceType":"Binary","contentType":"text/plain"}`}, status: 403, err: "system/Binary.c"},
+	{name: "create of a Task for the patient", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Task", body: `{"resourceType":"Task","status":"requested","intent":"order","for":{"reference":"Patient/p1"}}`}, status: 201, written: 1},
+	{name: "create of a Task for another patient: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Task", body: `{"resourceType":"Task","status":"requested","intent":"order","for":{"reference":"Patient/p2"}}`}, status: 403, err: "outside it"},
+	{name: "create of a Task for nobody: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Task", body: `{"resourceType":"Task","status":"requested","intent":"order"}`}, status: 403},
+	{name: "update of another patient's Task: 403", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Task", id: "t2", body: `{"resourceType":"Task","id":"t2","status":"requested","intent":"order","for":{"reference":"Patient/p1"}}`}, status: 403, err: "Task/t2 is outside it"},
+	{name: "delete of another patient's Device: 403", scopes: pat1, patient: "p1", op: op{do: "delete", typ: "Device", id: "dev2"}, status: 403},
+	{name: "a SearchParameter under a patient/ scope: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "SearchParameter", body: perfSP}, status: 403, own: true},
+	{name: "a SearchParameter needs system/*.u", scopes: "user/SearchParameter.cruds", op: op{do: "create", typ: "SearchParameter", body: perfSP}, status: 403, err: "system/*.u", own: true},
+	{name: "a SearchParameter needs an unrestricted *.u", scopes: "system/SearchParameter.c system/*.u?_id=x", op: op{do: "create", typ: "SearchParameter", body: perfSP}, status: 403, err: "system/*.u", own: true},
+	{name: "a SearchParameter delete needs system/*.u too", scopes: "user/SearchParameter.d", op: op{do: "delete", typ: "SearchParameter", id: "x"}, status: 403, err: "system/*.u", own: true},
+	{name: "a SearchParameter with system/*.u", scopes: "system/SearchParameter.c system/*.u", op: op{do: "create", typ: "SearchParameter", body: perfSP}, status: 201, written: 1, own: true},
+
 	// search-restricted scopes (Inferno's fine-grained cases)
 	{name: "Condition categories", patient: "p1", scopes: "patient/Condition.rs?category=" + condCat + "|encounter-diagnosis patient/Condition.rs?category=" + condCat + "|problem-list-item patient/Condition.rs?category=" + usCore + "|health-concern",
 		op: op{do: "search", typ: "Condition"}, status: 200, want: "Condition/c1 Condition/c2 Condition/c3 |"},
@@ -208,7 +250,7 @@ var accessCases = []accessCase{
 	{name: "create in the compartment", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A")}, status: 201, written: 1},
 	{name: "create in another patient's compartment: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "A")}, status: 403, err: "the resource written is outside it"},
 	{name: "create of another Patient: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Patient", body: `{"resourceType":"Patient"}`}, status: 403},
-	{name: "create of shared data is not confined", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Medication", body: `{"resourceType":"Medication"}`}, status: 201, written: 1},
+	{name: "create of shared data: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Medication", body: `{"resourceType":"Medication"}`}, status: 403, err: "it needs user/Medication.c or system/Medication.c"},
 	{name: "update of the patient's own", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Observation", id: "o1", body: obs("o1", "p1", "laboratory", "Y")}, status: 200, written: 1},
 	{name: "update moving it to another patient: 403", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Observation", id: "o1", body: obs("o1", "p2", "laboratory", "Y")}, status: 403},
 	{name: "update of another patient's: 403", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Observation", id: "o2", body: obs("o2", "p1", "laboratory", "Y")}, status: 403, err: "Observation/o2 is outside it"},
@@ -264,6 +306,9 @@ func TestAccess(t *testing.T) {
 			for _, c := range accessCases {
 				t.Run(c.name, func(t *testing.T) {
 					f := newFixture(t, e)
+					if c.own {
+						f = newFixtureWith(t, e, ownRegistry(t))
+					}
 					if c.op.do == "bundle" && c.op.typ == "transaction" && !f.svc.Store.Features().Transactions {
 						t.Skip("engine without transactions")
 					}

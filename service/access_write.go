@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 
+	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
@@ -16,8 +17,29 @@ var writeVerbs = map[string]string{"POST": "create", "PUT": "update", "PATCH": "
 
 // writeGrant asks the caller's access for a write by method on typ: the
 // one check of every write, the single request's and each Bundle entry's.
-func writeGrant(ctx context.Context, method, typ string) (*limit, error) {
-	return grant(ctx, writeLetters[method], typ)
+// A SearchParameter changes what every later write indexes (and $reindex
+// what is stored), whoever's it is: writing one also needs what $reindex
+// needs (mayRewriteIndex).
+func (s *Service) writeGrant(ctx context.Context, method, typ string) (*limit, error) {
+	l, err := s.grant(ctx, writeLetters[method], typ)
+	if err == nil && typ == "SearchParameter" {
+		err = mayRewriteIndex(ctx, writeVerbs[method]+" of a SearchParameter, which changes the index of every resource,")
+	}
+	return l, err
+}
+
+// mayRewriteIndex refuses (403) what rewrites the search index of every
+// resource ($reindex, a SearchParameter's write) to a caller without an
+// unconfined, unrestricted update grant on every type (system/*.u).
+func mayRewriteIndex(ctx context.Context, what string) error {
+	a := AccessFrom(ctx)
+	if a == nil {
+		return nil
+	}
+	if g, err := a.Grant('u', "*"); err != nil || g.Patient != "" || g.Restriction != nil {
+		return fhir.Errorf(403, "forbidden", "", "the token's scopes do not allow %s: it needs system/*.u", what)
+	}
+	return nil
 }
 
 // mayChange refuses (403) an update, patch or delete of cur, the current

@@ -66,7 +66,7 @@ func (s *Service) Bundle(ctx context.Context, body []byte, opts BundleOptions) (
 		// before anything runs: a transaction with one forbidden entry is
 		// refused whole, a batch entry fails on its own
 		if e := entries[i]; err == nil && e.method != "GET" && e.method != "HEAD" {
-			if e.lim, err = writeGrant(ctx, e.method, e.typ); err != nil {
+			if e.lim, err = s.writeGrant(ctx, e.method, e.typ); err != nil {
 				entries[i] = nil
 			}
 		}

@@ -94,7 +94,7 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 		// a conditional reference is a search of typ: narrowed to the
 		// caller's 's' grant, and refused as no match without one
 		var m []*store.Resource
-		if lim, err := grant(ctx, 's', typ); err == nil {
+		if lim, err := s.grant(ctx, 's', typ); err == nil {
 			if m, err = s.match(ctx, tx, typ, query, false, lim); err != nil {
 				return "", false, err
 			}

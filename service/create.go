@@ -14,7 +14,7 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, pre Preco
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "POST", typ)
+	lim, err := s.writeGrant(ctx, "POST", typ)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions)
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "DELETE", typ)
+	lim, err := s.writeGrant(ctx, "DELETE", typ)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ, query string, mult
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "DELETE", typ)
+	lim, err := s.writeGrant(ctx, "DELETE", typ)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 			return nil, err
 		}
 	}
-	lim, err := historyGrant(ctx, typ, id)
+	lim, err := s.historyGrant(ctx, typ, id)
 	if err != nil {
 		return nil, err
 	}
@@ -81,15 +81,15 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 }
 
 // historyGrant asks the caller's access for a history (see History).
-func historyGrant(ctx context.Context, typ, id string) (*limit, error) {
+func (s *Service) historyGrant(ctx context.Context, typ, id string) (*limit, error) {
 	if id != "" {
-		return grant(ctx, 'r', typ)
+		return s.grant(ctx, 'r', typ)
 	}
 	of := typ
 	if of == "" {
 		of = "*"
 	}
-	lim, err := grant(ctx, 's', of)
+	lim, err := s.grant(ctx, 's', of)
 	if err != nil || lim == nil {
 		return nil, err
 	}

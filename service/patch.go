@@ -21,7 +21,7 @@ func (s *Service) Patch(ctx context.Context, typ, id, contentType string, body [
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "PATCH", typ)
+	lim, err := s.writeGrant(ctx, "PATCH", typ)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (s *Service) ConditionalPatch(ctx context.Context, typ, query, contentType 
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "PATCH", typ)
+	lim, err := s.writeGrant(ctx, "PATCH", typ)
 	if err != nil {
 		return nil, err
 	}

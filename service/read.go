@@ -28,7 +28,7 @@ func (s *Service) Read(ctx context.Context, typ, id string) (*store.Resource, er
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	lim, err := grant(ctx, 'r', typ)
+	lim, err := s.grant(ctx, 'r', typ)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Service) VRead(ctx context.Context, typ, id, vid string) (*store.Resour
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	lim, err := grant(ctx, 'r', typ)
+	lim, err := s.grant(ctx, 'r', typ)
 	if err != nil {
 		return nil, err
 	}

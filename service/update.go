@@ -27,7 +27,7 @@ func (s *Service) updateRequest(ctx context.Context, w write) (*Result, error) {
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "PUT", typ)
+	lim, err := s.writeGrant(ctx, "PUT", typ)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ, query string, body
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "PUT", typ)
+	lim, err := s.writeGrant(ctx, "PUT", typ)
 	if err != nil {
 		return nil, err
 	}

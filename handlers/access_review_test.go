@@ -1,0 +1,156 @@
+package handlers_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/dccfhir/dccfhir/auth"
+	"github.com/dccfhir/dccfhir/auth/scope"
+	"github.com/dccfhir/dccfhir/fhir/search"
+)
+
+// The access review's holes, through HTTP: real scope strings (auth/scope)
+// on a protected server, patient/ tokens launched for Patient/p1.
+
+// reviewTokens are the tokens of the review's cases: token → scopes.
+var reviewTokens = map[string]string{
+	"tok-patient":  "launch/patient patient/*.cruds",
+	"tok-sp-user":  "user/SearchParameter.cruds",
+	"tok-obs-c":    "system/Observation.c",
+	"tok-obs-cs":   "system/Observation.cs",
+	"tok-obs-crs":  "system/Observation.crs",
+	"tok-obs-u":    "system/Observation.u",
+	"tok-obs-ru":   "system/Observation.ru",
+	"tok-obs-date": "user/Observation.rs?date=ge2024-01-01",
+}
+
+// reviewServer is a protected server holding two patients' data, on a
+// parameter registry of its own (a case that wrongly succeeded in adding a
+// SearchParameter must not reach other tests).
+func reviewServer(t *testing.T) *fixture {
+	t.Helper()
+	reg, err := search.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := func(c *handlersConfig) {
+		c.Auth = newTestAuth(c.BaseURL)
+		a := c.Auth.(*testAuth)
+		for tok, sc := range reviewTokens {
+			set, bad := scope.Parse(sc)
+			if len(bad) > 0 {
+				t.Fatalf("%s: %v", sc, bad)
+			}
+			a.tokens[tok] = &auth.Principal{ClientID: "app", Scope: sc, Access: set.Access("p1")}
+		}
+	}
+	f := startWith(t, sqliteEngine(), reg, opt)
+	for _, d := range []struct {
+		path string
+		body any
+	}{
+		{"/Patient/p1", withID(patient("Alpha"), "p1")},
+		{"/Patient/p2", withID(patient("Beta"), "p2")},
+		{"/Practitioner/dr1", map[string]any{"resourceType": "Practitioner", "id": "dr1", "name": []any{map[string]any{"family": "Doc"}}}},
+		{"/Organization/org2", map[string]any{"resourceType": "Organization", "id": "org2", "name": "Two"}},
+		{"/Observation/o1", reviewObs("o1", "p1", "A", "")},
+		{"/Observation/o2", reviewObs("o2", "p2", "Z", "")},
+		{"/Task/t1", reviewTask("t1", "p1")},
+		{"/Task/t2", reviewTask("t2", "p2")},
+	} {
+		f.want(f.do("PUT", d.path, d.body, bearer(tokAll)...), 201)
+	}
+	return f
+}
+
+// reviewObs is an Observation of patient subject with code code, effective
+// at date when set.
+func reviewObs(id, subject, code, date string) map[string]any {
+	o := map[string]any{"resourceType": "Observation", "status": "final",
+		"code":    map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": code}}},
+		"subject": map[string]any{"reference": "Patient/" + subject}}
+	if id != "" {
+		o["id"] = id
+	}
+	if date != "" {
+		o["effectiveDateTime"] = date
+	}
+	return o
+}
+
+func reviewTask(id, patient string) map[string]any {
+	return map[string]any{"resourceType": "Task", "id": id, "status": "requested", "intent": "order", "for": map[string]any{"reference": "Patient/" + patient}}
+}
+
+// reviewSP replaces Observation.performer by a constant Patient/p1.
+var reviewSP = map[string]any{"resourceType": "SearchParameter", "url": "http://example.org/sp/performer", "name": "performer", "status": "active",
+	"description": "x", "code": "performer", "base": []any{"Observation"}, "type": "reference", "target": []any{"Patient"}, "expression": "'Patient/p1'"}
+
+// reviewCase is one request and what its answer must be: the status, and
+// strings its body must hold and must not.
+type reviewCase struct {
+	name, tok, method, path string
+	body                    any
+	hdr                     []string
+	status                  int
+	has, hasNot             []string
+}
+
+func (c reviewCase) run(t *testing.T, f *fixture) {
+	t.Helper()
+	r := f.do(c.method, c.path, c.body, append(bearer(c.tok), c.hdr...)...)
+	if r.status != c.status {
+		t.Fatalf("%s %s: status %d, want %d: %s", c.method, c.path, r.status, c.status, r.body)
+	}
+	if c.status == 403 && r.header.Get("WWW-Authenticate") != `Bearer realm="dccfhir", error="insufficient_scope"` {
+		t.Errorf("403 with WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
+	}
+	for _, h := range c.has {
+		if !strings.Contains(string(r.body), h) {
+			t.Errorf("the answer lacks %q: %s", h, r.body)
+		}
+	}
+	for _, h := range c.hasNot {
+		if strings.Contains(string(r.body), h) {
+			t.Errorf("the answer holds %q: %s", h, r.body)
+		}
+	}
+}
+
+// TestAccessReviewConfinement (H1): patient/ scopes confine Task and
+// Device by their patient, read reference data unconfined, write none of
+// it, and refuse the other types outside the compartment.
+func TestAccessReviewConfinement(t *testing.T) {
+	f := reviewServer(t)
+	for _, c := range []reviewCase{
+		{name: "another patient's Task", tok: "tok-patient", method: "GET", path: "/Task/t2", status: 404, has: []string{"Task/t2 is not known"}},
+		{name: "the patient's Task", tok: "tok-patient", method: "GET", path: "/Task/t1", status: 200, has: []string{`"id":"t1"`}},
+		{name: "a search for another patient's Tasks", tok: "tok-patient", method: "GET", path: "/Task?patient=p2", status: 200, hasNot: []string{`"entry"`}},
+		{name: "a search of Tasks", tok: "tok-patient", method: "GET", path: "/Task", status: 200, has: []string{"Task/t1"}, hasNot: []string{"Task/t2"}},
+		{name: "reference data is read", tok: "tok-patient", method: "GET", path: "/Practitioner/dr1", status: 200},
+		{name: "reference data is not deleted", tok: "tok-patient", method: "DELETE", path: "/Practitioner/dr1", status: 403, has: []string{"system/Practitioner.d"}},
+		{name: "reference data is not overwritten", tok: "tok-patient", method: "PUT", path: "/Organization/org2", body: map[string]any{"resourceType": "Organization", "id": "org2", "name": "Mine"}, status: 403},
+		{name: "another type is refused", tok: "tok-patient", method: "GET", path: "/Binary?_id=b1", status: 403, has: []string{"user/Binary.s or system/Binary.s"}},
+		{name: "a SearchParameter by a patient app", tok: "tok-patient", method: "POST", path: "/SearchParameter", body: reviewSP, status: 403},
+		{name: "a SearchParameter by a user/ scope", tok: "tok-sp-user", method: "POST", path: "/SearchParameter", body: reviewSP, status: 403, has: []string{"system/*.u"}},
+		{name: "the data is unchanged", tok: tokAll, method: "GET", path: "/Organization/org2", status: 200, has: []string{`"Two"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
+	}
+}
+
+// TestAccessReviewCustomParameter (H1): a SearchParameter the
+// administrator installs cannot put p2's Observations in p1's compartment.
+func TestAccessReviewCustomParameter(t *testing.T) {
+	f := reviewServer(t)
+	f.want(f.do("POST", "/SearchParameter", reviewSP, bearer(tokAll)...), 201)
+	f.want(f.do("PUT", "/Observation/o9", reviewObs("o9", "p2", "Z", ""), bearer(tokAll)...), 201)
+	for _, c := range []reviewCase{
+		{name: "p2's new Observation", tok: "tok-patient", method: "GET", path: "/Observation/o9", status: 404},
+		{name: "p1's search", tok: "tok-patient", method: "GET", path: "/Observation", status: 200, has: []string{"Observation/o1"}, hasNot: []string{"Observation/o9"}},
+		{name: "p1's compartment", tok: tokAll, method: "GET", path: "/Patient/p1/Observation", status: 200, hasNot: []string{"Observation/o9"}},
+		{name: "the parameter searches", tok: tokAll, method: "GET", path: "/Observation?performer=Patient/p1", status: 200, has: []string{"Observation/o9"}},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
+	}
+}
