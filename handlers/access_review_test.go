@@ -154,3 +154,24 @@ func TestAccessReviewCustomParameter(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
 	}
 }
+
+// TestAccessReviewOnlyThePatient (H2): a patient/ write must leave the
+// resource in the launch patient's compartment alone.
+func TestAccessReviewOnlyThePatient(t *testing.T) {
+	f := reviewServer(t)
+	both := reviewObs("o6", "p2", "P", "")
+	both["performer"] = []any{map[string]any{"reference": "Patient/p1"}}
+	f.want(f.do("PUT", "/Observation/o6", both, bearer(tokAll)...), 201)
+	moved := reviewObs("", "p2", "P", "")
+	moved["performer"] = []any{map[string]any{"reference": "Patient/p1"}}
+	for _, c := range []reviewCase{
+		{name: "a create for another patient naming the patient", tok: "tok-patient", method: "POST", path: "/Observation", body: moved, status: 403},
+		{name: "an update of another patient's naming the patient", tok: "tok-patient", method: "PUT", path: "/Observation/o6", body: both, status: 403},
+		{name: "a patch of another patient's naming the patient", tok: "tok-patient", method: "PATCH", path: "/Observation/o6", body: `[{"op":"replace","path":"/status","value":"amended"}]`, hdr: []string{"Content-Type", "application/json-patch+json"}, status: 403},
+		{name: "a delete of another patient's naming the patient", tok: "tok-patient", method: "DELETE", path: "/Observation/o6", status: 403},
+		{name: "it is read", tok: "tok-patient", method: "GET", path: "/Observation/o6", status: 200},
+		{name: "and unchanged", tok: tokAll, method: "GET", path: "/Observation/o6/_history", status: 200, hasNot: []string{`"versionId":"2"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
+	}
+}

@@ -250,13 +250,17 @@ func (s *Service) member(ctx context.Context, r store.Reader, typ, id string, l 
 }
 
 // fits reports whether a version, by its search index, falls within l:
-// in the compartment by its _compartment entries, and matching each
-// restriction clause by its token entries. Only token clauses (system|code,
-// |code, code, system|) can be checked on an index: with strict (a write)
-// any other clause refuses the write; without (an older version read),
-// it is left to the membership search of the current version.
+// confined to the launch patient by its _compartment entries (Task and
+// Device: their patient parameter), and matching each restriction clause
+// by its token entries. strict is a write's check: the resource must then
+// name no other Patient there either (Observation{subject: p2, performer:
+// p1} is in p1's compartment, and p2's too: a patient/ grant of p1 may
+// read it, never write it). Only token clauses (system|code, |code, code,
+// system|) can be checked on an index: with strict (a write) any other
+// clause refuses the write; without (an older version read), it is left
+// to the membership search of the current version.
 func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (bool, error) {
-	if l.patient != "" && !refersTo(idx, l.by, l.patient) {
+	if l.patient != "" && !refersTo(idx, l.by, l.patient, strict) {
 		return false, nil
 	}
 	if l.restriction == nil {
@@ -282,14 +286,23 @@ func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (boo
 }
 
 // refersTo reports whether idx refers to Patient/<patient> by param (a
-// _compartment entry, or Task's and Device's patient parameter).
-func refersTo(idx *query.Index, param, patient string) bool {
+// _compartment entry, or Task's and Device's patient parameter); with
+// only, to no other Patient by it.
+func refersTo(idx *query.Index, param, patient string, only bool) bool {
+	in := false
 	for _, r := range idx.Refs {
-		if r.Param == param && r.Type == patientComp && r.ID == patient {
-			return true
+		if r.Param != param || r.Type != patientComp {
+			continue
 		}
+		if r.ID != patient {
+			if only {
+				return false
+			}
+			continue
+		}
+		in = true
 	}
-	return false
+	return in
 }
 
 // tokenMatch reports whether one of the token entries matches one of the
@@ -317,13 +330,18 @@ func (s *Service) fitsStored(l *limit, r *store.Resource) (bool, error) {
 	if r == nil || r.Deleted {
 		return false, nil
 	}
-	tree, err := fhir.DecodeStored(r.JSON)
-	if err != nil {
-		return false, err
-	}
-	idx, err := search.ExtractLocal(s.Params, r.Type, tree, s.BaseURL)
+	idx, err := s.indexOf(r)
 	if err != nil {
 		return false, err
 	}
 	return s.fits(l, r.Type, idx, false)
+}
+
+// indexOf is the search index of a stored version, computed again.
+func (s *Service) indexOf(r *store.Resource) (*query.Index, error) {
+	tree, err := fhir.DecodeStored(r.JSON)
+	if err != nil {
+		return nil, err
+	}
+	return search.ExtractLocal(s.Params, r.Type, tree, s.BaseURL)
 }

@@ -50,7 +50,7 @@ func cond(id, subject, system, cat string) string {
 // accessData is the stored state of every access case: two patients
 // with the same practitioner, each with their own organization, and
 // their Observations, Conditions and Encounters; shared reference data.
-var accessData = []struct{ typ, body string }{
+var accessData = []stored{
 	{"Practitioner", `{"resourceType":"Practitioner","id":"dr1","name":[{"family":"Doc"}]}`},
 	{"Organization", `{"resourceType":"Organization","id":"org1","name":"One"}`},
 	{"Organization", `{"resourceType":"Organization","id":"org2","name":"Two"}`},
@@ -76,6 +76,15 @@ var accessData = []struct{ typ, body string }{
 	{"Encounter", `{"resourceType":"Encounter","id":"e2","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p2"}}`},
 }
 
+// stored is a resource stored before a case runs; body "DELETE" deletes
+// the resource id names instead.
+type stored struct{ typ, body string }
+
+// obsBy is an Observation of patient subject also performed by Patient/by.
+func obsBy(id, subject, by string) string {
+	return strings.Replace(obs(id, subject, "laboratory", "P"), `{"reference":"Practitioner/dr1"}`, `{"reference":"Practitioner/dr1"},{"reference":"Patient/`+by+`"}`, 1)
+}
+
 // op is one interaction as a client asks it.
 type op struct {
 	do           string // read, vread, search, history, reindex, bundle, or a req op (create, update, patch, delete, cupdate, cdelete, cpatch)
@@ -98,6 +107,8 @@ type accessCase struct {
 	status                int
 	want, err             string
 	written               int
+	// more is stored after accessData, for this case alone
+	more []stored
 	// own runs it on a parameter registry of its own (it adds
 	// SearchParameters, which must not reach the other tests)
 	own bool
@@ -264,6 +275,21 @@ var accessCases = []accessCase{
 	{name: "restricted create outside the restriction: 403", scopes: "patient/Observation.c?category=" + obsCat + "|laboratory", patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "vital-signs", "A")}, status: 403},
 	{name: "a restriction on a write that is not a token: 403", scopes: "user/Observation.c?date=ge2020", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A")}, status: 403, err: "only token parameters"},
 
+	// a confined write must leave the resource in the launch patient's compartment only
+	{name: "create in another patient's compartment naming the patient: 403", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obsBy("", "p2", "p1")}, status: 403, err: "the resource written is outside it"},
+	{name: "update moving it to another patient, naming the patient: 403", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Observation", id: "o1", body: obsBy("o1", "p2", "p1")}, status: 403},
+	{name: "patch moving it to another patient, naming the patient: 403", scopes: pat1, patient: "p1", op: op{do: "patch", typ: "Observation", id: "o1", body: `[{"op":"add","path":"/performer/-","value":{"reference":"Patient/p1"}},{"op":"replace","path":"/subject/reference","value":"Patient/p2"}]`}, status: 403},
+	{name: "another patient's naming the patient is read", scopes: pat1, patient: "p1", more: []stored{{"Observation", obsBy("o6", "p2", "p1")}}, op: op{do: "read", typ: "Observation", id: "o6"}, status: 200, want: "Observation/o6"},
+	{name: "another patient's naming the patient is not updated", scopes: pat1, patient: "p1", more: []stored{{"Observation", obsBy("o6", "p2", "p1")}}, op: op{do: "update", typ: "Observation", id: "o6", body: obsBy("o6", "p2", "p1")}, status: 403, err: "Observation/o6 is outside it"},
+	{name: "another patient's naming the patient is not patched", scopes: pat1, patient: "p1", more: []stored{{"Observation", obsBy("o6", "p2", "p1")}}, op: op{do: "patch", typ: "Observation", id: "o6", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 403},
+	{name: "another patient's naming the patient is not deleted", scopes: pat1, patient: "p1", more: []stored{{"Observation", obsBy("o6", "p2", "p1")}}, op: op{do: "delete", typ: "Observation", id: "o6"}, status: 403},
+	{name: "the launch Patient linking itself to another: 403", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Patient", id: "p1", body: `{"resourceType":"Patient","id":"p1","link":[{"other":{"reference":"Patient/p2"},"type":"seealso"}]}`}, status: 403},
+	{name: "a Patient linking to the launch patient is read", scopes: pat1, patient: "p1", more: []stored{{"Patient", `{"resourceType":"Patient","id":"p3","link":[{"other":{"reference":"Patient/p1"},"type":"seealso"}]}`}}, op: op{do: "read", typ: "Patient", id: "p3"}, status: 200, want: "Patient/p3"},
+	{name: "a Patient linking to the launch patient is not changed", scopes: pat1, patient: "p1", more: []stored{{"Patient", `{"resourceType":"Patient","id":"p3","link":[{"other":{"reference":"Patient/p1"},"type":"seealso"}]}`}}, op: op{do: "update", typ: "Patient", id: "p3", body: `{"resourceType":"Patient","id":"p3","link":[{"other":{"reference":"Patient/p1"},"type":"seealso"}]}`}, status: 403},
+	{name: "a Patient linking to the launch patient is not created", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Patient", body: `{"resourceType":"Patient","link":[{"other":{"reference":"Patient/p1"},"type":"seealso"}]}`}, status: 403},
+	{name: "a Task of the patient naming another outside its patient parameter", scopes: pat1, patient: "p1", op: op{do: "update", typ: "Task", id: "t1", body: `{"resourceType":"Task","id":"t1","status":"requested","intent":"order","for":{"reference":"Patient/p1"},"focus":{"reference":"Patient/p2"}}`}, status: 200, written: 1},
+	{name: "a conditional update of another patient's naming the patient: 403", scopes: pat1, patient: "p1", more: []stored{{"Observation", obsBy("o6", "p2", "p1")}}, op: op{do: "cupdate", typ: "Observation", q: "_id=o6", body: obsBy("o6", "p1", "p1")}, status: 403, err: "Observation/o6 is outside it"},
+
 	// conditional interactions: the match is narrowed, a forbidden one is no match
 	{name: "conditional create matching another patient's creates", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "Z"), pre: service.Preconditions{IfNoneExist: "code=Z"}}, status: 201, written: 1},
 	{name: "conditional create matching the patient's", scopes: pat1, patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A"), pre: service.Preconditions{IfNoneExist: "code=A"}}, status: 200, want: "Observation/o1"},
@@ -319,10 +345,17 @@ func TestAccess(t *testing.T) {
 	}
 }
 
-// storeAccessData stores accessData, with no Access (the server's own).
-func storeAccessData(t *testing.T, s *service.Service) {
+// storeAccessData stores accessData and more, with no Access (the
+// server's own).
+func storeAccessData(t *testing.T, s *service.Service, more ...stored) {
 	t.Helper()
-	for _, d := range accessData {
+	for _, d := range append(slices.Clip(accessData), more...) {
+		if typ, id, ok := strings.Cut(d.typ, "/"); ok && d.body == "DELETE" {
+			if _, err := s.Delete(context.Background(), typ, id, service.Preconditions{}); err != nil {
+				t.Fatalf("stored state: %v", err)
+			}
+			continue
+		}
 		var m struct{ ID string }
 		_ = json.Unmarshal([]byte(d.body), &m)
 		if _, err := s.Update(context.Background(), d.typ, m.ID, []byte(d.body), service.Preconditions{}); err != nil {
@@ -333,7 +366,7 @@ func storeAccessData(t *testing.T, s *service.Service) {
 
 func runAccess(t *testing.T, s *service.Service, c accessCase) {
 	bg := context.Background()
-	storeAccessData(t, s)
+	storeAccessData(t, s, c.more...)
 	set, bad := scope.Parse(c.scopes)
 	if len(bad) > 0 {
 		t.Fatalf("bad scopes %v", bad)

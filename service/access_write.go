@@ -43,27 +43,40 @@ func mayRewriteIndex(ctx context.Context, what string) error {
 }
 
 // mayChange refuses (403) an update, patch or delete of cur, the current
-// version, when it is outside the grant: a resource of another patient's
-// compartment, or outside the scope's restriction. Nothing is written.
-// Unlike a read it says so rather than answering 404: the write would
-// otherwise create or report success, which would say more.
+// version, when it is outside the grant: outside the scope's restriction,
+// or, under a patient/ grant, not the launch patient's alone (in another
+// patient's compartment too, by its index computed again: fits' strict
+// check, as for the new content). Nothing is written. Unlike a read it
+// says so rather than answering 404: the write would otherwise create or
+// report success, which would say more.
 func (s *Service) mayChange(ctx context.Context, r store.Reader, method string, l *limit, cur *store.Resource) error {
 	if l == nil || cur == nil || cur.Deleted {
 		return nil
 	}
 	ok, err := s.member(ctx, r, cur.Type, cur.ID, l)
-	if err != nil || ok {
+	if err != nil {
 		return err
+	}
+	if ok && l.patient != "" {
+		idx, err := s.indexOf(cur)
+		if err != nil {
+			return err
+		}
+		ok = refersTo(idx, l.by, l.patient, true)
+	}
+	if ok {
+		return nil
 	}
 	return forbidden("confine %s of %s to %s: %s/%s is outside it, nothing is written", writeVerbs[method], cur.Type, l, cur.Type, cur.ID)
 }
 
 // mayWrite refuses (403) a new version whose own content, by the index
 // computed for it, is outside the grant: not in the launch patient's
-// compartment (it must refer to the patient through a parameter of the
-// Patient CompartmentDefinition, e.g. Observation.subject), or not
-// matching the restriction (token parameters only; any other kind of
-// restriction refuses every write).
+// compartment alone (it must refer to the patient through a parameter of
+// the Patient CompartmentDefinition, e.g. Observation.subject, and to no
+// other Patient through any; Task and Device by their patient
+// parameter), or not matching the restriction (token parameters only;
+// any other kind of restriction refuses every write).
 func (s *Service) mayWrite(w write, idx *query.Index) error {
 	if w.lim == nil {
 		return nil
