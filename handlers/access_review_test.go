@@ -175,3 +175,26 @@ func TestAccessReviewOnlyThePatient(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
 	}
 }
+
+// TestAccessReviewConditional (H3): a conditional match is a search ('s'
+// too, both grants narrowing it), and shows the match only to whom may
+// read it.
+func TestAccessReviewConditional(t *testing.T) {
+	f := reviewServer(t)
+	ine := []string{"If-None-Exist", "code=Z"}
+	batch := map[string]any{"resourceType": "Bundle", "type": "batch", "entry": []any{map[string]any{
+		"resource": reviewObs("", "p2", "Z", ""), "request": map[string]any{"method": "POST", "url": "Observation", "ifNoneExist": "code=Z"}}}}
+	for _, c := range []reviewCase{
+		{name: "c alone", tok: "tok-obs-c", method: "POST", path: "/Observation", body: reviewObs("", "p2", "Z", ""), hdr: ine, status: 403, has: []string{"search of Observation"}, hasNot: []string{"Patient/p2"}},
+		{name: "c and s: the match withheld", tok: "tok-obs-cs", method: "POST", path: "/Observation", body: reviewObs("", "p2", "Z", ""), hdr: ine, status: 200,
+			has: []string{`"resourceType":"OperationOutcome"`, "not returned"}, hasNot: []string{"Patient/p2", "loinc"}},
+		{name: "c and s, asking for the representation", tok: "tok-obs-cs", method: "POST", path: "/Observation", body: reviewObs("", "p2", "Z", ""), hdr: append([]string{"Prefer", "return=representation"}, ine...), status: 200,
+			hasNot: []string{"Patient/p2", "loinc"}},
+		{name: "c, r and s: the match", tok: "tok-obs-crs", method: "POST", path: "/Observation", body: reviewObs("", "p2", "Z", ""), hdr: ine, status: 200, has: []string{"Patient/p2"}},
+		{name: "a batch entry, c and s", tok: "tok-obs-cs", method: "POST", path: "", body: batch, status: 200, has: []string{"200 OK", "not returned"}, hasNot: []string{"Patient/p2", "loinc"}},
+		{name: "a batch entry, c alone", tok: "tok-obs-c", method: "POST", path: "", body: batch, status: 200, has: []string{"403"}, hasNot: []string{"Patient/p2", "loinc"}},
+		{name: "nothing was created", tok: tokAll, method: "GET", path: "/Observation?code=Z&_summary=count", status: 200, has: []string{`"total":1`}},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
+	}
+}

@@ -212,15 +212,16 @@ func (s *Service) restrictionClauses(types []string, r url.Values) ([]query.Clau
 // memberChunk bounds the ids of one membership search (an OR list).
 const memberChunk = search.MaxValuesPerParam
 
-// members returns which of the resources typ/ids (current versions) fall
-// within l, with one search per memberChunk ids on r: the ids, the
-// compartment clause and the restriction, as any narrowed search.
-func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids []string, l *limit) (map[string]bool, error) {
+// members returns those of the resources typ/ids (current versions) that
+// fall within l, by id, with one search per memberChunk ids on r: the
+// ids, the confinement clause and the restriction, as any narrowed
+// search.
+func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids []string, l *limit) (map[string]*store.Resource, error) {
 	cls, err := s.clauses(l, []string{typ})
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]bool, len(ids))
+	out := make(map[string]*store.Resource, len(ids))
 	for start := 0; start < len(ids); start += memberChunk {
 		chunk := ids[start:min(start+memberChunk, len(ids))]
 		idc := query.Clause{Param: "_id", Type: query.TypeToken}
@@ -237,7 +238,7 @@ func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids [
 			return nil, err
 		}
 		for _, m := range res.Resources {
-			out[m.ID] = true
+			out[m.ID] = m
 		}
 	}
 	return out, nil
@@ -245,6 +246,14 @@ func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids [
 
 // member reports whether the current version of typ/id falls within l.
 func (s *Service) member(ctx context.Context, r store.Reader, typ, id string, l *limit) (bool, error) {
+	cur, err := s.current(ctx, r, typ, id, l)
+	return cur != nil, err
+}
+
+// current returns the current version of typ/id when it falls within l,
+// nil when it does not, is deleted or never existed: one search, which is
+// all a read under a narrowing grant costs.
+func (s *Service) current(ctx context.Context, r store.Reader, typ, id string, l *limit) (*store.Resource, error) {
 	m, err := s.members(ctx, r, typ, []string{id}, l)
 	return m[id], err
 }

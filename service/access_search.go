@@ -75,14 +75,21 @@ func limitText(l *limit) string {
 }
 
 // planNarrowed is planSearch narrowed by the caller's access (nothing to
-// do without an Access in ctx): l's clauses (compartment, restriction)
+// do without an Access in ctx): the clauses of each of lims (confinement,
+// restriction; a conditional write's match is narrowed by two grants)
 // ANDed to the search, the inner searches of chains and _has narrowed to
 // the caller's grants on their types (narrowInner), and what was added
 // recorded in Plan.Access for __explain. execute then filters what the
 // includes bring (visible). r is what the inner searches read: the store,
 // or the transaction of a conditional write.
-func (s *Service) planNarrowed(ctx context.Context, r store.Reader, q *query.Query, comp, compID string, l *limit) (*Plan, error) {
-	if AccessFrom(ctx) == nil || (l == nil && !hasInner(q.Where) && len(q.Include)+len(q.RevInclude) == 0) {
+func (s *Service) planNarrowed(ctx context.Context, r store.Reader, q *query.Query, comp, compID string, lims ...*limit) (*Plan, error) {
+	var ls []*limit
+	for _, l := range lims {
+		if l != nil && !slices.ContainsFunc(ls, l.equal) {
+			ls = append(ls, l)
+		}
+	}
+	if AccessFrom(ctx) == nil || (ls == nil && !hasInner(q.Where) && len(q.Include)+len(q.RevInclude) == 0) {
 		return s.planSearch(q, comp, compID)
 	}
 	m := *q
@@ -100,7 +107,7 @@ func (s *Service) planNarrowed(ctx context.Context, r store.Reader, q *query.Que
 		m.Where[i] = *cl
 		notes = append(notes, ns...)
 	}
-	if l != nil {
+	for _, l := range ls {
 		cls, err := s.clauses(l, types)
 		if err != nil {
 			return nil, err

@@ -296,7 +296,25 @@ var accessCases = []accessCase{
 	{name: "conditional update matching another patient's creates", scopes: pat1, patient: "p1", op: op{do: "cupdate", typ: "Observation", q: "code=Z", body: obs("", "p1", "laboratory", "Z")}, status: 201, written: 1},
 	{name: "conditional delete matching another patient's deletes nothing", scopes: pat1, patient: "p1", op: op{do: "cdelete", typ: "Observation", q: "code=Z"}, status: 204},
 	{name: "conditional patch matching another patient's: no match", scopes: pat1, patient: "p1", op: op{do: "cpatch", typ: "Observation", q: "code=Z", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 404},
-	{name: "conditional match with a write letter only", scopes: "patient/Observation.d", patient: "p1", op: op{do: "cdelete", typ: "Observation", q: "code=A"}, status: 204, written: 1},
+	{name: "conditional match with a write letter only: 403", scopes: "patient/Observation.d", patient: "p1", op: op{do: "cdelete", typ: "Observation", q: "code=A"}, status: 403, err: "search of Observation"},
+	{name: "conditional match with the write letter and s", scopes: "patient/Observation.ds", patient: "p1", op: op{do: "cdelete", typ: "Observation", q: "code=A"}, status: 204, written: 1},
+	{name: "conditional create with c alone: 403", scopes: "system/Observation.c", op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "Z"), pre: service.Preconditions{IfNoneExist: "subject=Patient/p2"}}, status: 403, err: "search of Observation"},
+	{name: "conditional create without r: the match is withheld", scopes: "system/Observation.cs", op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "Z"), pre: service.Preconditions{IfNoneExist: "code=Z"}}, status: 200, want: "withheld Observation/o2"},
+	{name: "conditional create with r: the match is returned", scopes: "system/Observation.crs", op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "Z"), pre: service.Preconditions{IfNoneExist: "code=Z"}}, status: 200, want: "Observation/o2"},
+	{name: "conditional create with r elsewhere: the match is withheld", scopes: "system/Observation.cs user/Observation.r?code=A", op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "Z"), pre: service.Preconditions{IfNoneExist: "code=Z"}}, status: 200, want: "withheld Observation/o2"},
+	{name: "conditional create: s narrows the match", scopes: "user/Observation.c patient/Observation.rs", patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "Z"), pre: service.Preconditions{IfNoneExist: "code=Z"}}, status: 201, written: 1},
+	{name: "conditional create: c narrows the match", scopes: "patient/Observation.c user/Observation.rs", patient: "p1", op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "Z"), pre: service.Preconditions{IfNoneExist: "code=Z"}}, status: 201, written: 1},
+	{name: "conditional update with u alone: 403", scopes: "system/Observation.u", op: op{do: "cupdate", typ: "Observation", q: "code=Z", body: obs("", "p2", "laboratory", "Z")}, status: 403, err: "search of Observation"},
+	{name: "conditional patch with u alone: 403", scopes: "system/Observation.u", op: op{do: "cpatch", typ: "Observation", q: "code=Z", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 403, err: "search of Observation"},
+	{name: "conditional update: s narrows the match", scopes: "user/Observation.u patient/Observation.s", patient: "p1", op: op{do: "cupdate", typ: "Observation", q: "code=Z", body: obs("", "p2", "laboratory", "Z")}, status: 201, written: 1},
+	{name: "batch: an ifNoneExist with c alone", scopes: "system/Observation.c", op: op{do: "bundle", typ: "batch", body: string(bundleOf("batch", ent("POST", "Observation", obs("", "p2", "laboratory", "Z"), "ifNoneExist", "code=Z"), ent("POST", "Observation", obs("", "p2", "laboratory", "Y"))))},
+		status: 200, want: "403 201", written: 1},
+	{name: "transaction: an ifNoneExist with c alone fails whole", scopes: "system/Observation.c", op: op{do: "bundle", typ: "transaction", body: string(bundleOf("transaction", ent("POST", "Observation", obs("", "p2", "laboratory", "Y")), ent("POST", "Observation", obs("", "p2", "laboratory", "Z"), "ifNoneExist", "code=Z")))},
+		status: 403, err: "Bundle.entry[1]: the token's scopes do not allow search of Observation"},
+	{name: "transaction: an ifNoneExist match without r is withheld", scopes: "system/Observation.cs", op: op{do: "bundle", typ: "transaction", body: string(bundleOf("transaction", ent("POST", "Observation", obs("", "p2", "laboratory", "Y")), ent("POST", "Observation", obs("", "p2", "laboratory", "Z"), "ifNoneExist", "code=Z")))},
+		status: 200, want: "201 200-withheld", written: 1},
+	{name: "batch: an ifNoneExist match with r", scopes: "system/Observation.crs", op: op{do: "bundle", typ: "batch", body: string(bundleOf("batch", ent("POST", "Observation", obs("", "p2", "laboratory", "Z"), "ifNoneExist", "code=Z")))},
+		status: 200, want: "200"},
 
 	// Bundles: each entry checked on its own
 	{name: "batch entries", scopes: pat1, patient: "p1", op: op{do: "bundle", typ: "batch", body: string(bundleOf("batch",
@@ -452,7 +470,14 @@ func (o op) run(ctx context.Context, s *service.Service) (int, string, error) {
 		}
 		var st []string
 		for _, r := range res {
-			st = append(st, fmt.Sprint(r.Status))
+			switch {
+			case r.Withheld && r.Resource != nil && r.Resource.JSON != nil:
+				st = append(st, "LEAKED")
+			case r.Withheld:
+				st = append(st, fmt.Sprint(r.Status)+"-withheld")
+			default:
+				st = append(st, fmt.Sprint(r.Status))
+			}
 		}
 		return 200, strings.Join(st, " "), nil
 	}
@@ -464,6 +489,12 @@ func (o op) run(ctx context.Context, s *service.Service) (int, string, error) {
 	got := ""
 	if res.Resource != nil && res.Status == 200 && o.pre.IfNoneExist != "" {
 		got = res.Resource.Type + "/" + res.Resource.ID
+	}
+	switch {
+	case res.Withheld && res.Resource != nil && res.Resource.JSON != nil:
+		got = "LEAKED " + got
+	case res.Withheld:
+		got = "withheld " + got
 	}
 	return res.Status, got, nil
 }
@@ -508,7 +539,9 @@ func (c *counting) Grant(letter byte, typ string) (service.Grant, error) {
 }
 
 // TestAccessCost: under an unconfined, unrestricted grant an interaction
-// asks one Grant (each Bundle entry one), and narrows nothing.
+// asks one Grant per letter it needs (each Bundle entry its own), and
+// narrows nothing: a conditional write asks 's' for its match too, and
+// the answer showing a match (or a patch's result) 'r'.
 func TestAccessCost(t *testing.T) {
 	set, _ := scope.Parse("system/*.cruds")
 	cases := []struct {
@@ -521,12 +554,13 @@ func TestAccessCost(t *testing.T) {
 		{op{do: "history", typ: "Observation"}, 1},
 		{op{do: "search", typ: "Observation", q: "code=A"}, 1},
 		{op{do: "search", comp: "Patient", compID: "p1", typ: "Observation"}, 1},
-		{op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A"), pre: service.Preconditions{IfNoneExist: "code=A"}}, 1},
+		{op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A"), pre: service.Preconditions{IfNoneExist: "code=A"}}, 3},
+		{op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A"), pre: service.Preconditions{IfNoneExist: "code=none"}}, 2},
 		{op{do: "update", typ: "Observation", id: "o1", body: obs("o1", "p1", "laboratory", "Y")}, 1},
-		{op{do: "cupdate", typ: "Observation", q: "code=A", body: obs("", "p1", "laboratory", "A")}, 1},
+		{op{do: "cupdate", typ: "Observation", q: "code=A", body: obs("", "p1", "laboratory", "A")}, 2},
 		{op{do: "patch", typ: "Observation", id: "o1", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, 1},
 		{op{do: "delete", typ: "Observation", id: "o1"}, 1},
-		{op{do: "cdelete", typ: "Observation", q: "code=Z"}, 1},
+		{op{do: "cdelete", typ: "Observation", q: "code=Z"}, 2},
 		{op{do: "bundle", body: string(bundleOf("batch", ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("GET", "Observation/o1", ""), ent("DELETE", "Observation/o2", "")))}, 3},
 	}
 	for _, c := range cases {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/fhir/search/query"
@@ -86,4 +87,52 @@ func (s *Service) mayWrite(w write, idx *query.Index) error {
 		return err
 	}
 	return forbidden("confine %s of %s to %s: the resource written is outside it, nothing is written", writeVerbs[w.method], w.typ, w.lim)
+}
+
+// matchGrant asks the caller's access for the match of a conditional
+// write on typ: a search, which needs 's' (see match).
+func (s *Service) matchGrant(ctx context.Context, typ string) (*limit, error) {
+	return s.grant(ctx, 's', typ)
+}
+
+// withhold decides, after the commit, what a write's answer may show of
+// r, a version holding more than what the caller sent (Result.shows: a
+// conditional create's match, a patch's result): r and outcome as they
+// are when the caller's scopes let it read r ('r' on its type, r within
+// that grant); else r without its content, and an outcome saying why
+// (validation's issues of r are dropped: they speak of its content).
+func (s *Service) withhold(ctx context.Context, r *store.Resource, outcome []fhir.Issue) (*store.Resource, []fhir.Issue, bool) {
+	if r == nil || s.mayRead(ctx, r) {
+		return r, outcome, false
+	}
+	head := &store.Resource{Type: r.Type, ID: r.ID, Version: r.Version, LastUpdated: r.LastUpdated, Deleted: r.Deleted, Method: r.Method}
+	why := fhir.Issue{Severity: "information", Code: "informational",
+		Diagnostics: fmt.Sprintf("%s/%s (version %d): the token's scopes do not allow reading it, so its content is not returned", r.Type, r.ID, r.Version)}
+	return head, []fhir.Issue{why}, true
+}
+
+// mayRead reports whether the caller may read r, a version just written
+// or matched: 'r' on its type and, under a narrowing grant, r within it —
+// by a membership search when r is still the current version, else by its
+// own content (fitsStored). Any failure to tell counts as no.
+func (s *Service) mayRead(ctx context.Context, r *store.Resource) bool {
+	if AccessFrom(ctx) == nil {
+		return true
+	}
+	l, err := s.grant(ctx, 'r', r.Type)
+	switch {
+	case err != nil:
+		return false
+	case l == nil:
+		return true
+	}
+	cur, err := s.current(ctx, s.Store, r.Type, r.ID, l)
+	switch {
+	case err != nil || cur == nil:
+		return false
+	case cur.Version == r.Version:
+		return true
+	}
+	ok, err := s.fitsStored(l, r)
+	return err == nil && ok
 }

@@ -42,16 +42,20 @@ func (s *Service) ConditionalPatch(ctx context.Context, typ, query, contentType 
 	if err != nil {
 		return nil, err
 	}
+	mlim, err := s.matchGrant(ctx, typ)
+	if err != nil {
+		return nil, err
+	}
 	apply, err := patcher(typ, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, query: query, apply: apply, pre: pre, now: s.now(), lim: lim}
+	w := write{typ: typ, query: query, apply: apply, pre: pre, now: s.now(), lim: lim, mlim: mlim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalPatch(ctx, tx, w) })
 }
 
 func (s *Service) conditionalPatch(ctx context.Context, tx store.Tx, w write) (*Result, error) {
-	m, err := s.match(ctx, tx, w.typ, w.query, true, w.lim)
+	m, err := s.match(ctx, tx, w.typ, w.query, true, w.lim, w.mlim)
 	if err != nil {
 		return nil, err
 	}

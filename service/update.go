@@ -83,17 +83,21 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ, query string, body
 	if err != nil {
 		return nil, err
 	}
+	mlim, err := s.matchGrant(ctx, typ)
+	if err != nil {
+		return nil, err
+	}
 	res, err := decodeFor(typ, body)
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, query: query, res: res, body: body, pre: pre, now: s.now(), lim: lim}
+	w := write{typ: typ, query: query, res: res, body: body, pre: pre, now: s.now(), lim: lim, mlim: mlim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalUpdate(ctx, tx, w) })
 }
 
 func (s *Service) conditionalUpdate(ctx context.Context, tx store.Tx, w write) (*Result, error) {
 	bid, _ := w.res["id"].(string)
-	id, err := s.resolveConditionalID(ctx, tx, w.typ, w.query, bid, w.lim)
+	id, err := s.resolveConditionalID(ctx, tx, w.typ, w.query, bid, w.lim, w.mlim)
 	if err != nil {
 		return nil, err
 	}
