@@ -198,3 +198,26 @@ func TestAccessReviewConditional(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
 	}
 }
+
+// TestAccessReviewPatch (H4): a patch's result is returned only to whom
+// may read it.
+func TestAccessReviewPatch(t *testing.T) {
+	f := reviewServer(t)
+	jp := []string{"Content-Type", "application/json-patch+json"}
+	amend := `[{"op":"replace","path":"/status","value":"amended"}]`
+	batch := map[string]any{"resourceType": "Bundle", "type": "batch", "entry": []any{map[string]any{
+		"resource": map[string]any{"resourceType": "Parameters", "parameter": []any{map[string]any{"name": "operation", "part": []any{
+			map[string]any{"name": "type", "valueCode": "replace"}, map[string]any{"name": "path", "valueString": "Observation.status"}, map[string]any{"name": "value", "valueCode": "amended"}}}}},
+		"request": map[string]any{"method": "PATCH", "url": "Observation/o2"}}}}
+	for _, c := range []reviewCase{
+		{name: "u alone", tok: "tok-obs-u", method: "PATCH", path: "/Observation/o2", body: amend, hdr: jp, status: 200,
+			has: []string{`"resourceType":"OperationOutcome"`, "not returned"}, hasNot: []string{"Patient/p2", "loinc"}},
+		{name: "u alone, asking for the representation", tok: "tok-obs-u", method: "PATCH", path: "/Observation/o2", body: amend, hdr: append([]string{"Prefer", "return=representation"}, jp...), status: 200,
+			hasNot: []string{"Patient/p2", "loinc"}},
+		{name: "u alone, a batch entry", tok: "tok-obs-u", method: "POST", path: "", body: batch, status: 200, has: []string{"200 OK", "not returned"}, hasNot: []string{"Patient/p2", "loinc"}},
+		{name: "u and r", tok: "tok-obs-ru", method: "PATCH", path: "/Observation/o2", body: amend, hdr: jp, status: 200, has: []string{"Patient/p2"}},
+		{name: "u alone, an update returns what it sent", tok: "tok-obs-u", method: "PUT", path: "/Observation/o2", body: reviewObs("o2", "p2", "Y", ""), status: 200, has: []string{`"code":"Y"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
+	}
+}

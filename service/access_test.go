@@ -136,7 +136,14 @@ var accessCases = []accessCase{
 	{name: "u refused: update", scopes: "system/Observation.crds", op: op{do: "update", typ: "Observation", id: "o2", body: obs("o2", "p2", "laboratory", "Y")}, status: 403, err: "update of Observation"},
 	{name: "u allowed: update as create, u only", scopes: "system/Observation.u", op: op{do: "update", typ: "Observation", id: "o9", body: obs("o9", "p2", "laboratory", "Y")}, status: 201, written: 1},
 	{name: "u refused: update as create with c", scopes: "system/Observation.c", op: op{do: "update", typ: "Observation", id: "o9", body: obs("o9", "p2", "laboratory", "Y")}, status: 403, err: "update of Observation"},
-	{name: "u allowed: patch", scopes: "system/Observation.u", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 200, written: 1},
+	{name: "u allowed: patch, its result withheld", scopes: "system/Observation.u", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 200, want: "withheld", written: 1},
+	{name: "u and r: patch, its result returned", scopes: "system/Observation.ru", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 200, written: 1},
+	{name: "u and r elsewhere: patch, its result withheld", scopes: "system/Observation.u system/Observation.r?code=A", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 200, want: "withheld", written: 1},
+	{name: "u alone: a patch's test op is an oracle (documented)", scopes: "system/Observation.u", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"test","path":"/status","value":"preliminary"}]`}, status: 422},
+	{name: "u alone: an update returns what was sent", scopes: "system/Observation.u", op: op{do: "update", typ: "Observation", id: "o2", body: obs("o2", "p2", "laboratory", "Y")}, status: 200, written: 1},
+	{name: "u alone: a conditional patch's result withheld", scopes: "system/Observation.us", op: op{do: "cpatch", typ: "Observation", q: "code=Z", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 200, want: "withheld", written: 1},
+	{name: "u alone: a batch patch's result withheld", scopes: "system/Observation.u", op: op{do: "bundle", typ: "batch", body: string(bundleOf("batch", ent("PATCH", "Observation/o2", `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"replace"},{"name":"path","valueString":"Observation.status"},{"name":"value","valueCode":"amended"}]}]}`)))},
+		status: 200, want: "200-withheld", written: 1},
 	{name: "u refused: patch", scopes: "system/Observation.crds", op: op{do: "patch", typ: "Observation", id: "o2", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 403, err: "update of Observation"},
 	{name: "d allowed", scopes: "system/Observation.d", op: op{do: "delete", typ: "Observation", id: "o2"}, status: 204, written: 1},
 	{name: "d refused", scopes: "system/Observation.crus", op: op{do: "delete", typ: "Observation", id: "o2"}, status: 403, err: "delete of Observation"},
@@ -494,7 +501,7 @@ func (o op) run(ctx context.Context, s *service.Service) (int, string, error) {
 	case res.Withheld && res.Resource != nil && res.Resource.JSON != nil:
 		got = "LEAKED " + got
 	case res.Withheld:
-		got = "withheld " + got
+		got = strings.TrimSpace("withheld " + got)
 	}
 	return res.Status, got, nil
 }
@@ -558,7 +565,7 @@ func TestAccessCost(t *testing.T) {
 		{op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A"), pre: service.Preconditions{IfNoneExist: "code=none"}}, 2},
 		{op{do: "update", typ: "Observation", id: "o1", body: obs("o1", "p1", "laboratory", "Y")}, 1},
 		{op{do: "cupdate", typ: "Observation", q: "code=A", body: obs("", "p1", "laboratory", "A")}, 2},
-		{op{do: "patch", typ: "Observation", id: "o1", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, 1},
+		{op{do: "patch", typ: "Observation", id: "o1", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, 2},
 		{op{do: "delete", typ: "Observation", id: "o1"}, 1},
 		{op{do: "cdelete", typ: "Observation", q: "code=Z"}, 2},
 		{op{do: "bundle", body: string(bundleOf("batch", ent("POST", "Observation", obs("", "p1", "laboratory", "A")), ent("GET", "Observation/o1", ""), ent("DELETE", "Observation/o2", "")))}, 3},

@@ -17,6 +17,11 @@ const (
 )
 
 // Patch applies a JSON Patch or a FHIRPath Patch (Parameters) to typ/id.
+// The patched resource is returned only when the caller may read it (its
+// content withheld otherwise: Result.Withheld). A patch's test operations
+// still answer whether a value is what the caller guessed (422 when not):
+// a u-only token can probe values it cannot read, one guess per request.
+// Every successful patch writes a version, a no-op one too.
 func (s *Service) Patch(ctx context.Context, typ, id, contentType string, body []byte, pre Preconditions) (*Result, error) {
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
@@ -139,7 +144,8 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Resource: r, Status: 200, Outcome: issues}, nil
+	// the result holds what the caller did not send: shown only to a reader
+	return &Result{Resource: r, Status: 200, Outcome: issues, shows: true}, nil
 }
 
 // marshal writes a generic tree back to JSON without HTML escaping.
