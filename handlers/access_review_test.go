@@ -221,3 +221,28 @@ func TestAccessReviewPatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
 	}
 }
+
+// TestAccessReviewVersions (H5, H6): older versions fail closed under a
+// restriction the index cannot check, and under a narrowing grant every
+// refused vread is the one 404 of an unknown resource.
+func TestAccessReviewVersions(t *testing.T) {
+	f := reviewServer(t)
+	f.want(f.do("PUT", "/Observation/o7", reviewObs("o7", "p2", "D", "2019-05-01"), bearer(tokAll)...), 201)
+	f.want(f.do("PUT", "/Observation/o7", reviewObs("o7", "p2", "D", "2024-02-01"), bearer(tokAll)...), 200)
+	f.want(f.do("PUT", "/Observation/o10", reviewObs("o10", "p2", "D", ""), bearer(tokAll)...), 201)
+	f.want(f.do("DELETE", "/Observation/o10", nil, bearer(tokAll)...), 204)
+	jp := []string{"Content-Type", "application/json-patch+json"}
+	for _, c := range []reviewCase{
+		{name: "the current version within the date", tok: "tok-obs-date", method: "GET", path: "/Observation/o7/_history/2", status: 200, has: []string{"2024-02-01"}},
+		{name: "an older version outside the date", tok: "tok-obs-date", method: "GET", path: "/Observation/o7/_history/1", status: 404, hasNot: []string{"2019"}},
+		{name: "the history within the date", tok: "tok-obs-date", method: "GET", path: "/Observation/o7/_history", status: 200, has: []string{"2024-02-01"}, hasNot: []string{"2019"}},
+		{name: "another patient's version", tok: "tok-patient", method: "GET", path: "/Observation/o2/_history/1", status: 404, has: []string{"Observation/o2 is not known"}},
+		{name: "another patient's missing version", tok: "tok-patient", method: "GET", path: "/Observation/o2/_history/7", status: 404, has: []string{"Observation/o2 is not known"}, hasNot: []string{"version"}},
+		{name: "an unknown resource's version", tok: "tok-patient", method: "GET", path: "/Observation/nope/_history/1", status: 404, has: []string{"Observation/nope is not known"}, hasNot: []string{"version"}},
+		{name: "the patient's missing version", tok: "tok-patient", method: "GET", path: "/Observation/o1/_history/7", status: 404, has: []string{"Observation/o1 is not known"}},
+		{name: "a patch of another patient's deleted", tok: "tok-patient", method: "PATCH", path: "/Observation/o10", body: `[{"op":"replace","path":"/status","value":"amended"}]`, hdr: jp, status: 404, has: []string{"Observation/o10 is not known"}},
+		{name: "unnarrowed, a missing version says so", tok: tokAll, method: "GET", path: "/Observation/o1/_history/7", status: 404, has: []string{"has no version 7"}},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
+	}
+}

@@ -266,8 +266,10 @@ func (s *Service) current(ctx context.Context, r store.Reader, typ, id string, l
 // p1} is in p1's compartment, and p2's too: a patient/ grant of p1 may
 // read it, never write it). Only token clauses (system|code, |code, code,
 // system|) can be checked on an index: with strict (a write) any other
-// clause refuses the write; without (an older version read), it is left
-// to the membership search of the current version.
+// clause refuses the write; without (an older version read), it counts as
+// not matching — fail closed: a date, string or reference restriction is
+// checked by a membership search, on the current version only, so an
+// older version is never shown under it.
 func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (bool, error) {
 	if l.patient != "" && !refersTo(idx, l.by, l.patient, strict) {
 		return false, nil
@@ -285,7 +287,7 @@ func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (boo
 			if strict {
 				return false, forbidden("restrict %s to %s, and %s cannot be checked on what is written (only token parameters such as category=system|code can): writes are not allowed", typ, restrictionText(l.restriction), cl.Param)
 			}
-			continue
+			return false, nil
 		}
 		if !tokenMatch(cl, idx.Tokens) {
 			return false, nil

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/dccfhir/dccfhir/auth/scope"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/service"
+	"github.com/dccfhir/dccfhir/store"
 )
 
 // TestAccessCustomParameterCompartment: a SearchParameter the server's
@@ -44,5 +46,57 @@ func TestAccessCustomParameterCompartment(t *testing.T) {
 				t.Errorf("p2's Observation is in p1's compartment: %v %v", resp, err)
 			}
 		})
+	}
+}
+
+// queries is a store counting the reads a service asks of it (the real
+// engine underneath answers them).
+type queries struct {
+	store.Store
+	n int
+}
+
+func (q *queries) Read(ctx context.Context, typ, id string) (*store.Resource, error) {
+	q.n++
+	return q.Store.Read(ctx, typ, id)
+}
+
+func (q *queries) VRead(ctx context.Context, typ, id string, v int64) (*store.Resource, error) {
+	q.n++
+	return q.Store.VRead(ctx, typ, id, v)
+}
+
+func (q *queries) Search(ctx context.Context, qu *query.Query) (*store.SearchResult, error) {
+	q.n++
+	return q.Store.Search(ctx, qu)
+}
+
+// TestAccessReadCost: under a narrowing grant a read, and a vread of the
+// current version, are one store query (the membership search answers
+// them); a vread of an older version two.
+func TestAccessReadCost(t *testing.T) {
+	f := newFixture(t, engines()[0])
+	storeAccessData(t, f.svc, stored{"Observation", obs("o1", "p1", "laboratory", "Y")})
+	q := &queries{Store: f.svc.Store}
+	f.svc.Store = q
+	set, _ := scope.Parse(pat1)
+	ctx := service.WithAccess(context.Background(), set.Access("p1"))
+	for _, c := range []struct {
+		op      op
+		queries int
+	}{
+		{op{do: "read", typ: "Observation", id: "o1"}, 1},
+		{op{do: "vread", typ: "Observation", id: "o1", vid: "2"}, 1},
+		{op{do: "vread", typ: "Observation", id: "o1", vid: "1"}, 2},
+		{op{do: "read", typ: "Observation", id: "o2"}, 1},
+		{op{do: "vread", typ: "Observation", id: "o2", vid: "1"}, 1},
+	} {
+		q.n = 0
+		if _, _, err := c.op.run(ctx, f.svc); err != nil && c.op.id == "o1" {
+			t.Fatal(err)
+		}
+		if q.n != c.queries {
+			t.Errorf("%s %s/%s/%s: %d store queries, want %d", c.op.do, c.op.typ, c.op.id, c.op.vid, q.n, c.queries)
+		}
 	}
 }

@@ -85,6 +85,22 @@ func obsBy(id, subject, by string) string {
 	return strings.Replace(obs(id, subject, "laboratory", "P"), `{"reference":"Practitioner/dr1"}`, `{"reference":"Practitioner/dr1"},{"reference":"Patient/`+by+`"}`, 1)
 }
 
+// obsAt is an Observation of p2 effective at date.
+func obsAt(id, date string) string {
+	return strings.Replace(obs(id, "p2", "laboratory", "D"), `"status":"final"`, `"status":"final","effectiveDateTime":"`+date+`"`, 1)
+}
+
+// dated are o7, effective in 2019 then (version 2) in 2024, and o8, the
+// other way round.
+var dated = []stored{{"Observation", obsAt("o7", "2019-05-01")}, {"Observation", obsAt("o7", "2024-02-01")},
+	{"Observation", obsAt("o8", "2024-02-01")}, {"Observation", obsAt("o8", "2019-05-01")}}
+
+// deleted are o10 of p1 and o11 of p2, both deleted.
+var deleted = []stored{{"Observation", obs("o10", "p1", "laboratory", "A")}, {"Observation/o10", "DELETE"},
+	{"Observation", obs("o11", "p2", "laboratory", "A")}, {"Observation/o11", "DELETE"}}
+
+const since2024 = "user/Observation.rs?date=ge2024-01-01"
+
 // op is one interaction as a client asks it.
 type op struct {
 	do           string // read, vread, search, history, reindex, bundle, or a req op (create, update, patch, delete, cupdate, cdelete, cpatch)
@@ -178,6 +194,27 @@ var accessCases = []accessCase{
 	{name: "system history under a patient/ scope: 403", scopes: pat1, patient: "p1", op: op{do: "history"}, status: 403, err: "history of the whole server"},
 	{name: "type history of shared data under a patient/ scope", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Medication"}, status: 200, want: "Medication/m1"},
 	{name: "user/ scopes are not confined", scopes: "user/Observation.rs patient/*.rs", patient: "p1", op: op{do: "read", typ: "Observation", id: "o2"}, status: 200, want: "Observation/o2"},
+
+	// a restriction on another kind of parameter than token: older versions fail closed
+	{name: "the current version within a date restriction is read", scopes: since2024, more: dated, op: op{do: "read", typ: "Observation", id: "o7"}, status: 200, want: "Observation/o7"},
+	{name: "the current version within a date restriction is vread", scopes: since2024, more: dated, op: op{do: "vread", typ: "Observation", id: "o7", vid: "2"}, status: 200, want: "Observation/o7"},
+	{name: "an older version outside a date restriction is not vread", scopes: since2024, more: dated, op: op{do: "vread", typ: "Observation", id: "o7", vid: "1"}, status: 404, err: "Observation/o7 is not known"},
+	{name: "an older version outside a date restriction is not listed", scopes: since2024, more: dated, op: op{do: "history", typ: "Observation", id: "o7"}, status: 200, want: "Observation/o7"},
+	{name: "an older version within a date restriction is not vread either", scopes: since2024, more: dated, op: op{do: "vread", typ: "Observation", id: "o8", vid: "1"}, status: 404},
+	{name: "a resource whose current version is outside a date restriction has no history", scopes: since2024, more: dated, op: op{do: "history", typ: "Observation", id: "o8"}, status: 404},
+
+	// under a narrowing grant every refusal of a read is the same 404
+	{name: "vread of another patient's: the 404 of an unknown", scopes: pat1, patient: "p1", op: op{do: "vread", typ: "Observation", id: "o2", vid: "1"}, status: 404, err: "Observation/o2 is not known"},
+	{name: "vread of another patient's missing version: the same 404", scopes: pat1, patient: "p1", op: op{do: "vread", typ: "Observation", id: "o2", vid: "7"}, status: 404, err: "Observation/o2 is not known"},
+	{name: "vread of an unknown: the same 404", scopes: pat1, patient: "p1", op: op{do: "vread", typ: "Observation", id: "nope", vid: "1"}, status: 404, err: "Observation/nope is not known"},
+	{name: "vread of the patient's missing version: the same 404", scopes: pat1, patient: "p1", op: op{do: "vread", typ: "Observation", id: "o1", vid: "7"}, status: 404, err: "Observation/o1 is not known"},
+	{name: "vread of a malformed version: the same 404", scopes: pat1, patient: "p1", op: op{do: "vread", typ: "Observation", id: "o1", vid: "x"}, status: 404, err: "Observation/o1 is not known"},
+	{name: "vread of a deleted resource of the patient's: the same 404", scopes: pat1, patient: "p1", more: deleted, op: op{do: "vread", typ: "Observation", id: "o10", vid: "2"}, status: 404, err: "Observation/o10 is not known"},
+	{name: "patch of another patient's deleted: the 404 of an unknown", scopes: pat1, patient: "p1", more: deleted, op: op{do: "patch", typ: "Observation", id: "o11", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 404, err: "Observation/o11 is not known"},
+	{name: "patch of an unknown: the same 404", scopes: pat1, patient: "p1", op: op{do: "patch", typ: "Observation", id: "nope", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 404, err: "Observation/nope is not known"},
+	{name: "unnarrowed, vread of a missing version says so", scopes: "system/Observation.r", op: op{do: "vread", typ: "Observation", id: "o1", vid: "7"}, status: 404, err: "has no version 7"},
+	{name: "unnarrowed, vread of a deletion is a 410", scopes: "system/Observation.r", more: deleted, op: op{do: "vread", typ: "Observation", id: "o10", vid: "2"}, status: 410},
+	{name: "unnarrowed, patch of a deleted is a 410", scopes: "system/Observation.u", more: deleted, op: op{do: "patch", typ: "Observation", id: "o11", body: `[{"op":"replace","path":"/status","value":"amended"}]`}, status: 410},
 
 	// searches under a patient/ scope
 	{name: "search narrowed to the compartment", scopes: pat1, patient: "p1", op: op{do: "search", typ: "Observation"}, status: 200, want: "Observation/o1 Observation/o3 Observation/o4 Observation/o5 |"},

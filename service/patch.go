@@ -106,8 +106,10 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	if cur == nil {
-		return nil, fhir.Errorf(404, "not-found", "", "%s/%s is not known", typ, id)
+	if cur == nil || (cur.Deleted && w.lim != nil) {
+		// under a narrowing grant a deleted resource is not known either:
+		// what it was cannot be checked, and a 410 would say it existed
+		return nil, notKnown(typ, id)
 	}
 	if cur.Deleted {
 		return nil, fhir.Errorf(410, "deleted", "", "%s/%s was deleted", typ, id)
