@@ -172,11 +172,17 @@ func (s *Service) clauses(l *limit, types []string) ([]query.Clause, error) {
 }
 
 // restrictionClauses parses a scope's restriction for a search of types
-// with the search parser. A restriction the server cannot enforce (an
-// unknown parameter, a malformed value, something other than a
+// with the search parser, once per restriction, types and registry
+// generation (restrictionCache). A restriction the server cannot enforce
+// (an unknown parameter, a malformed value, something other than a
 // condition such as _count) allows nothing: ignoring it would widen the
-// scope.
+// scope. The clauses are shared: callers copy them before changing any.
 func (s *Service) restrictionClauses(types []string, r url.Values) ([]query.Clause, error) {
+	return s.restrictions.get(s.Params.Generation(), types, r, s.parseRestriction)
+}
+
+// parseRestriction is restrictionClauses uncached.
+func (s *Service) parseRestriction(types []string, r url.Values) ([]query.Clause, error) {
 	typ, vals := "", r
 	want := 0
 	for _, vs := range r {

@@ -55,7 +55,8 @@ type Service struct {
 	// indexed as the local references they are.
 	BaseURL string
 
-	custom customParams
+	custom       customParams
+	restrictions restrictionCache
 }
 
 // PageParam is the query parameter carrying an engine's paging cursor, in
