@@ -24,7 +24,7 @@ var writeVerbs = map[string]string{"POST": "create", "PUT": "update", "PATCH": "
 func (s *Service) writeGrant(ctx context.Context, method, typ string) (*limit, error) {
 	l, err := s.grant(ctx, writeLetters[method], typ)
 	if err == nil && typ == "SearchParameter" {
-		err = mayRewriteIndex(ctx, writeVerbs[method]+" of a SearchParameter, which changes the index of every resource,")
+		err = mayRewriteIndex(ctx, writeVerbs[method]+" of a SearchParameter, which changes the index of every resource")
 	}
 	return l, err
 }

@@ -85,7 +85,7 @@ func (j *Job) Finished() (time.Time, string) {
 // every resource's index whatever the caller may see, so it needs an
 // unconfined, unrestricted update grant on every type (system/*.u).
 func (s *Service) StartReindex(ctx context.Context, types []string) (*Job, error) {
-	if err := mayRewriteIndex(ctx, "$reindex, which rewrites the index of every resource,"); err != nil {
+	if err := mayRewriteIndex(ctx, "$reindex, which rewrites the index of every resource"); err != nil {
 		return nil, err
 	}
 	for _, t := range types {
