@@ -255,6 +255,10 @@ func (s *Server) bundle(c echo.Context) error {
 		case res != nil && !res.Deleted && r.Status < 300:
 			outcome := r.Outcome // with validation's warnings of the version written
 			ms = append(ms, fhir.Member{Key: "fullUrl", Value: jsonStr(s.cfg.BaseURL + "/" + res.Type + "/" + res.ID)})
+			ret := ret
+			if r.Withheld && ret != "minimal" { // the caller may not read it
+				ret = "OperationOutcome"
+			}
 			switch ret {
 			case "minimal":
 			case "OperationOutcome":

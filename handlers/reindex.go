@@ -15,7 +15,8 @@ import (
 // POST [base]/Type/$reindex) and answers 202 with the status URL in
 // Content-Location, per the FHIR asynchronous request pattern.
 func (s *Server) reindex(c echo.Context) error {
-	// StartReindex takes no context, so the service cannot check the caller.
+	// StartReindex checks the caller too; checking here first refuses
+	// before the body is read.
 	if err := allowSystemWide(c.Request().Context(), "$reindex", 'u'); err != nil {
 		return err
 	}

@@ -254,14 +254,20 @@ func prefer(c echo.Context, key string) string {
 
 // respondWrite answers a create/update/patch with the FHIR headers and the
 // body Prefer asks for (the resource by default; with OperationOutcome,
-// what happened and the warnings validation found).
+// what happened and the warnings validation found). A resource the
+// caller may not read (service.Result.Withheld) is never the body: the
+// answer is the OperationOutcome saying so.
 func (s *Server) respondWrite(c echo.Context, res *service.Result) error {
 	r := res.Resource
 	setVersionHeaders(c, r)
 	if res.Status == 201 || c.Request().Method == http.MethodPut || c.Request().Method == http.MethodPatch {
 		c.Response().Header().Set("Location", s.location(r))
 	}
-	switch prefer(c, "return") {
+	ret := prefer(c, "return")
+	if res.Withheld && ret != "minimal" {
+		ret = "OperationOutcome"
+	}
+	switch ret {
 	case "minimal":
 		return c.NoContent(res.Status)
 	case "OperationOutcome":

@@ -7,43 +7,90 @@ package service
 // compartment and system search, type and system history 's'; create 'c';
 // update 'u' (an update that creates, too: SMART's "update (incl.
 // update-as-create)"), patch 'u'; delete 'd'. A conditional interaction
-// needs its own letter only: its match runs narrowed to that grant, and a
-// resource outside it behaves as no match (conditional.go). A search of
-// several types (_type, a compartment's types) needs 's' on each, and all
-// must be narrowed alike (one search carries one set of clauses; else
-// 403); a search naming no type needs a wildcard *.s (unconfined for a
-// system search, which reaches shared types too: else name them with
-// _type). $reindex
-// needs an unconfined, unrestricted *.u (system/*.u). Each write entry of a
-// Bundle is asked as its single request is, before anything runs: a
-// transaction with one refused entry is refused whole (403, naming the
-// entry), a batch entry fails alone; GET entries are checked by the read
-// or search they run.
+// (create with If-None-Exist, update, patch and delete on criteria, a
+// Bundle's ifNoneExist and conditional URLs) also needs 's' on the type:
+// its match is a search, run narrowed by both grants, and a resource
+// outside them behaves as no match (conditional.go). A search of several
+// types (_type, a compartment's types) needs 's' on each, and all must be
+// narrowed alike (one search carries one set of clauses; else 403); a
+// search naming no type needs a wildcard *.s (unconfined for a system
+// search, which reaches shared types too: else name them with _type).
+// $reindex, and any write of a SearchParameter (it changes what every
+// resource is indexed under), need an unconfined, unrestricted *.u
+// (system/*.u). Each write entry of a Bundle is asked as its single
+// request is, before anything runs: a transaction with one refused entry
+// is refused whole (403, naming the entry), a batch entry fails alone;
+// GET entries are checked by the read or search they run.
 //
-// Compartment. A patient/ grant (Grant.Patient) confines the types that
-// can be in a Patient compartment to the compartment of the launch
-// patient (the resources indexed under _compartment=Patient/<id>: the
-// Patient itself, those referring to it through the parameters of the
-// Patient CompartmentDefinition, and Patients whose link points to it);
-// the other types (Medication, Practitioner, Organization...) are shared
-// reference data, not confined. Searches get the compartment clause;
-// reads, vreads and instance history of a resource outside it (or
-// deleted, which cannot be checked) answer the 404 of an unknown resource,
-// same words, so nothing tells whether it exists; type and system history
+// Mixed contexts. When several scopes allow an interaction the widest
+// wins, for that interaction alone (an unconfined user/ or system/ scope
+// over a patient/ one, an unrestricted one over a search-restricted one;
+// auth/scope): with user/Observation.s and patient/Observation.r a search
+// of Observations reaches every patient's and a read only the launch
+// patient's. Each interaction is narrowed by its own letter's grant.
+//
+// What a write shows. Write letters do not imply read (SMART): the answer
+// of a write shows a resource beyond what the caller sent — a conditional
+// create's match, the result of a patch — only when 'r' allows it (the
+// type, and that version within the 'r' grant); otherwise the version's
+// content is withheld (Result.Withheld: the HTTP answer is an
+// OperationOutcome, with the ETag and Location). An update answers with
+// what was sent. A patch's test operations remain an oracle for a token
+// with 'u' and no 'r': a failing test is a 422, one guess per request
+// (every patch that applies writes a version, a no-op one too).
+//
+// Compartment. A patient/ grant (Grant.Patient) confines to the launch
+// patient:
+//   - the types of the R4 Patient compartment, by the compartment index
+//     (_compartment=Patient/<id>: the Patient itself, the resources
+//     referring to it through the parameters of the Patient
+//     CompartmentDefinition, and Patients whose link points to it — so a
+//     patient app reads the Patients linked to its patient, as SMART says
+//     it SHALL). Compartments are computed from the built-in R4
+//     parameters only, never from a custom SearchParameter replacing one;
+//   - Task and Device, outside the R4 compartment, by their patient
+//     parameter (Task.for, Device.patient): this server's addition to the
+//     compartment; refused when a custom SearchParameter replaced that
+//     parameter;
+//   - reference, conformance and terminology types (sharedTypes:
+//     Practitioner, Organization, Medication, ValueSet, SearchParameter...)
+//     are read and searched unconfined, and never written under it;
+//   - every other type (Binary, Bundle, Contract, Linkage...) may hold
+//     anything of anyone, cannot be confined, and is refused (403 naming
+//     the user/ or system/ scope it needs).
+// Searches get the confinement clause; reads, vreads and instance history
+// of a resource outside it (or deleted, which cannot be checked) answer
+// the 404 of an unknown resource, same words; type and system history
 // cannot be narrowed and are refused (403). A write must leave the
-// resource in the compartment (by the index computed for the new
-// content), and an update, patch or delete needs the current version in
-// it, else 403 and nothing is written.
+// resource confined to the launch patient alone: every Patient entry of
+// the new content's compartment index (Task, Device: of their patient
+// parameter) must be the launch patient — Observation{subject: p2,
+// performer: [p1]} is in p1's compartment and p1 may read it, never write
+// it — and an update, patch or delete needs the same of the current
+// version (its index computed again), else 403 and nothing is written.
 //
 // Restriction. A search-restricted grant (Grant.Restriction) is parsed by
-// the search parser and ANDed to every search; reads check membership
-// with one narrowed search; a write's new content must match it by its
-// token index entries (a restriction on another kind of parameter refuses
-// writes); a restriction the server cannot read or enforce allows nothing.
+// the search parser (once per restriction and types, cached) and ANDed to
+// every search; reads check membership with one narrowed search; a
+// write's new content must match it by its token index entries (a
+// restriction on another kind of parameter refuses writes); an older
+// version is shown only when its own token entries match, and never
+// under a restriction of another kind (date, string...), which only the
+// current version can be checked against (fail closed); a restriction the
+// server cannot read or enforce allows nothing.
+//
+// What answers reveal. Under a narrowing grant the access check comes
+// before anything that tells resources apart: every refusal of a read,
+// vread or history — outside the grant, unknown, a malformed or missing
+// version, deleted — is the same 404 "Type/id is not known", and so is a
+// patch of an unknown or deleted resource. Writes do reveal existence, as
+// the issue requires the 403: an update or delete of another patient's
+// live resource is 403, of an absent id 201 or 204; a conditional update
+// whose body id is another's live resource 409.
 //
 // Includes, chains, _has. Each level of _include/_revinclude (:iterate
 // included) keeps only resources of a type the caller may 's' or 'r',
-// within that grant's compartment and restriction, checked with one
+// within that grant's confinement and restriction, checked with one
 // search per type and level, before the next level follows them. A chain
 // follows only target types the caller may search, and a _has needs 's'
 // on its type; when that grant narrows the inner type, the inner search
@@ -53,8 +100,12 @@ package service
 // clause the access added and every chain it resolved.
 //
 // Cost. Without an Access nothing of this runs; under an unconfined,
-// unrestricted grant an interaction costs one Grant call (more only for
-// the types its includes and chains reach).
+// unrestricted grant an interaction costs one Grant call per letter it
+// needs (a conditional write 's' too, an answer showing a match or a
+// patch's result 'r' too; more for the types its includes and chains
+// reach), and allocates nothing for it. Under a narrowing grant a read,
+// or a vread of the current version, is one store query (the membership
+// search), a vread of an older version two.
 
 import (
 	"context"
@@ -82,8 +133,10 @@ type Access interface {
 
 // Grant is the extent of one allowed interaction.
 type Grant struct {
-	// Patient confines it to the compartment of Patient/<Patient>
-	// (patient/ scopes): "" when it is not confined.
+	// Patient confines it to the launch patient, Patient/<Patient>
+	// (patient/ scopes): the service confines each type as the rules
+	// above say (compartment, patient parameter, unconfined reference
+	// data, or refused). "" when it is not confined.
 	Patient string
 	// Restriction is a search every resource reached must also match (a
 	// search-restricted scope such as patient/Observation.rs?category=laboratory),

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,25 +13,51 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// limit is what a Grant narrows on resources of one type: the Patient
-// compartment it confines them to and the restriction they must match.
-// A nil *limit narrows nothing: no Access, or an unconfined and
-// unrestricted grant — the path every request of the server's own, of
-// protection off and of user/ and system/ scopes takes, at the cost of
-// one Grant call.
+// limit is what a Grant narrows on resources of one type: the patient
+// it confines them to and the restriction they must match. A nil *limit
+// narrows nothing: no Access, or an unconfined and unrestricted grant —
+// the path every request of the server's own, of protection off and of
+// user/ and system/ scopes takes, at the cost of one Grant call.
 type limit struct {
-	// patient confines to the compartment of Patient/<patient>; "" when
-	// the grant is not confined or the type cannot be in a Patient
-	// compartment (shared data such as Medication or Practitioner).
-	patient     string
+	// patient confines to the resources of Patient/<patient>; "" when the
+	// grant is not confined, or the type is reference data a patient/
+	// grant reads unconfined (sharedTypes).
+	patient string
+	// by is the reference parameter that confines: _compartment (the
+	// Patient compartment) for the types it can hold, the type's patient
+	// parameter for Task and Device (patientParams).
+	by          string
 	restriction url.Values
 }
 
 // patientComp is the compartment patient/ scopes confine to.
 const patientComp = "Patient"
 
+// patientParams are the types outside the R4 Patient compartment that a
+// patient/ grant confines all the same, by the reference parameter
+// named, as if the compartment held them: this server's addition to the
+// R4 CompartmentDefinition (Task.for, Device.patient), so a patient app
+// sees its own tasks and devices, and no one else's.
+var patientParams = map[string]string{"Task": "patient", "Device": "patient"}
+
+// sharedTypes are the reference, conformance and terminology types,
+// outside every Patient compartment and about no patient: a patient/
+// grant reads and searches them unconfined (a patient app needs its
+// practitioner, its medications, the value sets), and never writes them.
+// Every other type outside the compartment (Binary, Bundle, Contract,
+// Linkage, ...) may hold anything, of anyone: a patient/ grant cannot
+// confine it, so it allows nothing on it.
+var sharedTypes = map[string]bool{
+	"Practitioner": true, "PractitionerRole": true, "Organization": true, "Location": true,
+	"HealthcareService": true, "Endpoint": true, "Medication": true, "Substance": true,
+	"StructureDefinition": true, "ValueSet": true, "CodeSystem": true, "ConceptMap": true,
+	"SearchParameter": true, "CapabilityStatement": true, "OperationDefinition": true,
+	"CompartmentDefinition": true, "NamingSystem": true, "ImplementationGuide": true,
+	"Questionnaire": true, "PlanDefinition": true, "ActivityDefinition": true, "Library": true,
+}
+
 // grant asks the caller's Access for letter on typ ("*": every type).
-func grant(ctx context.Context, letter byte, typ string) (*limit, error) {
+func (s *Service) grant(ctx context.Context, letter byte, typ string) (*limit, error) {
 	a := AccessFrom(ctx)
 	if a == nil {
 		return nil, nil
@@ -39,27 +66,55 @@ func grant(ctx context.Context, letter byte, typ string) (*limit, error) {
 	if err != nil {
 		return nil, err
 	}
-	return limitOf(g, typ), nil
+	return s.limitOf(g, letter, typ)
 }
 
-// limitOf is what g narrows on typ; for "*" a confinement is kept, since
-// some types are in the compartment.
-func limitOf(g Grant, typ string) *limit {
-	p := g.Patient
-	if p != "" && typ != "*" && !search.InCompartment(patientComp, typ) {
-		p = ""
+// limitOf is what g narrows for letter on typ, or the 403 of a patient/
+// grant on a type it cannot confine. For "*" a confinement is kept, by
+// compartment (the callers refuse what they cannot narrow).
+func (s *Service) limitOf(g Grant, letter byte, typ string) (*limit, error) {
+	if g.Patient == "" {
+		if g.Restriction == nil {
+			return nil, nil
+		}
+		return &limit{restriction: g.Restriction}, nil
 	}
-	if p == "" && g.Restriction == nil {
-		return nil
+	l := &limit{patient: g.Patient, by: search.CompartmentParam, restriction: g.Restriction}
+	switch p := patientParams[typ]; {
+	case typ == "*" || search.InCompartment(patientComp, typ):
+	case p != "":
+		if !s.Params.BuiltIn(typ, p) {
+			return nil, unconfinable(letter, typ, fmt.Sprintf("this server's %s.%s search parameter, which confines %s to a patient, is not the R4 one (a custom SearchParameter replaced it)", typ, p, typ))
+		}
+		l.by = p
+	case sharedTypes[typ] && (letter == 'r' || letter == 's'):
+		if g.Restriction == nil {
+			return nil, nil
+		}
+		l.patient, l.by = "", ""
+	case sharedTypes[typ]:
+		return nil, unconfinable(letter, typ, typ+" is shared data, outside every Patient compartment, which a patient/ scope may read but not change")
+	default:
+		return nil, unconfinable(letter, typ, typ+" is neither in a Patient compartment nor reference data, so a patient/ scope cannot confine it to the launch patient")
 	}
-	return &limit{patient: p, restriction: g.Restriction}
+	return l, nil
+}
+
+// letterVerbs name the scope letters in messages.
+var letterVerbs = map[byte]string{'c': "create", 'r': "read", 'u': "update", 'd': "delete", 's': "search"}
+
+// unconfinable is the 403 of a patient/ grant on a type it cannot
+// confine, naming the unconfined scopes that would allow it.
+func unconfinable(letter byte, typ, why string) error {
+	need := typ + "." + string(letter)
+	return forbidden("allow %s of %s only by a patient/ scope, and %s: it needs user/%s or system/%s", letterVerbs[letter], typ, why, need, need)
 }
 
 func (l *limit) equal(o *limit) bool {
 	if l == nil || o == nil {
 		return l == o
 	}
-	if l.patient != o.patient || len(l.restriction) != len(o.restriction) {
+	if l.patient != o.patient || l.by != o.by || len(l.restriction) != len(o.restriction) {
 		return false
 	}
 	for k, vs := range l.restriction {
@@ -73,8 +128,11 @@ func (l *limit) equal(o *limit) bool {
 // String says what l narrows to, for messages and __explain.
 func (l *limit) String() string {
 	var parts []string
-	if l.patient != "" {
+	switch {
+	case l.patient != "" && l.by == search.CompartmentParam:
 		parts = append(parts, "the compartment of Patient/"+l.patient)
+	case l.patient != "":
+		parts = append(parts, "the resources of Patient/"+l.patient+" (by their "+l.by+" parameter)")
 	}
 	if l.restriction != nil {
 		parts = append(parts, "the restriction "+restrictionText(l.restriction))
@@ -96,12 +154,15 @@ func forbidden(format string, args ...any) *fhir.Error {
 	return fhir.Errorf(403, "forbidden", "", "the token's scopes "+format, args...)
 }
 
-// clauses are l's conditions on a search of types: the compartment
-// clause, then the restriction read by the search parser.
+// clauses are l's conditions on a search of types: the confinement
+// clause (_compartment=Patient/<id>, or patient=Patient/<id>), then the
+// restriction read by the search parser.
 func (s *Service) clauses(l *limit, types []string) ([]query.Clause, error) {
 	var out []query.Clause
 	if l.patient != "" {
-		out = append(out, search.CompartmentClause(patientComp, l.patient))
+		cl := search.CompartmentClause(patientComp, l.patient)
+		cl.Param = l.by
+		out = append(out, cl)
 	}
 	if l.restriction == nil {
 		return out, nil
@@ -111,11 +172,17 @@ func (s *Service) clauses(l *limit, types []string) ([]query.Clause, error) {
 }
 
 // restrictionClauses parses a scope's restriction for a search of types
-// with the search parser. A restriction the server cannot enforce (an
-// unknown parameter, a malformed value, something other than a
+// with the search parser, once per restriction, types and registry
+// generation (restrictionCache). A restriction the server cannot enforce
+// (an unknown parameter, a malformed value, something other than a
 // condition such as _count) allows nothing: ignoring it would widen the
-// scope.
+// scope. The clauses are shared: callers copy them before changing any.
 func (s *Service) restrictionClauses(types []string, r url.Values) ([]query.Clause, error) {
+	return s.restrictions.get(s.Params.Generation(), types, r, s.parseRestriction)
+}
+
+// parseRestriction is restrictionClauses uncached.
+func (s *Service) parseRestriction(types []string, r url.Values) ([]query.Clause, error) {
 	typ, vals := "", r
 	want := 0
 	for _, vs := range r {
@@ -151,15 +218,16 @@ func (s *Service) restrictionClauses(types []string, r url.Values) ([]query.Clau
 // memberChunk bounds the ids of one membership search (an OR list).
 const memberChunk = search.MaxValuesPerParam
 
-// members returns which of the resources typ/ids (current versions) fall
-// within l, with one search per memberChunk ids on r: the ids, the
-// compartment clause and the restriction, as any narrowed search.
-func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids []string, l *limit) (map[string]bool, error) {
+// members returns those of the resources typ/ids (current versions) that
+// fall within l, by id, with one search per memberChunk ids on r: the
+// ids, the confinement clause and the restriction, as any narrowed
+// search.
+func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids []string, l *limit) (map[string]*store.Resource, error) {
 	cls, err := s.clauses(l, []string{typ})
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]bool, len(ids))
+	out := make(map[string]*store.Resource, len(ids))
 	for start := 0; start < len(ids); start += memberChunk {
 		chunk := ids[start:min(start+memberChunk, len(ids))]
 		idc := query.Clause{Param: "_id", Type: query.TypeToken}
@@ -176,7 +244,7 @@ func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids [
 			return nil, err
 		}
 		for _, m := range res.Resources {
-			out[m.ID] = true
+			out[m.ID] = m
 		}
 	}
 	return out, nil
@@ -184,18 +252,32 @@ func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids [
 
 // member reports whether the current version of typ/id falls within l.
 func (s *Service) member(ctx context.Context, r store.Reader, typ, id string, l *limit) (bool, error) {
+	cur, err := s.current(ctx, r, typ, id, l)
+	return cur != nil, err
+}
+
+// current returns the current version of typ/id when it falls within l,
+// nil when it does not, is deleted or never existed: one search, which is
+// all a read under a narrowing grant costs.
+func (s *Service) current(ctx context.Context, r store.Reader, typ, id string, l *limit) (*store.Resource, error) {
 	m, err := s.members(ctx, r, typ, []string{id}, l)
 	return m[id], err
 }
 
 // fits reports whether a version, by its search index, falls within l:
-// in the compartment by its _compartment entries, and matching each
-// restriction clause by its token entries. Only token clauses (system|code,
-// |code, code, system|) can be checked on an index: with strict (a write)
-// any other clause refuses the write; without (an older version read),
-// it is left to the membership search of the current version.
+// confined to the launch patient by its _compartment entries (Task and
+// Device: their patient parameter), and matching each restriction clause
+// by its token entries. strict is a write's check: the resource must then
+// name no other Patient there either (Observation{subject: p2, performer:
+// p1} is in p1's compartment, and p2's too: a patient/ grant of p1 may
+// read it, never write it). Only token clauses (system|code, |code, code,
+// system|) can be checked on an index: with strict (a write) any other
+// clause refuses the write; without (an older version read), it counts as
+// not matching — fail closed: a date, string or reference restriction is
+// checked by a membership search, on the current version only, so an
+// older version is never shown under it.
 func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (bool, error) {
-	if l.patient != "" && !inCompartment(idx, l.patient) {
+	if l.patient != "" && !refersTo(idx, l.by, l.patient, strict) {
 		return false, nil
 	}
 	if l.restriction == nil {
@@ -211,7 +293,7 @@ func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (boo
 			if strict {
 				return false, forbidden("restrict %s to %s, and %s cannot be checked on what is written (only token parameters such as category=system|code can): writes are not allowed", typ, restrictionText(l.restriction), cl.Param)
 			}
-			continue
+			return false, nil
 		}
 		if !tokenMatch(cl, idx.Tokens) {
 			return false, nil
@@ -220,13 +302,24 @@ func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (boo
 	return true, nil
 }
 
-func inCompartment(idx *query.Index, patient string) bool {
+// refersTo reports whether idx refers to Patient/<patient> by param (a
+// _compartment entry, or Task's and Device's patient parameter); with
+// only, to no other Patient by it.
+func refersTo(idx *query.Index, param, patient string, only bool) bool {
+	in := false
 	for _, r := range idx.Refs {
-		if r.Param == search.CompartmentParam && r.Type == patientComp && r.ID == patient {
-			return true
+		if r.Param != param || r.Type != patientComp {
+			continue
 		}
+		if r.ID != patient {
+			if only {
+				return false
+			}
+			continue
+		}
+		in = true
 	}
-	return false
+	return in
 }
 
 // tokenMatch reports whether one of the token entries matches one of the
@@ -254,13 +347,18 @@ func (s *Service) fitsStored(l *limit, r *store.Resource) (bool, error) {
 	if r == nil || r.Deleted {
 		return false, nil
 	}
-	tree, err := fhir.DecodeStored(r.JSON)
-	if err != nil {
-		return false, err
-	}
-	idx, err := search.ExtractLocal(s.Params, r.Type, tree, s.BaseURL)
+	idx, err := s.indexOf(r)
 	if err != nil {
 		return false, err
 	}
 	return s.fits(l, r.Type, idx, false)
+}
+
+// indexOf is the search index of a stored version, computed again.
+func (s *Service) indexOf(r *store.Resource) (*query.Index, error) {
+	tree, err := fhir.DecodeStored(r.JSON)
+	if err != nil {
+		return nil, err
+	}
+	return search.ExtractLocal(s.Params, r.Type, tree, s.BaseURL)
 }

@@ -40,21 +40,22 @@ func (s *Service) searchLimit(ctx context.Context, q *query.Query, comp string) 
 			if g.Patient != "" {
 				return nil, forbidden("confine search to the compartment of Patient/%s, which a search of every resource type cannot be (some types are shared, outside any compartment): name the types with _type", g.Patient)
 			}
-			return limitOf(g, "*"), nil
+			return s.limitOf(g, 's', "*")
 		}
 		wild = g
 	}
 	var first *limit
 	for i, t := range types {
-		var l *limit
+		g := wild
 		if named {
-			g, err := a.Grant('s', t)
-			if err != nil {
+			var err error
+			if g, err = a.Grant('s', t); err != nil {
 				return nil, err
 			}
-			l = limitOf(g, t)
-		} else {
-			l = limitOf(wild, t)
+		}
+		l, err := s.limitOf(g, 's', t)
+		if err != nil {
+			return nil, err
 		}
 		if i == 0 {
 			first = l
@@ -74,14 +75,21 @@ func limitText(l *limit) string {
 }
 
 // planNarrowed is planSearch narrowed by the caller's access (nothing to
-// do without an Access in ctx): l's clauses (compartment, restriction)
+// do without an Access in ctx): the clauses of each of lims (confinement,
+// restriction; a conditional write's match is narrowed by two grants)
 // ANDed to the search, the inner searches of chains and _has narrowed to
 // the caller's grants on their types (narrowInner), and what was added
 // recorded in Plan.Access for __explain. execute then filters what the
 // includes bring (visible). r is what the inner searches read: the store,
 // or the transaction of a conditional write.
-func (s *Service) planNarrowed(ctx context.Context, r store.Reader, q *query.Query, comp, compID string, l *limit) (*Plan, error) {
-	if AccessFrom(ctx) == nil || (l == nil && !hasInner(q.Where) && len(q.Include)+len(q.RevInclude) == 0) {
+func (s *Service) planNarrowed(ctx context.Context, r store.Reader, q *query.Query, comp, compID string, lims ...*limit) (*Plan, error) {
+	var ls []*limit
+	for _, l := range lims {
+		if l != nil && !slices.ContainsFunc(ls, l.equal) {
+			ls = append(ls, l)
+		}
+	}
+	if AccessFrom(ctx) == nil || (ls == nil && !hasInner(q.Where) && len(q.Include)+len(q.RevInclude) == 0) {
 		return s.planSearch(q, comp, compID)
 	}
 	m := *q
@@ -99,7 +107,7 @@ func (s *Service) planNarrowed(ctx context.Context, r store.Reader, q *query.Que
 		m.Where[i] = *cl
 		notes = append(notes, ns...)
 	}
-	if l != nil {
+	for _, l := range ls {
 		cls, err := s.clauses(l, types)
 		if err != nil {
 			return nil, err
@@ -159,7 +167,7 @@ func (s *Service) narrowChain(ctx context.Context, r store.Reader, cl *query.Cla
 	var lims []*limit
 	var refused error
 	for _, t := range cl.TargetTypes {
-		l, err := grant(ctx, 's', t)
+		l, err := s.grant(ctx, 's', t)
 		if err != nil {
 			if refused == nil {
 				refused = err
@@ -209,7 +217,7 @@ func (s *Service) narrowChain(ctx context.Context, r store.Reader, cl *query.Cla
 
 func (s *Service) narrowHas(ctx context.Context, r store.Reader, cl *query.Clause, types []string, chained bool) (*query.Clause, []string, error) {
 	h := cl.Has
-	l, err := grant(ctx, 's', h.Type)
+	l, err := s.grant(ctx, 's', h.Type)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +309,10 @@ func (s *Service) visible(ctx context.Context, r store.Reader, rs []*store.Resou
 			if err != nil {
 				continue
 			}
-			l := limitOf(g, t)
+			l, err := s.limitOf(g, letter, t)
+			if err != nil {
+				continue
+			}
 			if l == nil {
 				open[t] = true
 				break

@@ -25,6 +25,10 @@ type EntryResult struct {
 	// tombstone).
 	Resource *store.Resource
 	Outcome  []fhir.Issue
+	// Withheld is Result.Withheld: Resource has no content, which the
+	// caller may not read.
+	Withheld bool
+	shows    bool
 	// Get is a GET entry's URL as understood (nil for a write, or when the
 	// URL names no interaction); Search and History hold the page a search
 	// or a history entry read.
@@ -66,7 +70,10 @@ func (s *Service) Bundle(ctx context.Context, body []byte, opts BundleOptions) (
 		// before anything runs: a transaction with one forbidden entry is
 		// refused whole, a batch entry fails on its own
 		if e := entries[i]; err == nil && e.method != "GET" && e.method != "HEAD" {
-			if e.lim, err = writeGrant(ctx, e.method, e.typ); err != nil {
+			if e.lim, err = s.writeGrant(ctx, e.method, e.typ); err == nil && e.conditional() {
+				e.mlim, err = s.matchGrant(ctx, e.typ)
+			}
+			if err != nil {
 				entries[i] = nil
 			}
 		}
@@ -115,6 +122,11 @@ func (s *Service) Bundle(ctx context.Context, body []byte, opts BundleOptions) (
 		results[e.index] = s.get(ctx, e, opts)
 	}
 	return b.Type, results, nil
+}
+
+// entryResult is the result of a write entry.
+func entryResult(req EntryRequest, r *Result) EntryResult {
+	return EntryResult{Request: req, Status: r.Status, Resource: r.Resource, Outcome: r.Outcome, shows: r.shows}
 }
 
 // sortStable orders entries by methodRank, keeping the Bundle's order
@@ -202,7 +214,11 @@ func (s *Service) transaction(ctx context.Context, es []*entry, results []EntryR
 		return storeErr(err)
 	}
 	for _, e := range es {
-		s.afterCommit(results[e.index].Resource)
+		r := &results[e.index]
+		s.afterCommit(r.Resource)
+		if r.shows {
+			r.Resource, r.Outcome, r.Withheld = s.withhold(ctx, r.Resource, r.Outcome)
+		}
 	}
 	return nil
 }
@@ -227,7 +243,7 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		if err != nil {
 			return entryErr(e.index, err)
 		}
-		results[e.index] = EntryResult{Request: e.req, Status: r.Status, Resource: r.Resource, Outcome: r.Outcome}
+		results[e.index] = entryResult(e.req, r)
 	}
 	var seed map[int]string
 	if ah != nil {
@@ -281,7 +297,7 @@ func (s *Service) runEntries(ctx context.Context, tx store.Tx, es []*entry, resu
 		if err != nil {
 			return entryErr(e.index, err)
 		}
-		results[e.index] = EntryResult{Request: e.req, Status: r.Status, Resource: r.Resource, Outcome: r.Outcome}
+		results[e.index] = entryResult(e.req, r)
 	}
 	return nil
 }

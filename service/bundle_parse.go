@@ -34,12 +34,19 @@ type entry struct {
 	patchFn  applyFunc
 	finalRef string // Type/id this entry's resource ends up as
 	lim      *limit // the caller's grant for the entry (writeGrant)
+	mlim     *limit // and for its match, when conditional (matchGrant)
+}
+
+// conditional reports whether the entry is a conditional write, whose
+// match is a search (see match).
+func (e *entry) conditional() bool {
+	return e.query != "" || (e.method == "POST" && e.req.IfNoneExist != "")
 }
 
 // write is the entry as a request of the write path, at instant now. A
 // conditional DELETE in a Bundle never removes several matches.
 func (e *entry) write(now time.Time) write {
-	return write{typ: e.typ, id: e.id, query: e.query, body: e.raw, apply: e.patchFn, now: now, lim: e.lim,
+	return write{typ: e.typ, id: e.id, query: e.query, body: e.raw, apply: e.patchFn, now: now, lim: e.lim, mlim: e.mlim,
 		pre: Preconditions{IfMatch: e.req.IfMatch, IfNoneMatchAny: e.req.IfNoneMatch == "*"}}
 }
 

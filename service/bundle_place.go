@@ -42,7 +42,7 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 		case "POST":
 			e.id = ""
 			if e.req.IfNoneExist != "" {
-				m, err := s.match(ctx, tx, e.typ, e.req.IfNoneExist, true, e.lim)
+				m, err := s.match(ctx, tx, e.typ, e.req.IfNoneExist, true, e.lim, e.mlim)
 				if err != nil {
 					return nil, entryErr(e.index, err)
 				}
@@ -50,7 +50,7 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 					return nil, entryErr(e.index, fhir.Errorf(412, "multiple-matches", "", "ifNoneExist %q matches more than one %s", e.req.IfNoneExist, e.typ))
 				}
 				if len(m) == 1 {
-					p.pending[e.index] = &Result{Resource: m[0], Status: 200}
+					p.pending[e.index] = &Result{Resource: m[0], Status: 200, shows: true}
 					e.id = m[0].ID
 				}
 			}
@@ -61,7 +61,7 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 			}
 		case "PUT":
 			if e.query != "" {
-				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.bodyID, e.lim)
+				id, err := s.resolveConditionalID(ctx, tx, e.typ, e.query, e.bodyID, e.lim, e.mlim)
 				if err != nil {
 					return nil, entryErr(e.index, err)
 				}
@@ -94,7 +94,7 @@ func (s *Service) place(ctx context.Context, tx store.Tx, es []*entry, seed map[
 		// a conditional reference is a search of typ: narrowed to the
 		// caller's 's' grant, and refused as no match without one
 		var m []*store.Resource
-		if lim, err := grant(ctx, 's', typ); err == nil {
+		if lim, err := s.grant(ctx, 's', typ); err == nil {
 			if m, err = s.match(ctx, tx, typ, query, false, lim); err != nil {
 				return "", false, err
 			}

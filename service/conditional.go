@@ -54,19 +54,21 @@ func checkIfMatch(ifMatch string, cur *store.Resource) error {
 // lock, it first takes the storage lock on the query so concurrent
 // identical conditional writes serialise and cannot both create.
 //
-// The match is narrowed to lim, the caller's grant for the interaction's
-// own letter on typ (c for a conditional create, u for update and patch,
-// d for delete; s for a Bundle's conditional reference): a conditional
-// interaction needs no 's' of its own, and a resource outside the grant
+// The match is a search, narrowed to each of lims: the caller's grant for
+// the interaction's own letter on typ (c for a conditional create, u for
+// update and patch, d for delete) and its grant of 's' on typ, which a
+// conditional write needs too (write.mlim: SMART's write letters imply no
+// search, and a match tells what exists); a Bundle's conditional
+// reference, a search only, is narrowed to 's'. A resource outside them
 // never matches, so it behaves as no match (HAPI FHIR's choice, PR #3048)
 // and the answer tells nothing of it.
-func (s *Service) match(ctx context.Context, tx store.Tx, typ, query string, lock bool, lim *limit) ([]*store.Resource, error) {
-	return s.matchUpTo(ctx, tx, typ, query, lock, 2, lim)
+func (s *Service) match(ctx context.Context, tx store.Tx, typ, query string, lock bool, lims ...*limit) ([]*store.Resource, error) {
+	return s.matchUpTo(ctx, tx, typ, query, lock, 2, lims...)
 }
 
 // matchUpTo is match returning up to limit matches (a conditional delete
 // of several takes them all).
-func (s *Service) matchUpTo(ctx context.Context, tx store.Tx, typ, query string, lock bool, limit int, lim *limit) ([]*store.Resource, error) {
+func (s *Service) matchUpTo(ctx context.Context, tx store.Tx, typ, query string, lock bool, limit int, lims ...*limit) ([]*store.Resource, error) {
 	vals, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, fhir.Errorf(400, "invalid", "", "conditional query %q: %v", query, err)
@@ -81,7 +83,7 @@ func (s *Service) matchUpTo(ctx context.Context, tx store.Tx, typ, query string,
 		}
 	}
 	q.Count = limit
-	p, err := s.planNarrowed(ctx, tx, q, "", "", lim)
+	p, err := s.planNarrowed(ctx, tx, q, "", "", lims...)
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +114,10 @@ func (s *Service) conditionalQuery(typ string, vals url.Values) (*query.Query, e
 	return q, nil
 }
 
-// resolveConditionalID picks the id a conditional update writes to.
-// bid is the id in the body, if any.
-func (s *Service) resolveConditionalID(ctx context.Context, tx store.Tx, typ, query, bid string, lim *limit) (string, error) {
-	m, err := s.match(ctx, tx, typ, query, true, lim)
+// resolveConditionalID picks the id a conditional update writes to, the
+// match narrowed to lims. bid is the id in the body, if any.
+func (s *Service) resolveConditionalID(ctx context.Context, tx store.Tx, typ, query, bid string, lims ...*limit) (string, error) {
+	m, err := s.match(ctx, tx, typ, query, true, lims...)
 	if err != nil {
 		return "", err
 	}

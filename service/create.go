@@ -8,21 +8,28 @@ import (
 )
 
 // Create stores a new resource with a server-assigned id; with
-// pre.IfNoneExist it returns the single existing match instead (200), or
-// 412 when several match.
+// pre.IfNoneExist it returns the single existing match instead (200; its
+// content withheld when the caller may not read it), or 412 when several
+// match.
 func (s *Service) Create(ctx context.Context, typ string, body []byte, pre Preconditions) (*Result, error) {
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "POST", typ)
+	lim, err := s.writeGrant(ctx, "POST", typ)
 	if err != nil {
 		return nil, err
+	}
+	var mlim *limit
+	if pre.IfNoneExist != "" {
+		if mlim, err = s.matchGrant(ctx, typ); err != nil {
+			return nil, err
+		}
 	}
 	res, err := decodeFor(typ, body)
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, res: res, body: body, pre: pre, now: s.now(), lim: lim}
+	w := write{typ: typ, res: res, body: body, pre: pre, now: s.now(), lim: lim, mlim: mlim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.create(ctx, tx, w) })
 }
 
@@ -30,14 +37,14 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, pre Preco
 // transaction assigns ids before it runs).
 func (s *Service) create(ctx context.Context, tx store.Tx, w write) (*Result, error) {
 	if ine := w.pre.IfNoneExist; ine != "" {
-		m, err := s.match(ctx, tx, w.typ, ine, true, w.lim)
+		m, err := s.match(ctx, tx, w.typ, ine, true, w.lim, w.mlim)
 		if err != nil {
 			return nil, err
 		}
 		switch len(m) {
 		case 0:
 		case 1:
-			return &Result{Resource: m[0], Status: 200}, nil
+			return &Result{Resource: m[0], Status: 200, shows: true}, nil
 		default:
 			return nil, fhir.Errorf(412, "multiple-matches", "", "If-None-Exist %q matches more than one %s", ine, w.typ)
 		}

@@ -14,7 +14,7 @@ func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions)
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "DELETE", typ)
+	lim, err := s.writeGrant(ctx, "DELETE", typ)
 	if err != nil {
 		return nil, err
 	}
@@ -50,11 +50,15 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ, query string, mult
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "DELETE", typ)
+	lim, err := s.writeGrant(ctx, "DELETE", typ)
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, query: query, multiple: multiple, now: s.now(), lim: lim}
+	mlim, err := s.matchGrant(ctx, typ)
+	if err != nil {
+		return nil, err
+	}
+	w := write{typ: typ, query: query, multiple: multiple, now: s.now(), lim: lim, mlim: mlim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalDelete(ctx, tx, w) })
 }
 
@@ -64,7 +68,7 @@ func (s *Service) conditionalDelete(ctx context.Context, tx store.Tx, w write) (
 	if multiple {
 		limit = s.MaxCount + 1
 	}
-	m, err := s.matchUpTo(ctx, tx, typ, query, true, limit, w.lim)
+	m, err := s.matchUpTo(ctx, tx, typ, query, true, limit, w.lim, w.mlim)
 	if err != nil {
 		return nil, err
 	}

@@ -22,15 +22,17 @@ import (
 // (a patient/ scope on a type of the Patient compartment, a restricted
 // scope) are refused (403: search with _lastUpdated instead); instance
 // history under such a grant needs the current version within it (else
-// the 404 of an unknown resource) and lists only the versions within it
-// by their own content (deletions kept).
+// the 404 of an unknown resource, checked first) and lists it, and of the
+// older versions only those within the grant by their own content
+// (fitsStored: a restriction clause it cannot check on an index, such as
+// a date, fails closed), and the deletions.
 func (s *Service) History(ctx context.Context, typ, id string, params url.Values) (*store.HistoryPage, error) {
 	if typ != "" {
 		if err := checkTypeID(typ, id); err != nil {
 			return nil, err
 		}
 	}
-	lim, err := historyGrant(ctx, typ, id)
+	lim, err := s.historyGrant(ctx, typ, id)
 	if err != nil {
 		return nil, err
 	}
@@ -49,8 +51,9 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 		}
 	}
 	q.Total = params.Get("_total") == "accurate"
+	var cur *store.Resource
 	if id != "" && lim != nil {
-		if ok, err := s.mayReadVersions(ctx, lim, typ, id); err != nil || !ok {
+		if cur, err = s.current(ctx, s.Store, typ, id, lim); err != nil || cur == nil {
 			return nil, cmp.Or(storeErr(err), notKnown(typ, id))
 		}
 	} else if id != "" {
@@ -67,11 +70,13 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 	if lim != nil {
 		kept := page.Versions[:0:0]
 		for _, v := range page.Versions {
-			ok, err := s.fitsStored(lim, v)
-			if err != nil {
-				return nil, err
+			ok := v.Version == cur.Version || v.Deleted
+			if !ok {
+				if ok, err = s.fitsStored(lim, v); err != nil {
+					return nil, err
+				}
 			}
-			if ok || v.Deleted {
+			if ok {
 				kept = append(kept, v)
 			}
 		}
@@ -81,15 +86,15 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 }
 
 // historyGrant asks the caller's access for a history (see History).
-func historyGrant(ctx context.Context, typ, id string) (*limit, error) {
+func (s *Service) historyGrant(ctx context.Context, typ, id string) (*limit, error) {
 	if id != "" {
-		return grant(ctx, 'r', typ)
+		return s.grant(ctx, 'r', typ)
 	}
 	of := typ
 	if of == "" {
 		of = "*"
 	}
-	lim, err := grant(ctx, 's', of)
+	lim, err := s.grant(ctx, 's', of)
 	if err != nil || lim == nil {
 		return nil, err
 	}

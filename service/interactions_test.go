@@ -57,7 +57,14 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, e engine) *fixture {
-	f := &fixture{svc: service.New(e.open(t), search.Default())}
+	return newFixtureWith(t, e, search.Default())
+}
+
+// newFixtureWith is newFixture on the parameter registry reg: a test
+// that adds SearchParameters takes one of its own (ownRegistry), since
+// search.Default() is shared by every test of the process.
+func newFixtureWith(t *testing.T, e engine, reg *search.Registry) *fixture {
+	f := &fixture{svc: service.New(e.open(t), reg)}
 	f.svc.Now = func() time.Time {
 		f.tick++
 		f.last = t0.Add(time.Duration(f.tick) * time.Second)
@@ -65,6 +72,15 @@ func newFixture(t *testing.T, e engine) *fixture {
 	}
 	f.svc.NewID = func() string { f.ids++; return fmt.Sprint("new-", f.ids) }
 	return f
+}
+
+// ownRegistry is a registry of the R4 parameters for one test alone.
+func ownRegistry(t *testing.T) *search.Registry {
+	reg, err := search.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }
 
 // req is one interaction as a client asks it.

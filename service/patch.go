@@ -17,11 +17,16 @@ const (
 )
 
 // Patch applies a JSON Patch or a FHIRPath Patch (Parameters) to typ/id.
+// The patched resource is returned only when the caller may read it (its
+// content withheld otherwise: Result.Withheld). A patch's test operations
+// still answer whether a value is what the caller guessed (422 when not):
+// a u-only token can probe values it cannot read, one guess per request.
+// Every successful patch writes a version, a no-op one too.
 func (s *Service) Patch(ctx context.Context, typ, id, contentType string, body []byte, pre Preconditions) (*Result, error) {
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "PATCH", typ)
+	lim, err := s.writeGrant(ctx, "PATCH", typ)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +43,11 @@ func (s *Service) ConditionalPatch(ctx context.Context, typ, query, contentType 
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "PATCH", typ)
+	lim, err := s.writeGrant(ctx, "PATCH", typ)
+	if err != nil {
+		return nil, err
+	}
+	mlim, err := s.matchGrant(ctx, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -46,12 +55,12 @@ func (s *Service) ConditionalPatch(ctx context.Context, typ, query, contentType 
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, query: query, apply: apply, pre: pre, now: s.now(), lim: lim}
+	w := write{typ: typ, query: query, apply: apply, pre: pre, now: s.now(), lim: lim, mlim: mlim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalPatch(ctx, tx, w) })
 }
 
 func (s *Service) conditionalPatch(ctx context.Context, tx store.Tx, w write) (*Result, error) {
-	m, err := s.match(ctx, tx, w.typ, w.query, true, w.lim)
+	m, err := s.match(ctx, tx, w.typ, w.query, true, w.lim, w.mlim)
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +106,10 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	if cur == nil {
-		return nil, fhir.Errorf(404, "not-found", "", "%s/%s is not known", typ, id)
+	if cur == nil || (cur.Deleted && w.lim != nil) {
+		// under a narrowing grant a deleted resource is not known either:
+		// what it was cannot be checked, and a 410 would say it existed
+		return nil, notKnown(typ, id)
 	}
 	if cur.Deleted {
 		return nil, fhir.Errorf(410, "deleted", "", "%s/%s was deleted", typ, id)
@@ -135,7 +146,8 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Resource: r, Status: 200, Outcome: issues}, nil
+	// the result holds what the caller did not send: shown only to a reader
+	return &Result{Resource: r, Status: 200, Outcome: issues, shows: true}, nil
 }
 
 // marshal writes a generic tree back to JSON without HTML escaping.

@@ -85,10 +85,8 @@ func (j *Job) Finished() (time.Time, string) {
 // every resource's index whatever the caller may see, so it needs an
 // unconfined, unrestricted update grant on every type (system/*.u).
 func (s *Service) StartReindex(ctx context.Context, types []string) (*Job, error) {
-	if a := AccessFrom(ctx); a != nil {
-		if g, err := a.Grant('u', "*"); err != nil || g.Patient != "" || g.Restriction != nil {
-			return nil, fhir.Errorf(403, "forbidden", "", "the token's scopes do not allow $reindex, which rewrites the index of every resource: it needs system/*.u")
-		}
+	if err := mayRewriteIndex(ctx, "$reindex, which rewrites the index of every resource"); err != nil {
+		return nil, err
 	}
 	for _, t := range types {
 		if !fhir.KnownType(t) {

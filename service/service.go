@@ -55,7 +55,8 @@ type Service struct {
 	// indexed as the local references they are.
 	BaseURL string
 
-	custom customParams
+	custom       customParams
+	restrictions restrictionCache
 }
 
 // PageParam is the query parameter carrying an engine's paging cursor, in
@@ -74,6 +75,18 @@ type Result struct {
 	Status   int // 200 or 201 (204 for a delete with nothing to delete)
 	// Outcome carries information issues (e.g. "no match, nothing deleted").
 	Outcome []fhir.Issue
+	// Withheld is set when the answer would show the caller a resource
+	// its scopes do not let it read (a conditional create's match, a
+	// patch's result, without 'r' on it: SMART's write letters do not
+	// imply read). Resource then keeps the version's type, id, version
+	// and instant, for the headers, but not its content (JSON is nil), and
+	// Outcome says why: the HTTP layer answers with that OperationOutcome
+	// (or nothing, under Prefer: return=minimal), never the resource.
+	Withheld bool
+	// shows is set when Resource holds more than what the caller sent
+	// (a match, a patch's result): what Withheld is decided on, after the
+	// commit (withhold).
+	shows bool
 }
 
 // InstantFormat is how the server writes meta.lastUpdated: UTC, microseconds.

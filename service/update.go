@@ -27,7 +27,7 @@ func (s *Service) updateRequest(ctx context.Context, w write) (*Result, error) {
 	if err := checkTypeID(typ, id); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "PUT", typ)
+	lim, err := s.writeGrant(ctx, "PUT", typ)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,11 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ, query string, body
 	if err := checkTypeID(typ, ""); err != nil {
 		return nil, err
 	}
-	lim, err := writeGrant(ctx, "PUT", typ)
+	lim, err := s.writeGrant(ctx, "PUT", typ)
+	if err != nil {
+		return nil, err
+	}
+	mlim, err := s.matchGrant(ctx, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -87,13 +91,13 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ, query string, body
 	if err != nil {
 		return nil, err
 	}
-	w := write{typ: typ, query: query, res: res, body: body, pre: pre, now: s.now(), lim: lim}
+	w := write{typ: typ, query: query, res: res, body: body, pre: pre, now: s.now(), lim: lim, mlim: mlim}
 	return s.run(ctx, func(tx store.Tx) (*Result, error) { return s.conditionalUpdate(ctx, tx, w) })
 }
 
 func (s *Service) conditionalUpdate(ctx context.Context, tx store.Tx, w write) (*Result, error) {
 	bid, _ := w.res["id"].(string)
-	id, err := s.resolveConditionalID(ctx, tx, w.typ, w.query, bid, w.lim)
+	id, err := s.resolveConditionalID(ctx, tx, w.typ, w.query, bid, w.lim, w.mlim)
 	if err != nil {
 		return nil, err
 	}

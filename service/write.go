@@ -38,6 +38,9 @@ func (s *Service) run(ctx context.Context, op func(tx store.Tx) (*Result, error)
 	}
 	if res != nil {
 		s.afterCommit(res.Resource)
+		if res.shows {
+			res.Resource, res.Outcome, res.Withheld = s.withhold(ctx, res.Resource, res.Outcome)
+		}
 	}
 	return res, nil
 }
@@ -87,8 +90,9 @@ type write struct {
 	// loaded and uses itself (see UpdateTrusted).
 	trusted bool
 	// lim is what the caller's grant for this write narrows (writeGrant),
-	// nil when nothing.
-	lim *limit
+	// nil when nothing; mlim what its grant of 's' narrows, for the match
+	// of a conditional write (matchGrant).
+	lim, mlim *limit
 }
 
 // newID is a server-assigned id (NewID, when the caller set one).

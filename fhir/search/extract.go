@@ -58,7 +58,9 @@ func ExtractLocal(reg *Registry, typ string, res map[string]any, base string) (*
 		dedup(idx, mark)
 	}
 	localizeRefs(idx, base)
-	addCompartments(idx, typ, res)
+	if err := addCompartments(idx, reg, typ, res, base); err != nil {
+		return nil, err
+	}
 	return idx, nil
 }
 
