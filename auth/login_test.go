@@ -149,7 +149,7 @@ func TestCSRF(t *testing.T) {
 		{"missing token", url.Values{"pending": {pending}}, b},
 		{"forged token", url.Values{"pending": {pending}, "csrf_token": {RandomToken()}}, b},
 		{"token of another session", url.Values{"pending": {pending}, "csrf_token": {hidden(other, "csrf_token")}}, b},
-		{"token one character off", url.Values{"pending": {pending}, "csrf_token": {token[:len(token)-1] + "A"}}, b},
+		{"token one character off", url.Values{"pending": {pending}, "csrf_token": {oneOff(token)}}, b},
 		{"no session cookie", url.Values{"pending": {pending}, "csrf_token": {token}}, h.browser()},
 	}
 	for _, tc := range cases {
@@ -373,4 +373,13 @@ func TestPSCSeams(t *testing.T) {
 	if _, code, _ := h.codeOf(b.approve(consent)); code.Username != "alice" {
 		t.Errorf("code %+v", code)
 	}
+}
+
+// oneOff is tok with its last character changed (never to itself).
+func oneOff(tok string) string {
+	c := byte('A')
+	if tok[len(tok)-1] == c {
+		c = 'B'
+	}
+	return tok[:len(tok)-1] + string(c)
 }
