@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bufio"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -8,7 +9,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"html"
+	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -265,6 +268,19 @@ func tokenAttacks() []secAttack {
 		{"token older than its client's registration", refusedAccess("client no longer registered", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"iat": f.clock.Now().Add(-24 * time.Hour).Unix()})
 		})},
+		{"paths around the token check (dot segments, encodings, case, the public routes)", func(t *testing.T, f *secFixture) {
+			host := strings.TrimPrefix(f.issuer, "http://")
+			for _, p := range []string{"//fhir/Patient/e2e-pa", "/fhir//Patient/e2e-pa", "/fhir/./Patient/e2e-pa", "/x/../fhir/Patient/e2e-pa",
+				"/fhir/Patient/e2e-pa/", "/FHIR/Patient/e2e-pa", "/fhir/%50atient/e2e-pa", "/fhir/Patient%2Fe2e-pa", "/fhir/metadata/../Patient/e2e-pa",
+				"/fhir/metadata%2F..%2FPatient/e2e-pa", "/fhir/.well-known/smart-configuration/../../Patient/e2e-pa", "/fhir/Patient/e2e-pa;x",
+				"/auth/../fhir/Patient/e2e-pa", "/fhir%2FPatient/e2e-pa", "/%66hir/Patient/e2e-pa", "/fhir/Patient/e2e-pa%00",
+				"http://" + host + "/fhir/Patient/e2e-pa", "/healthz/../fhir/Patient/e2e-pa", "/metrics/../fhir/Patient"} {
+				status, body := rawGet(t, host, p)
+				if (status != 401 && status != 404) || strings.Contains(body, "Alpha") {
+					t.Errorf("GET %s without a token: %d %.200s", p, status, body)
+				}
+			}
+		}},
 		{"access token in the query string", func(t *testing.T, f *secFixture) {
 			tok := f.backendToken(secES, "system/Patient.r")
 			r := f.fhir("GET", "/Patient/e2e-pa?access_token="+tok, "", nil)
@@ -272,6 +288,12 @@ func tokenAttacks() []secAttack {
 				t.Errorf("%d %q %s", r.status, r.header.Get("WWW-Authenticate"), r.body)
 			}
 		}},
+		{"refresh token presented as an access token", refusedAccess("malformed token", func(f *secFixture) string {
+			if f.dr == nil {
+				f.t.Skip("needs the logged-in browser")
+			}
+			return f.userTokens(f.t, f.dr, &authz{scope: "offline_access user/*.rs"}, "", "").str("refresh_token")
+		})},
 		{"access token over 8 KiB", refusedAccess("malformed bearer token", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"pad": strings.Repeat("x", 9<<10)})
 		})},
@@ -408,6 +430,31 @@ func assertionAttacks() []secAttack {
 				t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
 			}
 		}},
+		{"client_credentials asked by a public app", func(t *testing.T, f *secFixture) {
+			wantOAuthError(t, "token", f.post("/auth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {secApp}, "scope": {"system/*.rs"}}, ""), 400, "unauthorized_client")
+		}},
+		{"access token presented as a refresh token", func(t *testing.T, f *secFixture) {
+			tok := f.backendToken(secES, "system/Patient.r")
+			wantOAuthError(t, "refresh", f.post("/auth/token", refreshForm(tok, secApp), ""), 400, "invalid_grant")
+		}},
+		{"server JWKS publishing a private key", func(t *testing.T, f *secFixture) {
+			r := f.send(mustRequest("GET", f.issuer+"/auth/jwks", ""))
+			keys, _ := r.json["keys"].([]any)
+			if r.status != 200 || len(keys) == 0 {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			for _, k := range keys {
+				m, _ := k.(map[string]any)
+				for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+					if _, ok := m[private]; ok {
+						t.Errorf("the published key %v has its private %s", m["kid"], private)
+					}
+				}
+				if m["alg"] != "RS256" || m["kid"] == nil {
+					t.Errorf("published key without alg RS256 or kid: %v", m)
+				}
+			}
+		}},
 		{"HTTP Basic and a client assertion at once", func(t *testing.T, f *secFixture) {
 			wantOAuthError(t, "token endpoint", f.post("/auth/token", backendForm(f.assertion(secES), ""), secWeb+":"+f.webSecret), 400, "invalid_request")
 		}},
@@ -510,6 +557,16 @@ func flowAttacks() []secAttack {
 			}
 		}
 	}
+	// redirectErrorState is redirectError with the state given (not echoed
+	// when it is refused for its size).
+	redirectErrorState := func(a *authz, code string) func(t *testing.T, f *secFixture) {
+		return func(t *testing.T, f *secFixture) {
+			p := f.browser().get(f.authorizeURL(a))
+			if u := p.appRedirect(); u == nil || u.Query().Get("error") != code || u.Query().Get("code") != "" {
+				t.Errorf("%d %q", p.status, p.header.Get("Location"))
+			}
+		}
+	}
 	// codeOf is a fresh code of secApp by the logged-in browser.
 	codeOf := func(t *testing.T, f *secFixture, scope string) (*authz, string) {
 		t.Helper()
@@ -538,6 +595,20 @@ func flowAttacks() []secAttack {
 		{"authorize for another FHIR server (aud)", redirectError(&authz{scope: "user/*.rs", set: map[string]string{"aud": "https://other.example/fhir"}}, "invalid_request")},
 		{"authorize asking scopes never registered", redirectError(&authz{scope: "system/*.cruds"}, "invalid_scope")},
 		{"authorize with an implicit-flow response_type", redirectError(&authz{scope: "user/*.rs", set: map[string]string{"response_type": "token"}}, "unsupported_response_type")},
+		{"authorize with a state over 4096 bytes", redirectErrorState(&authz{scope: "user/*.rs", state: strings.Repeat("s", 4097)}, "invalid_request")},
+		{"launch id without the launch scope", func(t *testing.T, f *secFixture) {
+			l := f.launch(f.backendToken(secEHR, ""), `{"patient": "Patient/e2e-pa"}`).str("launch")
+			f.secrets.add("launch id", l)
+			p := f.browser().get(f.authorizeURL(&authz{scope: "patient/*.rs", launch: l}))
+			if u := p.appRedirect(); u == nil || u.Query().Get("error") != "invalid_scope" {
+				t.Errorf("%d %q", p.status, p.header.Get("Location"))
+			}
+		}},
+		{"authorize POST over 64 KiB", func(t *testing.T, f *secFixture) {
+			if p := f.browser().post("/auth/authorize", url.Values{"client_id": {secApp}, "pad": {tooBig}}); p.status != 413 || p.header.Get("Location") != "" {
+				t.Errorf("%d %q", p.status, p.header.Get("Location"))
+			}
+		}},
 		{"state passed back untouched", func(t *testing.T, f *secFixture) {
 			if f.dr == nil {
 				t.Skip("needs the logged-in browser")
@@ -604,6 +675,13 @@ func flowAttacks() []secAttack {
 			r := f.send(req)
 			f.keepTokens(r)
 			wantOAuthError(t, "token", r, 400, "invalid_request")
+		}},
+		{"password login to a Pro Santé Connect account", func(t *testing.T, f *secFixture) {
+			b := f.browser()
+			p := b.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
+			if r := b.login(t, p, "psc-899700218896", ""); !r.isLogin() || r.alert() == "" {
+				t.Errorf("an empty password: %d", r.status)
+			}
 		}},
 		{"login posted without its CSRF token", func(t *testing.T, f *secFixture) {
 			b := f.browser()
@@ -844,6 +922,24 @@ func pscAttacks() []secAttack {
 			}
 		}},
 	}
+}
+
+// rawGet sends the request line as written (no client cleans the path).
+func rawGet(t *testing.T, host, target string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }
 
 func mustRequest(method, u, body string) *http.Request {

@@ -546,6 +546,13 @@ func secCompartment(t *testing.T, f *secFixture) {
 		{"_has on another patient's", "/Patient?_has:Observation:focus:code=" + secCodes + "|X", nil, []string{"Patient/e2e-pa"}},
 		{"_has within the compartment", "/Patient?_has:Observation:subject:code=" + secCodes + "|A", []string{"Patient/e2e-pa"}, nil},
 		// e2e-op, Alpha's, is in Beta's compartment too (Beta performed it).
+		{"_include=* of another patient's", "/Observation?_id=e2e-op,e2e-oc&_include=*",
+			[]string{"Observation/e2e-oc", "Observation/e2e-op", "Patient/e2e-pa"}, []string{"Observation/e2e-oc", "Observation/e2e-op", "Patient/e2e-pa", "Patient/e2e-pb", "Observation/e2e-ob"}},
+		{":iterate from the patient's into another's", "/Observation?_id=e2e-oc&_include=Observation:has-member&_include:iterate=Observation:subject",
+			[]string{"Observation/e2e-oc", "Patient/e2e-pa"}, []string{"Observation/e2e-oc", "Patient/e2e-pa", "Observation/e2e-ob", "Patient/e2e-pb"}},
+		{"a chain through _has into another patient's", "/Observation?subject:Patient._has:Observation:focus:code=" + secCodes + "|X&code=" + secCodes + "|A", nil,
+			[]string{"Observation/e2e-oa"}},
+		{"_has through a chain into another patient's", "/Patient?_has:Observation:focus:subject:Patient.name=Beta", nil, []string{"Patient/e2e-pa"}},
 		{"compartment search of another patient", "/Patient/e2e-pb/Observation?code=" + secCodes + "|B," + secCodes + "|P," + secCodes + "|X",
 			[]string{"Observation/e2e-op"}, []string{"Observation/e2e-ob", "Observation/e2e-op", "Observation/e2e-ox"}},
 		{"shared data is not confined", "/Practitioner?_id=e2e-dr", []string{"Practitioner/e2e-dr"}, nil},
@@ -554,6 +561,57 @@ func secCompartment(t *testing.T, f *secFixture) {
 		if c.admin != nil {
 			wantRefs(t, c.name+" (admin)", f.fhir("GET", c.query, admin, nil), c.admin...)
 		}
+	}
+	// Paging: every page is narrowed, the pages of an unrestricted search
+	// included (a next link does not carry the access of who got it).
+	pages := func(tok, first string) []string {
+		t.Helper()
+		var all []string
+		next := f.base + first
+		for i := 0; next != "" && i < 20; i++ {
+			req, _ := http.NewRequest("GET", next, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			r := f.send(req)
+			if r.status != 200 {
+				t.Fatalf("page %d: %d %s", i, r.status, r.body)
+			}
+			all = append(all, refs(r)...)
+			next = ""
+			links, _ := r.json["link"].([]any)
+			for _, l := range links {
+				if m, _ := l.(map[string]any); m["relation"] == "next" {
+					next, _ = m["url"].(string)
+				}
+			}
+		}
+		slices.Sort(all)
+		return all
+	}
+	byCode := "/Observation?_count=1&code=" + secCodes + "|A," + secCodes + "|B," + secCodes + "|C," + secCodes + "|X," + secCodes + "|P"
+	own := []string{"Observation/e2e-oa", "Observation/e2e-oc", "Observation/e2e-op"}
+	if got := pages(tok, byCode); !slices.Equal(got, own) {
+		t.Errorf("the pages of a narrowed search: %v", got)
+	}
+	r := f.fhir("GET", byCode, admin, nil)
+	for _, l := range r.json["link"].([]any) {
+		if m := l.(map[string]any); m["relation"] == "next" {
+			u := strings.TrimPrefix(m["url"].(string), f.base)
+			for _, id := range pages(tok, u) {
+				if !slices.Contains(own, id) {
+					t.Errorf("an admin's next link followed with a patient token gives %s", id)
+				}
+			}
+		}
+	}
+	// A batch's GET entries are narrowed as the requests would be.
+	r = f.fhir("POST", "", tok, map[string]any{"resourceType": "Bundle", "type": "batch", "entry": []any{
+		map[string]any{"request": map[string]any{"method": "GET", "url": "Observation/e2e-ob"}},
+		map[string]any{"request": map[string]any{"method": "GET", "url": "Observation?code=" + secCodes + "|B"}},
+		map[string]any{"request": map[string]any{"method": "GET", "url": "Observation/e2e-oa"}},
+	}})
+	if r.status != 200 || !strings.HasPrefix(r.str("entry", "0", "response", "status"), "404") ||
+		r.str("entry", "1", "resource", "type") != "searchset" || dig(r.json, "entry", "1", "resource", "entry") != nil || r.str("entry", "2", "resource", "id") != "e2e-oa" {
+		t.Errorf("batch GETs under a patient/ scope: %d %s", r.status, r.body)
 	}
 	// A read of another patient's resource is the 404 of an unknown one,
 	// same words (service/access.go): nothing says it exists.
@@ -638,6 +696,46 @@ func secRevocation(t *testing.T, f *secFixture) {
 		}
 		wantInvalidToken(t, "the token of a removed client", f.fhir("GET", "/Patient/e2e-pa", tok, nil))
 		wantOAuthError(t, "a removed client asking a token", f.backend("e2e-tmp", ""), 401, "invalid_client")
+		// Registered again under the same id, with the same key, a second
+		// later: the old token stays dead, new ones work. (Within the same
+		// second as the token's iat, whole seconds, the token is taken
+		// again: reported with the suite.)
+		f.clock.Advance(time.Second)
+		if _, err := f.reg.AddClient(f.ctx, auth.ClientSpec{ID: "e2e-tmp", Kind: "backend", JWKS: k.jwks, Scopes: "system/Patient.r"}); err != nil {
+			t.Fatal(err)
+		}
+		wantInvalidToken(t, "a removed client's token after it is registered again", f.fhir("GET", "/Patient/e2e-pa", tok, nil))
+		if res := f.fhir("GET", "/Patient/e2e-pa", f.backendToken("e2e-tmp", ""), nil); res.status != 200 {
+			t.Errorf("a token of the client registered again: %d", res.status)
+		}
+	})
+	f.run(t, "app removed and registered again", func(t *testing.T) {
+		if f.dr == nil {
+			t.Skip("needs the logged-in browser")
+		}
+		const id, redirect = "e2e-tmpapp", "https://tmp.e2e.example/cb"
+		spec := auth.ClientSpec{ID: id, Kind: "public", RedirectURIs: []string{redirect}, Scopes: "offline_access user/*.rs"}
+		if _, err := f.reg.AddClient(f.ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+		a := &authz{client: id, redirect: redirect, scope: "offline_access user/*.rs"}
+		p := f.dr.get(f.authorizeURL(a))
+		u := f.dr.approve(t, p).header.Get("Location")
+		lu, _ := url.Parse(u)
+		f.secrets.add("authorization code", lu.Query().Get("code"))
+		r := f.exchange(a, lu.Query().Get("code"), "")
+		if r.status != 200 || r.str("refresh_token") == "" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if err := f.reg.RemoveClient(f.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(time.Second)
+		if _, err := f.reg.AddClient(f.ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+		wantInvalidToken(t, "its access token", f.protectedRead(r.str("access_token")))
+		wantOAuthError(t, "its refresh token", f.post("/auth/token", refreshForm(r.str("refresh_token"), id), ""), 400, "invalid_grant")
 	})
 	f.run(t, "account disabled", func(t *testing.T) {
 		b := f.browser()
@@ -750,13 +848,53 @@ func secAccounts(t *testing.T, f *secFixture) {
 		// secUser is needed by nothing after this part: lock it.
 		b := f.browser()
 		p := fail(t, b, secUser, 5)
+		// What else the 15 minutes end: a backend token (5 minutes,
+		// verified once and cached), a login page's pending request (10).
+		tok := f.backendToken(secES, "system/Patient.r")
+		if r := f.protectedRead(tok); r.status != 200 {
+			t.Fatalf("backend token: %d", r.status)
+		}
+		stale := loginPage(t, b)
 		f.clock.Advance(14 * time.Minute)
 		if p = b.login(t, loginPage(t, b), secUser, secPassword); !p.isLogin() || p.alert() != refusal {
 			t.Fatalf("14 minutes after: %d %q", p.status, p.alert())
 		}
+		if r := f.protectedRead(tok); r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), "expired") {
+			t.Errorf("a backend token 14 minutes old: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+		}
+		if p := b.login(t, stale, secLockUser, "marée haute au phare vert"); p.status != 400 || p.isConsent() {
+			t.Errorf("a login page 14 minutes old: %d %.200s", p.status, p.body)
+		}
 		f.clock.Advance(time.Minute + time.Second)
 		if p = b.login(t, loginPage(t, b), secUser, secPassword); !p.isConsent() {
 			t.Fatalf("15 minutes after: %d %q", p.status, p.alert())
+		}
+	})
+
+	f.run(t, "reset link dead after 30 minutes", func(t *testing.T) {
+		b := f.browser()
+		form := b.get(f.issuer + "/auth/password-reset")
+		b.submit(form, "/auth/password-reset", map[string]string{"username": secLockUser})
+		_, body := f.nextMail(t)
+		link := secResetLink.FindString(body)
+		lu, _ := url.Parse(link)
+		f.secrets.add("reset link token", lu.Query().Get("token"))
+		if p := b.get(link); p.status != 200 {
+			t.Fatalf("a fresh link: %d", p.status)
+		}
+		f.clock.Advance(30*time.Minute + time.Second)
+		if p := b.get(link); p.status != 400 || strings.Contains(p.body, `name="password"`) {
+			t.Errorf("a link 30 minutes old: %d", p.status)
+		}
+		// An account without an address of its own: its Practitioner's.
+		b.submit(form, "/auth/password-reset", map[string]string{"username": secUser})
+		to, body := f.nextMail(t)
+		if to != "claire.durand@hopital.example" || !secResetLink.MatchString(body) {
+			t.Errorf("the reset mail of %s went to %q", secUser, to)
+		}
+		if l := secResetLink.FindString(body); l != "" {
+			lu, _ := url.Parse(l)
+			f.secrets.add("reset link token", lu.Query().Get("token"))
 		}
 	})
 }
