@@ -42,7 +42,7 @@ func secAttacks(t *testing.T, f *secFixture) {
 	if r := f.protectedRead(f.forge(nil, nil)); r.status != 200 {
 		t.Fatalf("a well-forged token is refused, the attacks would prove nothing: %d %s", r.status, r.body)
 	}
-	attacks := append(append(append(tokenAttacks(), assertionAttacks()...), flowAttacks()...), pscAttacks()...)
+	attacks := append(append(append(secTokenAttacks(), secAssertionAttacks()...), secFlowAttacks()...), secPSCAttacks()...)
 	names := map[string]bool{}
 	ran := 0
 	for _, a := range attacks {
@@ -79,7 +79,7 @@ func (f *secFixture) accessClaims(edit map[string]any) map[string]any {
 	now := f.clock.Now()
 	c := map[string]any{
 		"iss": f.issuer, "aud": []string{f.base}, "sub": secES, "client_id": secES, "scope": "system/*.rs",
-		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": randomID(), "family": randomID(),
+		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": secRandomID(), "family": secRandomID(),
 	}
 	for k, v := range edit {
 		if v == nil {
@@ -103,7 +103,7 @@ func (f *secFixture) forge(hdr, claims map[string]any) string {
 			h[k] = v
 		}
 	}
-	tok := signJWS(f.t, key, h, f.accessClaims(claims))
+	tok := secSignJWS(f.t, key, h, f.accessClaims(claims))
 	f.secrets.add("forged token", tok)
 	return tok
 }
@@ -114,7 +114,7 @@ func (f *secFixture) attackerToken(hdr map[string]any) string {
 	for k, v := range hdr {
 		h[k] = v
 	}
-	return signJWS(f.t, f.attackerKey.priv, h, f.accessClaims(nil))
+	return secSignJWS(f.t, f.attackerKey.priv, h, f.accessClaims(nil))
 }
 
 func (f *secFixture) attackerPublic() map[string]any {
@@ -146,73 +146,73 @@ func (f *secFixture) attackerCert() string {
 	return base64.StdEncoding.EncodeToString(der)
 }
 
-// refusedAccess: the token is refused as invalid_token on a FHIR read,
+// secRefusedAccess: the token is refused as invalid_token on a FHIR read,
 // for the reason why (its error_description): the check the row is
 // about, not another one before it.
-func refusedAccess(why string, tok func(f *secFixture) string) func(t *testing.T, f *secFixture) {
+func secRefusedAccess(why string, tok func(f *secFixture) string) func(t *testing.T, f *secFixture) {
 	return func(t *testing.T, f *secFixture) {
 		r := f.protectedRead(tok(f))
-		wantInvalidToken(t, "FHIR read", r)
+		secWantInvalidToken(t, "FHIR read", r)
 		if !strings.Contains(r.header.Get("WWW-Authenticate"), why) {
 			t.Errorf("refused, but not for %q: %q", why, r.header.Get("WWW-Authenticate"))
 		}
 	}
 }
 
-func tokenAttacks() []secAttack {
+func secTokenAttacks() []secAttack {
 	return []secAttack{
-		{"access token with alg none", refusedAccess("algorithm not accepted", func(f *secFixture) string {
+		{"access token with alg none", secRefusedAccess("algorithm not accepted", func(f *secFixture) string {
 			_, kid := f.serverKey()
-			return signJWS(f.t, nil, map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid}, f.accessClaims(nil))
+			return secSignJWS(f.t, nil, map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid}, f.accessClaims(nil))
 		})},
-		{"access token HS256 keyed with the server's public JWKS", refusedAccess("algorithm not accepted", func(f *secFixture) string {
+		{"access token HS256 keyed with the server's public JWKS", secRefusedAccess("algorithm not accepted", func(f *secFixture) string {
 			_, kid := f.serverKey()
-			jwks := f.send(mustRequest("GET", f.issuer+"/auth/jwks", "")).body
-			return signJWS(f.t, jwks, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}, f.accessClaims(nil))
+			jwks := f.send(secRequest("GET", f.issuer+"/auth/jwks", "")).body
+			return secSignJWS(f.t, jwks, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}, f.accessClaims(nil))
 		})},
-		{"access token HS256 keyed with the server's public key in PEM", refusedAccess("algorithm not accepted", func(f *secFixture) string {
+		{"access token HS256 keyed with the server's public key in PEM", secRefusedAccess("algorithm not accepted", func(f *secFixture) string {
 			key, kid := f.serverKey()
 			pub, _ := key.PublicKey()
 			var raw any
 			_ = pub.Raw(&raw)
 			der, _ := x509.MarshalPKIXPublicKey(raw)
 			p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-			return signJWS(f.t, p, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}, f.accessClaims(nil))
+			return secSignJWS(f.t, p, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}, f.accessClaims(nil))
 		})},
-		{"access token of an unknown kid", refusedAccess("unknown signing key", func(f *secFixture) string { return f.attackerToken(nil) })},
-		{"access token signed by another key under the server's kid", refusedAccess("signature not valid", func(f *secFixture) string {
+		{"access token of an unknown kid", secRefusedAccess("unknown signing key", func(f *secFixture) string { return f.attackerToken(nil) })},
+		{"access token signed by another key under the server's kid", secRefusedAccess("signature not valid", func(f *secFixture) string {
 			_, kid := f.serverKey()
 			return f.attackerToken(map[string]any{"kid": kid})
 		})},
-		{"access token with a jku to the attacker's keys", refusedAccess("unexpected header members", func(f *secFixture) string {
+		{"access token with a jku to the attacker's keys", secRefusedAccess("unexpected header members", func(f *secFixture) string {
 			return f.attackerToken(map[string]any{"jku": f.attacker.URL + "/jwks.json"})
 		})},
-		{"access token with an x5u to the attacker's certificate", refusedAccess("unexpected header members", func(f *secFixture) string {
+		{"access token with an x5u to the attacker's certificate", secRefusedAccess("unexpected header members", func(f *secFixture) string {
 			return f.attackerToken(map[string]any{"x5u": f.attacker.URL + "/cert.pem"})
 		})},
-		{"access token carrying its key in a jwk header", refusedAccess("unexpected header members", func(f *secFixture) string {
+		{"access token carrying its key in a jwk header", secRefusedAccess("unexpected header members", func(f *secFixture) string {
 			return f.attackerToken(map[string]any{"jwk": f.attackerPublic()})
 		})},
-		{"access token carrying its certificate in an x5c header", refusedAccess("unexpected header members", func(f *secFixture) string {
+		{"access token carrying its certificate in an x5c header", secRefusedAccess("unexpected header members", func(f *secFixture) string {
 			return f.attackerToken(map[string]any{"x5c": []string{f.attackerCert()}})
 		})},
-		{"access token with the server's key and a jku beside", refusedAccess("unexpected header members", func(f *secFixture) string {
+		{"access token with the server's key and a jku beside", secRefusedAccess("unexpected header members", func(f *secFixture) string {
 			return f.forge(map[string]any{"jku": f.attacker.URL + "/jwks.json"}, nil)
 		})},
-		{"access token of another issuer", refusedAccess("wrong issuer", func(f *secFixture) string {
+		{"access token of another issuer", secRefusedAccess("wrong issuer", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"iss": "https://evil.example"})
 		})},
-		{"access token for another audience", refusedAccess("wrong audience", func(f *secFixture) string {
+		{"access token for another audience", secRefusedAccess("wrong audience", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"aud": []string{"https://other.example/fhir"}})
 		})},
-		{"access token without audience", refusedAccess("wrong audience", func(f *secFixture) string { return f.forge(nil, map[string]any{"aud": nil}) })},
+		{"access token without audience", secRefusedAccess("wrong audience", func(f *secFixture) string { return f.forge(nil, map[string]any{"aud": nil}) })},
 		{"access token expired past the 60 s skew", func(t *testing.T, f *secFixture) {
 			// iat stays now: a token issued before its client was
 			// registered is refused for that (another row).
 			now := f.clock.Now()
 			past := f.forge(nil, map[string]any{"exp": now.Add(-61 * time.Second).Unix()})
 			r := f.protectedRead(past)
-			wantInvalidToken(t, "61 s past its exp", r)
+			secWantInvalidToken(t, "61 s past its exp", r)
 			if !strings.Contains(r.header.Get("WWW-Authenticate"), "expired") {
 				t.Errorf("refused for another reason: %q", r.header.Get("WWW-Authenticate"))
 			}
@@ -222,50 +222,50 @@ func tokenAttacks() []secAttack {
 				t.Errorf("30 s past its exp (within the skew): %d %q", r.status, r.header.Get("WWW-Authenticate"))
 			}
 		}},
-		{"access token without exp", refusedAccess("required claim", func(f *secFixture) string { return f.forge(nil, map[string]any{"exp": nil}) })},
-		{"access token issued in the future", refusedAccess("issued in the future", func(f *secFixture) string {
+		{"access token without exp", secRefusedAccess("required claim", func(f *secFixture) string { return f.forge(nil, map[string]any{"exp": nil}) })},
+		{"access token issued in the future", secRefusedAccess("issued in the future", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"iat": f.clock.Now().Add(10 * time.Minute).Unix(), "exp": f.clock.Now().Add(15 * time.Minute).Unix()})
 		})},
-		{"access token not valid before later", refusedAccess("not yet valid", func(f *secFixture) string {
+		{"access token not valid before later", secRefusedAccess("not yet valid", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"nbf": f.clock.Now().Add(10 * time.Minute).Unix()})
 		})},
-		{"access token without jti", refusedAccess("required claim", func(f *secFixture) string { return f.forge(nil, map[string]any{"jti": nil}) })},
-		{"access token without family (unrevocable)", refusedAccess("incomplete token", func(f *secFixture) string { return f.forge(nil, map[string]any{"family": nil}) })},
-		{"access token with its payload widened", refusedAccess("signature not valid", func(f *secFixture) string {
+		{"access token without jti", secRefusedAccess("required claim", func(f *secFixture) string { return f.forge(nil, map[string]any{"jti": nil}) })},
+		{"access token without family (unrevocable)", secRefusedAccess("incomplete token", func(f *secFixture) string { return f.forge(nil, map[string]any{"family": nil}) })},
+		{"access token with its payload widened", secRefusedAccess("signature not valid", func(f *secFixture) string {
 			real := f.backendToken(secES, "system/Observation.r")
 			parts := strings.Split(real, ".")
 			var claims map[string]any
 			b, _ := base64.RawURLEncoding.DecodeString(parts[1])
 			_ = json.Unmarshal(b, &claims)
 			claims["scope"] = "system/*.cruds"
-			return parts[0] + "." + b64json(claims) + "." + parts[2]
+			return parts[0] + "." + secB64JSON(claims) + "." + parts[2]
 		})},
-		{"access token with its signature stripped", refusedAccess("signature not valid", func(f *secFixture) string {
+		{"access token with its signature stripped", secRefusedAccess("signature not valid", func(f *secFixture) string {
 			parts := strings.Split(f.backendToken(secES, "system/Patient.r"), ".")
 			return parts[0] + "." + parts[1] + "."
 		})},
-		{"access token re-signed RS384 with the server's key", refusedAccess("algorithm not accepted", func(f *secFixture) string {
+		{"access token re-signed RS384 with the server's key", secRefusedAccess("algorithm not accepted", func(f *secFixture) string {
 			return f.forge(map[string]any{"alg": "RS384"}, nil)
 		})},
-		{"access token with a duplicated header member", refusedAccess("malformed token", func(f *secFixture) string {
+		{"access token with a duplicated header member", secRefusedAccess("malformed token", func(f *secFixture) string {
 			key, kid := f.serverKey()
 			hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","alg":"RS256","typ":"at+jwt","kid":"` + kid + `"}`))
-			return signRaw(f.t, key, "RS256", hdr+"."+b64json(f.accessClaims(nil)))
+			return secSignRaw(f.t, key, "RS256", hdr+"."+secB64JSON(f.accessClaims(nil)))
 		})},
 		{"ID token presented as an access token", func(t *testing.T, f *secFixture) {
 			if f.patientIDTok == "" {
 				t.Skip("needs the EHR launch's ID token")
 			}
-			wantInvalidToken(t, "ID token", f.protectedRead(f.patientIDTok))
+			secWantInvalidToken(t, "ID token", f.protectedRead(f.patientIDTok))
 		}},
-		{"client assertion presented as an access token", refusedAccess("not an access token", func(f *secFixture) string { return f.assertion(secES) })},
-		{"backend token whose sub is not its client", refusedAccess("sub must be its client", func(f *secFixture) string {
+		{"client assertion presented as an access token", secRefusedAccess("not an access token", func(f *secFixture) string { return f.assertion(secES) })},
+		{"backend token whose sub is not its client", secRefusedAccess("sub must be its client", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"sub": "admin"})
 		})},
-		{"user token of an account that does not exist", refusedAccess("account no longer registered", func(f *secFixture) string {
+		{"user token of an account that does not exist", secRefusedAccess("account no longer registered", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"sub": "ghost", "username": "ghost", "client_id": secApp, "scope": "user/*.rs"})
 		})},
-		{"token older than its client's registration", refusedAccess("client no longer registered", func(f *secFixture) string {
+		{"token older than its client's registration", secRefusedAccess("client no longer registered", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"iat": f.clock.Now().Add(-24 * time.Hour).Unix()})
 		})},
 		{"paths around the token check (dot segments, encodings, case, the public routes)", func(t *testing.T, f *secFixture) {
@@ -275,7 +275,7 @@ func tokenAttacks() []secAttack {
 				"/fhir/metadata%2F..%2FPatient/e2e-pa", "/fhir/.well-known/smart-configuration/../../Patient/e2e-pa", "/fhir/Patient/e2e-pa;x",
 				"/auth/../fhir/Patient/e2e-pa", "/fhir%2FPatient/e2e-pa", "/%66hir/Patient/e2e-pa", "/fhir/Patient/e2e-pa%00",
 				"http://" + host + "/fhir/Patient/e2e-pa", "/healthz/../fhir/Patient/e2e-pa", "/metrics/../fhir/Patient"} {
-				status, body := rawGet(t, host, p)
+				status, body := secRawGet(t, host, p)
 				if (status != 401 && status != 404) || strings.Contains(body, "Alpha") {
 					t.Errorf("GET %s without a token: %d %.200s", p, status, body)
 				}
@@ -288,26 +288,26 @@ func tokenAttacks() []secAttack {
 				t.Errorf("%d %q %s", r.status, r.header.Get("WWW-Authenticate"), r.body)
 			}
 		}},
-		{"refresh token presented as an access token", refusedAccess("malformed token", func(f *secFixture) string {
+		{"refresh token presented as an access token", secRefusedAccess("malformed token", func(f *secFixture) string {
 			if f.dr == nil {
 				f.t.Skip("needs the logged-in browser")
 			}
-			return f.userTokens(f.t, f.dr, &authz{scope: "offline_access user/*.rs"}, "", "").str("refresh_token")
+			return f.userTokens(f.t, f.dr, &secAuthz{scope: "offline_access user/*.rs"}, "", "").str("refresh_token")
 		})},
-		{"access token over 8 KiB", refusedAccess("malformed bearer token", func(f *secFixture) string {
+		{"access token over 8 KiB", secRefusedAccess("malformed bearer token", func(f *secFixture) string {
 			return f.forge(nil, map[string]any{"pad": strings.Repeat("x", 9<<10)})
 		})},
 	}
 }
 
-// refusedAssertion: the client-credentials request with the assertion is
+// secRefusedAssertion: the client-credentials request with the assertion is
 // refused as invalid_client.
-func refusedAssertion(why string, assertion func(f *secFixture) string) func(t *testing.T, f *secFixture) {
+func secRefusedAssertion(why string, assertion func(f *secFixture) string) func(t *testing.T, f *secFixture) {
 	return func(t *testing.T, f *secFixture) {
 		a := assertion(f)
 		f.secrets.add("client assertion", a)
-		r := f.post("/auth/token", backendForm(a, ""), "")
-		wantOAuthError(t, "token endpoint", r, 401, "invalid_client")
+		r := f.post("/auth/token", secBackendForm(a, ""), "")
+		secWantOAuthError(t, "token endpoint", r, 401, "invalid_client")
 		if !strings.Contains(r.str("error_description"), why) {
 			t.Errorf("refused, but not for %q: %s", why, r.body)
 		}
@@ -317,7 +317,7 @@ func refusedAssertion(why string, assertion func(f *secFixture) string) func(t *
 // assertionClaims are valid assertion claims of secES; edit as accessClaims.
 func (f *secFixture) assertionClaims(edit map[string]any) map[string]any {
 	now := f.clock.Now()
-	c := map[string]any{"iss": secES, "sub": secES, "aud": f.tokenURL, "exp": now.Add(2 * time.Minute).Unix(), "iat": now.Unix(), "jti": randomID()}
+	c := map[string]any{"iss": secES, "sub": secES, "aud": f.tokenURL, "exp": now.Add(2 * time.Minute).Unix(), "iat": now.Unix(), "jti": secRandomID()}
 	for k, v := range edit {
 		if v == nil {
 			delete(c, k)
@@ -339,7 +339,7 @@ func (f *secFixture) esAssertion(hdr, claims map[string]any) string {
 			h[name] = v
 		}
 	}
-	return signJWS(f.t, k, h, f.assertionClaims(claims))
+	return secSignJWS(f.t, k, h, f.assertionClaims(claims))
 }
 
 // attackerAssertion is secES's claims signed by the attacker's key.
@@ -348,75 +348,75 @@ func (f *secFixture) attackerAssertion(hdr map[string]any) string {
 	for k, v := range hdr {
 		h[k] = v
 	}
-	return signJWS(f.t, f.attackerKey.priv, h, f.assertionClaims(nil))
+	return secSignJWS(f.t, f.attackerKey.priv, h, f.assertionClaims(nil))
 }
 
-func assertionAttacks() []secAttack {
+func secAssertionAttacks() []secAttack {
 	return []secAttack{
-		{"client assertion with alg none", refusedAssertion("algorithm not accepted", func(f *secFixture) string {
-			return signJWS(f.t, nil, map[string]any{"alg": "none", "kid": f.keys[secES].priv.KeyID(), "typ": "JWT"}, f.assertionClaims(nil))
+		{"client assertion with alg none", secRefusedAssertion("algorithm not accepted", func(f *secFixture) string {
+			return secSignJWS(f.t, nil, map[string]any{"alg": "none", "kid": f.keys[secES].priv.KeyID(), "typ": "JWT"}, f.assertionClaims(nil))
 		})},
-		{"client assertion HS256 keyed with the client's public JWKS", refusedAssertion("algorithm not accepted", func(f *secFixture) string {
-			return signJWS(f.t, []byte(f.keys[secES].jwks), map[string]any{"alg": "HS256", "kid": f.keys[secES].priv.KeyID(), "typ": "JWT"}, f.assertionClaims(nil))
+		{"client assertion HS256 keyed with the client's public JWKS", secRefusedAssertion("algorithm not accepted", func(f *secFixture) string {
+			return secSignJWS(f.t, []byte(f.keys[secES].jwks), map[string]any{"alg": "HS256", "kid": f.keys[secES].priv.KeyID(), "typ": "JWT"}, f.assertionClaims(nil))
 		})},
-		{"client assertion of an unknown kid", refusedAssertion("no key of that kid", func(f *secFixture) string {
+		{"client assertion of an unknown kid", secRefusedAssertion("no key of that kid", func(f *secFixture) string {
 			return f.esAssertion(map[string]any{"kid": "no-such-kid"}, nil)
 		})},
-		{"client assertion with a jku to the attacker's keys", refusedAssertion("jku is not the client's registered JWKS URL", func(f *secFixture) string {
+		{"client assertion with a jku to the attacker's keys", secRefusedAssertion("jku is not the client's registered JWKS URL", func(f *secFixture) string {
 			return f.attackerAssertion(map[string]any{"jku": f.attacker.URL + "/jwks.json"})
 		})},
-		{"client assertion carrying its key in a jwk header", refusedAssertion("(jwk) is never used", func(f *secFixture) string {
+		{"client assertion carrying its key in a jwk header", secRefusedAssertion("(jwk) is never used", func(f *secFixture) string {
 			return f.attackerAssertion(map[string]any{"jwk": f.attackerPublic()})
 		})},
-		{"client assertion with an x5u to the attacker's certificate", refusedAssertion("(x5u) is never used", func(f *secFixture) string {
+		{"client assertion with an x5u to the attacker's certificate", secRefusedAssertion("(x5u) is never used", func(f *secFixture) string {
 			return f.attackerAssertion(map[string]any{"x5u": f.attacker.URL + "/cert.pem"})
 		})},
-		{"client assertion carrying its certificate in an x5c header", refusedAssertion("(x5c) is never used", func(f *secFixture) string {
+		{"client assertion carrying its certificate in an x5c header", secRefusedAssertion("(x5c) is never used", func(f *secFixture) string {
 			return f.attackerAssertion(map[string]any{"x5c": []string{f.attackerCert()}})
 		})},
-		{"client assertion for another audience", refusedAssertion("aud must be the token endpoint", func(f *secFixture) string {
+		{"client assertion for another audience", secRefusedAssertion("aud must be the token endpoint", func(f *secFixture) string {
 			return f.esAssertion(nil, map[string]any{"aud": f.base})
 		})},
-		{"client assertion whose iss is not its sub", refusedAssertion("sub must be the client id", func(f *secFixture) string {
+		{"client assertion whose iss is not its sub", secRefusedAssertion("sub must be the client id", func(f *secFixture) string {
 			return f.esAssertion(nil, map[string]any{"sub": secRS})
 		})},
-		{"client assertion of another client signed with this key", refusedAssertion("no key of that kid", func(f *secFixture) string {
+		{"client assertion of another client signed with this key", secRefusedAssertion("no key of that kid", func(f *secFixture) string {
 			return f.esAssertion(nil, map[string]any{"iss": secRS, "sub": secRS})
 		})},
-		{"client assertion expired past the skew", refusedAssertion("expired", func(f *secFixture) string {
+		{"client assertion expired past the skew", secRefusedAssertion("expired", func(f *secFixture) string {
 			return f.esAssertion(nil, map[string]any{"exp": f.clock.Now().Add(-61 * time.Second).Unix(), "iat": f.clock.Now().Add(-3 * time.Minute).Unix()})
 		})},
-		{"client assertion living more than 5 minutes", refusedAssertion("more than 5 minutes ahead", func(f *secFixture) string {
+		{"client assertion living more than 5 minutes", secRefusedAssertion("more than 5 minutes ahead", func(f *secFixture) string {
 			return f.esAssertion(nil, map[string]any{"exp": f.clock.Now().Add(10 * time.Minute).Unix()})
 		})},
-		{"client assertion without exp", refusedAssertion("required claim", func(f *secFixture) string { return f.esAssertion(nil, map[string]any{"exp": nil}) })},
-		{"client assertion without jti", refusedAssertion("required claim", func(f *secFixture) string { return f.esAssertion(nil, map[string]any{"jti": nil}) })},
+		{"client assertion without exp", secRefusedAssertion("required claim", func(f *secFixture) string { return f.esAssertion(nil, map[string]any{"exp": nil}) })},
+		{"client assertion without jti", secRefusedAssertion("required claim", func(f *secFixture) string { return f.esAssertion(nil, map[string]any{"jti": nil}) })},
 		{"client assertion replayed (same jti)", func(t *testing.T, f *secFixture) {
 			a := f.assertion(secES)
-			if r := f.post("/auth/token", backendForm(a, ""), ""); r.status != 200 {
+			if r := f.post("/auth/token", secBackendForm(a, ""), ""); r.status != 200 {
 				t.Fatalf("first use: %d %s", r.status, r.body)
 			}
-			wantOAuthError(t, "second use", f.post("/auth/token", backendForm(a, ""), ""), 401, "invalid_client")
+			secWantOAuthError(t, "second use", f.post("/auth/token", secBackendForm(a, ""), ""), 401, "invalid_client")
 		}},
-		{"client assertion ES256 on the P-384 key", refusedAssertion("does not fit the algorithm", func(f *secFixture) string {
+		{"client assertion ES256 on the P-384 key", secRefusedAssertion("does not fit the algorithm", func(f *secFixture) string {
 			return f.esAssertion(map[string]any{"alg": "ES256"}, nil)
 		})},
 		{"client assertion with client_id naming another client", func(t *testing.T, f *secFixture) {
-			form := backendForm(f.assertion(secES), "")
+			form := secBackendForm(f.assertion(secES), "")
 			form.Set("client_id", secRS)
-			wantOAuthError(t, "token endpoint", f.post("/auth/token", form, ""), 401, "invalid_client")
+			secWantOAuthError(t, "token endpoint", f.post("/auth/token", form, ""), 401, "invalid_client")
 		}},
-		{"server access token presented as a client assertion", refusedAssertion("typ JWT required", func(f *secFixture) string {
+		{"server access token presented as a client assertion", secRefusedAssertion("typ JWT required", func(f *secFixture) string {
 			return f.backendToken(secES, "system/Patient.r")
 		})},
 		{"client_secret_post instead of HTTP Basic", func(t *testing.T, f *secFixture) {
 			form := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "redirect_uri": {secWebRedirect}, "code_verifier": {strings.Repeat("v", 43)},
 				"client_id": {secWeb}, "client_secret": {f.webSecret}}
-			wantOAuthError(t, "token endpoint", f.post("/auth/token", form, ""), 401, "invalid_client")
+			secWantOAuthError(t, "token endpoint", f.post("/auth/token", form, ""), 401, "invalid_client")
 		}},
 		{"confidential client by its client_id alone", func(t *testing.T, f *secFixture) {
 			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {secWeb}}
-			wantOAuthError(t, "token endpoint", f.post("/auth/token", form, ""), 401, "invalid_client")
+			secWantOAuthError(t, "token endpoint", f.post("/auth/token", form, ""), 401, "invalid_client")
 		}},
 		{"wrong client secret", func(t *testing.T, f *secFixture) {
 			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}
@@ -425,20 +425,20 @@ func assertionAttacks() []secAttack {
 				wrong = "B" + f.webSecret[1:]
 			}
 			r := f.post("/auth/token", form, secWeb+":"+wrong)
-			wantOAuthError(t, "token endpoint", r, 401, "invalid_client")
+			secWantOAuthError(t, "token endpoint", r, 401, "invalid_client")
 			if r.header.Get("WWW-Authenticate") != `Basic realm="dccfhir"` {
 				t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
 			}
 		}},
 		{"client_credentials asked by a public app", func(t *testing.T, f *secFixture) {
-			wantOAuthError(t, "token", f.post("/auth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {secApp}, "scope": {"system/*.rs"}}, ""), 400, "unauthorized_client")
+			secWantOAuthError(t, "token", f.post("/auth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {secApp}, "scope": {"system/*.rs"}}, ""), 400, "unauthorized_client")
 		}},
 		{"access token presented as a refresh token", func(t *testing.T, f *secFixture) {
 			tok := f.backendToken(secES, "system/Patient.r")
-			wantOAuthError(t, "refresh", f.post("/auth/token", refreshForm(tok, secApp), ""), 400, "invalid_grant")
+			secWantOAuthError(t, "refresh", f.post("/auth/token", secRefreshForm(tok, secApp), ""), 400, "invalid_grant")
 		}},
 		{"server JWKS publishing a private key", func(t *testing.T, f *secFixture) {
-			r := f.send(mustRequest("GET", f.issuer+"/auth/jwks", ""))
+			r := f.send(secRequest("GET", f.issuer+"/auth/jwks", ""))
 			keys, _ := r.json["keys"].([]any)
 			if r.status != 200 || len(keys) == 0 {
 				t.Fatalf("%d %s", r.status, r.body)
@@ -456,7 +456,7 @@ func assertionAttacks() []secAttack {
 			}
 		}},
 		{"HTTP Basic and a client assertion at once", func(t *testing.T, f *secFixture) {
-			wantOAuthError(t, "token endpoint", f.post("/auth/token", backendForm(f.assertion(secES), ""), secWeb+":"+f.webSecret), 400, "invalid_request")
+			secWantOAuthError(t, "token endpoint", f.post("/auth/token", secBackendForm(f.assertion(secES), ""), secWeb+":"+f.webSecret), 400, "invalid_request")
 		}},
 		{"scope escalation by a backend client", func(t *testing.T, f *secFixture) {
 			r := f.backend(secEHR, "system/*.cruds")
@@ -482,14 +482,14 @@ func assertionAttacks() []secAttack {
 		}},
 		{"client JWKS URL answering over 1 MiB", func(t *testing.T, f *secFixture) {
 			k := newSecKey(t, "RS384", "big-key")
-			big := newHitServer(t, []byte(`{"keys": [], "pad": "`+strings.Repeat("x", 1<<20)+`"}`))
+			big := newSecHitServer(t, []byte(`{"keys": [], "pad": "`+strings.Repeat("x", 1<<20)+`"}`))
 			if _, err := f.reg.AddClient(f.ctx, auth.ClientSpec{ID: "e2e-bigjwks", Kind: "backend", JWKSURL: big.URL + "/jwks.json", Scopes: "system/Patient.r"}); err != nil {
 				t.Fatal(err)
 			}
 			f.keys["e2e-bigjwks"] = k
 			f.addPrivate("e2e-bigjwks key", k.priv)
 			r := f.backend("e2e-bigjwks", "")
-			wantOAuthError(t, "token endpoint", r, 401, "invalid_client")
+			secWantOAuthError(t, "token endpoint", r, 401, "invalid_client")
 			if !strings.Contains(r.str("error_description"), "1 MiB") || big.count() != 1 {
 				t.Errorf("%s (fetched %d times)", r.body, big.count())
 			}
@@ -499,9 +499,9 @@ func assertionAttacks() []secAttack {
 			k := f.keys[secURL].priv
 			unknown := func() {
 				t.Helper()
-				h := map[string]any{"alg": "RS384", "kid": "rotated-" + randomID(), "typ": "JWT"}
+				h := map[string]any{"alg": "RS384", "kid": "rotated-" + secRandomID(), "typ": "JWT"}
 				c := f.assertionClaims(map[string]any{"iss": secURL, "sub": secURL})
-				wantOAuthError(t, "unknown kid", f.post("/auth/token", backendForm(signJWS(t, k, h, c), ""), ""), 401, "invalid_client")
+				secWantOAuthError(t, "unknown kid", f.post("/auth/token", secBackendForm(secSignJWS(t, k, h, c), ""), ""), 401, "invalid_client")
 			}
 			// A minute after the set was fetched: the first unknown kid
 			// fetches it again, the next ones within the minute do not.
@@ -535,10 +535,10 @@ func assertionAttacks() []secAttack {
 	}
 }
 
-// flowAttacks are the browser side's and the code exchange's.
-func flowAttacks() []secAttack {
+// secFlowAttacks are the browser side's and the code exchange's.
+func secFlowAttacks() []secAttack {
 	// noRedirect: authorize answers an error page, never a redirect.
-	noRedirect := func(a *authz) func(t *testing.T, f *secFixture) {
+	noRedirect := func(a *secAuthz) func(t *testing.T, f *secFixture) {
 		return func(t *testing.T, f *secFixture) {
 			p := f.browser().get(f.authorizeURL(a))
 			if p.status != 400 || p.header.Get("Location") != "" || !strings.Contains(p.body, "Demande refusée") {
@@ -547,9 +547,9 @@ func flowAttacks() []secAttack {
 		}
 	}
 	// redirectError: authorize sends the app an OAuth error, state untouched.
-	redirectError := func(a *authz, code string) func(t *testing.T, f *secFixture) {
+	redirectError := func(a *secAuthz, code string) func(t *testing.T, f *secFixture) {
 		return func(t *testing.T, f *secFixture) {
-			a.state = `"<script>&amp;` + randomID()
+			a.state = `"<script>&amp;` + secRandomID()
 			p := f.browser().get(f.authorizeURL(a))
 			u := p.appRedirect()
 			if u == nil || u.Query().Get("error") != code || u.Query().Get("state") != a.state || u.Query().Get("code") != "" {
@@ -559,7 +559,7 @@ func flowAttacks() []secAttack {
 	}
 	// redirectErrorState is redirectError with the state given (not echoed
 	// when it is refused for its size).
-	redirectErrorState := func(a *authz, code string) func(t *testing.T, f *secFixture) {
+	redirectErrorState := func(a *secAuthz, code string) func(t *testing.T, f *secFixture) {
 		return func(t *testing.T, f *secFixture) {
 			p := f.browser().get(f.authorizeURL(a))
 			if u := p.appRedirect(); u == nil || u.Query().Get("error") != code || u.Query().Get("code") != "" {
@@ -568,38 +568,38 @@ func flowAttacks() []secAttack {
 		}
 	}
 	// codeOf is a fresh code of secApp by the logged-in browser.
-	codeOf := func(t *testing.T, f *secFixture, scope string) (*authz, string) {
+	codeOf := func(t *testing.T, f *secFixture, scope string) (*secAuthz, string) {
 		t.Helper()
 		if f.dr == nil {
 			t.Skip("needs the logged-in browser")
 		}
-		a := &authz{scope: scope}
+		a := &secAuthz{scope: scope}
 		return a, f.dr.code(t, a, "", "").Get("code")
 	}
 	tooBig := strings.Repeat("a", 64<<10+1)
 	return []secAttack{
-		{"authorize of an unknown client", noRedirect(&authz{client: "e2e-nobody", redirect: secAppRedirect, scope: "user/*.rs"})},
-		{"authorize with an unregistered redirect_uri", noRedirect(&authz{client: secApp, redirect: "https://evil.example/cb", scope: "user/*.rs"})},
-		{"authorize with a redirect_uri extending the registered one", noRedirect(&authz{client: secApp, redirect: secAppRedirect + "/../../evil", scope: "user/*.rs"})},
-		{"authorize with a redirect_uri of another host sharing the prefix", noRedirect(&authz{client: secApp, redirect: "https://app.e2e.example.evil.example/cb", scope: "user/*.rs"})},
-		{"authorize with a redirect_uri differing in case", noRedirect(&authz{client: secApp, redirect: "https://APP.e2e.example/cb", scope: "user/*.rs"})},
+		{"authorize of an unknown client", noRedirect(&secAuthz{client: "e2e-nobody", redirect: secAppRedirect, scope: "user/*.rs"})},
+		{"authorize with an unregistered redirect_uri", noRedirect(&secAuthz{client: secApp, redirect: "https://evil.example/cb", scope: "user/*.rs"})},
+		{"authorize with a redirect_uri extending the registered one", noRedirect(&secAuthz{client: secApp, redirect: secAppRedirect + "/../../evil", scope: "user/*.rs"})},
+		{"authorize with a redirect_uri of another host sharing the prefix", noRedirect(&secAuthz{client: secApp, redirect: "https://app.e2e.example.evil.example/cb", scope: "user/*.rs"})},
+		{"authorize with a redirect_uri differing in case", noRedirect(&secAuthz{client: secApp, redirect: "https://APP.e2e.example/cb", scope: "user/*.rs"})},
 		{"authorize with a redirect_uri given twice", func(t *testing.T, f *secFixture) {
-			u := f.authorizeURL(&authz{scope: "user/*.rs"}) + "&redirect_uri=" + url.QueryEscape("https://evil.example/cb")
+			u := f.authorizeURL(&secAuthz{scope: "user/*.rs"}) + "&redirect_uri=" + url.QueryEscape("https://evil.example/cb")
 			if p := f.browser().get(u); p.status != 400 || p.header.Get("Location") != "" {
 				t.Errorf("%d %q", p.status, p.header.Get("Location"))
 			}
 		}},
-		{"authorize of a backend client", noRedirect(&authz{client: secES, redirect: secAppRedirect, scope: "system/*.rs"})},
-		{"authorize with PKCE plain", redirectError(&authz{scope: "user/*.rs", set: map[string]string{"code_challenge_method": "plain"}}, "invalid_request")},
-		{"authorize without PKCE", redirectError(&authz{scope: "user/*.rs", set: map[string]string{"code_challenge_method": "", "code_challenge": ""}}, "invalid_request")},
-		{"authorize for another FHIR server (aud)", redirectError(&authz{scope: "user/*.rs", set: map[string]string{"aud": "https://other.example/fhir"}}, "invalid_request")},
-		{"authorize asking scopes never registered", redirectError(&authz{scope: "system/*.cruds"}, "invalid_scope")},
-		{"authorize with an implicit-flow response_type", redirectError(&authz{scope: "user/*.rs", set: map[string]string{"response_type": "token"}}, "unsupported_response_type")},
-		{"authorize with a state over 4096 bytes", redirectErrorState(&authz{scope: "user/*.rs", state: strings.Repeat("s", 4097)}, "invalid_request")},
+		{"authorize of a backend client", noRedirect(&secAuthz{client: secES, redirect: secAppRedirect, scope: "system/*.rs"})},
+		{"authorize with PKCE plain", redirectError(&secAuthz{scope: "user/*.rs", set: map[string]string{"code_challenge_method": "plain"}}, "invalid_request")},
+		{"authorize without PKCE", redirectError(&secAuthz{scope: "user/*.rs", set: map[string]string{"code_challenge_method": "", "code_challenge": ""}}, "invalid_request")},
+		{"authorize for another FHIR server (aud)", redirectError(&secAuthz{scope: "user/*.rs", set: map[string]string{"aud": "https://other.example/fhir"}}, "invalid_request")},
+		{"authorize asking scopes never registered", redirectError(&secAuthz{scope: "system/*.cruds"}, "invalid_scope")},
+		{"authorize with an implicit-flow response_type", redirectError(&secAuthz{scope: "user/*.rs", set: map[string]string{"response_type": "token"}}, "unsupported_response_type")},
+		{"authorize with a state over 4096 bytes", redirectErrorState(&secAuthz{scope: "user/*.rs", state: strings.Repeat("s", 4097)}, "invalid_request")},
 		{"launch id without the launch scope", func(t *testing.T, f *secFixture) {
 			l := f.launch(f.backendToken(secEHR, ""), `{"patient": "Patient/e2e-pa"}`).str("launch")
 			f.secrets.add("launch id", l)
-			p := f.browser().get(f.authorizeURL(&authz{scope: "patient/*.rs", launch: l}))
+			p := f.browser().get(f.authorizeURL(&secAuthz{scope: "patient/*.rs", launch: l}))
 			if u := p.appRedirect(); u == nil || u.Query().Get("error") != "invalid_scope" {
 				t.Errorf("%d %q", p.status, p.header.Get("Location"))
 			}
@@ -613,7 +613,7 @@ func flowAttacks() []secAttack {
 			if f.dr == nil {
 				t.Skip("needs the logged-in browser")
 			}
-			a := &authz{scope: "user/*.rs", state: "a b+c%2Fd&e=f\u00e9\u202e<>\"'\xff\xfe" + randomID()}
+			a := &secAuthz{scope: "user/*.rs", state: "a b+c%2Fd&e=f\u00e9\u202e<>\"'\xff\xfe" + secRandomID()}
 			if got := f.dr.code(t, a, "", "").Get("state"); got != a.state {
 				t.Errorf("state %q came back %q", a.state, got)
 			}
@@ -621,22 +621,22 @@ func flowAttacks() []secAttack {
 		{"code exchanged with another redirect_uri", func(t *testing.T, f *secFixture) {
 			a, code := codeOf(t, f, "user/*.rs")
 			a.redirect = secAppRedirect + "/other"
-			wantOAuthError(t, "exchange", f.exchange(a, code, ""), 400, "invalid_grant")
+			secWantOAuthError(t, "exchange", f.exchange(a, code, ""), 400, "invalid_grant")
 		}},
 		{"code exchanged with a wrong PKCE verifier", func(t *testing.T, f *secFixture) {
 			a, code := codeOf(t, f, "user/*.rs")
 			a.verifier = strings.Repeat("A", 43)
-			wantOAuthError(t, "exchange", f.exchange(a, code, ""), 400, "invalid_grant")
+			secWantOAuthError(t, "exchange", f.exchange(a, code, ""), 400, "invalid_grant")
 		}},
 		{"code exchanged with the challenge as verifier (plain)", func(t *testing.T, f *secFixture) {
 			a, code := codeOf(t, f, "user/*.rs")
-			a.verifier = s256(a.verifier)
-			wantOAuthError(t, "exchange", f.exchange(a, code, ""), 400, "invalid_grant")
+			a.verifier = secS256(a.verifier)
+			secWantOAuthError(t, "exchange", f.exchange(a, code, ""), 400, "invalid_grant")
 		}},
 		{"code exchanged by another client", func(t *testing.T, f *secFixture) {
 			a, code := codeOf(t, f, "user/*.rs")
-			w := &authz{client: secWeb, redirect: secAppRedirect, verifier: a.verifier}
-			wantOAuthError(t, "exchange", f.exchange(w, code, secWeb+":"+f.webSecret), 400, "invalid_grant")
+			w := &secAuthz{client: secWeb, redirect: secAppRedirect, verifier: a.verifier}
+			secWantOAuthError(t, "exchange", f.exchange(w, code, secWeb+":"+f.webSecret), 400, "invalid_grant")
 		}},
 		{"code reused: the tokens it gave are revoked", func(t *testing.T, f *secFixture) {
 			a, code := codeOf(t, f, "offline_access user/*.rs")
@@ -644,49 +644,49 @@ func flowAttacks() []secAttack {
 			if first.status != 200 {
 				t.Fatalf("first exchange: %d %s", first.status, first.body)
 			}
-			wantOAuthError(t, "second exchange", f.exchange(a, code, ""), 400, "invalid_grant")
-			wantInvalidToken(t, "the first exchange's access token", f.protectedRead(first.str("access_token")))
-			wantOAuthError(t, "the first exchange's refresh token", f.post("/auth/token", refreshForm(first.str("refresh_token"), secApp), ""), 400, "invalid_grant")
+			secWantOAuthError(t, "second exchange", f.exchange(a, code, ""), 400, "invalid_grant")
+			secWantInvalidToken(t, "the first exchange's access token", f.protectedRead(first.str("access_token")))
+			secWantOAuthError(t, "the first exchange's refresh token", f.post("/auth/token", secRefreshForm(first.str("refresh_token"), secApp), ""), 400, "invalid_grant")
 		}},
 		{"code exchanged after 60 s", func(t *testing.T, f *secFixture) {
 			a, code := codeOf(t, f, "user/*.rs")
 			f.clock.Advance(61 * time.Second)
-			wantOAuthError(t, "exchange", f.exchange(a, code, ""), 400, "invalid_grant")
+			secWantOAuthError(t, "exchange", f.exchange(a, code, ""), 400, "invalid_grant")
 		}},
 		{"refresh token presented by another client", func(t *testing.T, f *secFixture) {
 			a, code := codeOf(t, f, "offline_access user/*.rs")
 			rt := f.exchange(a, code, "").str("refresh_token")
-			wantOAuthError(t, "refresh by e2e-web", f.post("/auth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, secWeb+":"+f.webSecret), 400, "invalid_grant")
-			if r := f.post("/auth/token", refreshForm(rt, secApp), ""); r.status != 200 {
+			secWantOAuthError(t, "refresh by e2e-web", f.post("/auth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, secWeb+":"+f.webSecret), 400, "invalid_grant")
+			if r := f.post("/auth/token", secRefreshForm(rt, secApp), ""); r.status != 200 {
 				t.Errorf("the rightful client after the attempt: %d %s", r.status, r.body)
 			}
 		}},
 		{"refresh asking more than was granted", func(t *testing.T, f *secFixture) {
 			a, code := codeOf(t, f, "offline_access user/Patient.rs")
 			rt := f.exchange(a, code, "").str("refresh_token")
-			form := refreshForm(rt, secApp)
+			form := secRefreshForm(rt, secApp)
 			form.Set("scope", "user/*.cruds")
-			wantOAuthError(t, "refresh", f.post("/auth/token", form, ""), 400, "invalid_scope")
+			secWantOAuthError(t, "refresh", f.post("/auth/token", form, ""), 400, "invalid_scope")
 		}},
 		{"token request with a parameter given twice", func(t *testing.T, f *secFixture) {
-			body := backendForm(f.assertion(secES), "system/Patient.r").Encode() + "&scope=" + url.QueryEscape("system/*.cruds")
+			body := secBackendForm(f.assertion(secES), "system/Patient.r").Encode() + "&scope=" + url.QueryEscape("system/*.cruds")
 			req, _ := http.NewRequest("POST", f.tokenURL, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			r := f.send(req)
 			f.keepTokens(r)
-			wantOAuthError(t, "token", r, 400, "invalid_request")
+			secWantOAuthError(t, "token", r, 400, "invalid_request")
 		}},
 		{"password login to a Pro Santé Connect account", func(t *testing.T, f *secFixture) {
 			b := f.browser()
-			p := b.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
+			p := b.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
 			if r := b.login(t, p, "psc-899700218896", ""); !r.isLogin() || r.alert() == "" {
 				t.Errorf("an empty password: %d", r.status)
 			}
 		}},
 		{"login posted without its CSRF token", func(t *testing.T, f *secFixture) {
 			b := f.browser()
-			p := b.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
-			form := hiddenInputs(p)
+			p := b.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
+			form := secHiddenInputs(p)
 			form.Del("csrf_token")
 			form.Set("username", secUser)
 			form.Set("password", secPassword)
@@ -696,10 +696,10 @@ func flowAttacks() []secAttack {
 		}},
 		{"login posted with another session's CSRF token", func(t *testing.T, f *secFixture) {
 			victim, attacker := f.browser(), f.browser()
-			vp := victim.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
-			ap := attacker.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
-			form := hiddenInputs(vp)
-			form.Set("csrf_token", hiddenInputs(ap).Get("csrf_token"))
+			vp := victim.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
+			ap := attacker.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
+			form := secHiddenInputs(vp)
+			form.Set("csrf_token", secHiddenInputs(ap).Get("csrf_token"))
 			form.Set("username", secUser)
 			form.Set("password", secPassword)
 			if r := victim.post("/auth/login", form); r.status != 403 || r.isConsent() {
@@ -708,11 +708,11 @@ func flowAttacks() []secAttack {
 		}},
 		{"session fixation: a cookie planted before login", func(t *testing.T, f *secFixture) {
 			victim, attacker := f.browser(), f.browser()
-			attacker.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
+			attacker.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
 			srv, _ := url.Parse(f.issuer + "/auth/")
 			victim.jar.SetCookies(srv, attacker.jar.Cookies(srv)) // the attacker's session, planted
 			// The victim logs in with the planted cookie.
-			p := victim.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
+			p := victim.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
 			if v, a := victim.jar.Cookies(srv), attacker.jar.Cookies(srv); len(v) != 1 || len(a) != 1 || v[0].Value != a[0].Value {
 				t.Fatalf("the cookie was not planted: %d / %d cookies", len(v), len(a))
 			}
@@ -720,16 +720,16 @@ func flowAttacks() []secAttack {
 				t.Fatalf("victim's login: %d %q", p.status, p.alert())
 			}
 			// The attacker's cookie is worth nothing after it.
-			if p := attacker.get(f.authorizeURL(&authz{scope: "user/*.rs"})); !p.isLogin() {
+			if p := attacker.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"})); !p.isLogin() {
 				t.Errorf("the planted session is logged in: %d", p.status)
 			}
 		}},
 		{"login for a pending request of another browser", func(t *testing.T, f *secFixture) {
 			victim, attacker := f.browser(), f.browser()
-			vp := victim.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
-			ap := attacker.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
-			form := hiddenInputs(ap)
-			form.Set("pending", hiddenInputs(vp).Get("pending"))
+			vp := victim.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
+			ap := attacker.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
+			form := secHiddenInputs(ap)
+			form.Set("pending", secHiddenInputs(vp).Get("pending"))
 			form.Set("username", secUser)
 			form.Set("password", secPassword)
 			if r := attacker.post("/auth/login", form); r.status != 400 || r.isConsent() || r.appRedirect() != nil {
@@ -740,7 +740,7 @@ func flowAttacks() []secAttack {
 			if f.dr == nil {
 				t.Skip("needs the logged-in browser")
 			}
-			p := f.dr.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
+			p := f.dr.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
 			if !p.isConsent() || p.header.Get("X-Frame-Options") != "DENY" || !strings.Contains(p.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") ||
 				!strings.Contains(p.header.Get("Cache-Control"), "no-store") || p.header.Get("Referrer-Policy") != "no-referrer" {
 				t.Errorf("consent page headers: %v", p.header)
@@ -777,7 +777,7 @@ func flowAttacks() []secAttack {
 			if f.dr == nil {
 				t.Skip("needs the logged-in browser")
 			}
-			p := f.dr.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
+			p := f.dr.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
 			if !p.isConsent() {
 				t.Fatalf("no consent page: %d", p.status)
 			}
@@ -793,48 +793,48 @@ func flowAttacks() []secAttack {
 			r := f.launch(f.backendToken(secEHR, ""), `{"patient": "Patient/e2e-pa"}`)
 			l := r.str("launch")
 			f.secrets.add("launch id", l)
-			f.userTokens(t, f.dr, &authz{scope: "launch patient/*.rs", launch: l}, "", "")
-			a := &authz{scope: "launch patient/*.rs", launch: l, state: "s-" + randomID()}
+			f.userTokens(t, f.dr, &secAuthz{scope: "launch patient/*.rs", launch: l}, "", "")
+			a := &secAuthz{scope: "launch patient/*.rs", launch: l, state: "s-" + secRandomID()}
 			p := f.dr.get(f.authorizeURL(a))
 			if u := p.appRedirect(); u == nil || u.Query().Get("error") != "invalid_request" || u.Query().Get("code") != "" {
 				t.Errorf("%d %q", p.status, p.header.Get("Location"))
 			}
 		}},
 		{"launch created by a backend client without --launch", func(t *testing.T, f *secFixture) {
-			wantOAuthError(t, "launch", f.launch(f.backendToken(secPlain, ""), `{"patient": "Patient/e2e-pa"}`), 403, "insufficient_scope")
+			secWantOAuthError(t, "launch", f.launch(f.backendToken(secPlain, ""), `{"patient": "Patient/e2e-pa"}`), 403, "insufficient_scope")
 		}},
 		{"launch created with a user's token", func(t *testing.T, f *secFixture) {
 			if f.patientToken == "" {
 				t.Skip("needs a user token")
 			}
-			wantOAuthError(t, "launch", f.launch(f.patientToken, `{"patient": "Patient/e2e-pb"}`), 403, "insufficient_scope")
+			secWantOAuthError(t, "launch", f.launch(f.patientToken, `{"patient": "Patient/e2e-pb"}`), 403, "insufficient_scope")
 		}},
 		{"launch with an encounter of another patient", func(t *testing.T, f *secFixture) {
-			wantOAuthError(t, "launch", f.launch(f.backendToken(secEHR, ""), `{"patient": "Patient/e2e-pb", "encounter": "Encounter/e2e-ea"}`), 400, "invalid_request")
+			secWantOAuthError(t, "launch", f.launch(f.backendToken(secEHR, ""), `{"patient": "Patient/e2e-pb", "encounter": "Encounter/e2e-ea"}`), 400, "invalid_request")
 		}},
 		{"launch for a patient that does not exist", func(t *testing.T, f *secFixture) {
-			wantOAuthError(t, "launch", f.launch(f.backendToken(secEHR, ""), `{"patient": "Patient/e2e-nobody"}`), 404, "invalid_request")
+			secWantOAuthError(t, "launch", f.launch(f.backendToken(secEHR, ""), `{"patient": "Patient/e2e-nobody"}`), 404, "invalid_request")
 		}},
 		{"launch created without a token", func(t *testing.T, f *secFixture) {
 			r := f.launch("", `{"patient": "Patient/e2e-pa"}`)
-			wantOAuthError(t, "launch", r, 401, "invalid_token")
+			secWantOAuthError(t, "launch", r, 401, "invalid_token")
 		}},
 		{"token endpoint body over 64 KiB", func(t *testing.T, f *secFixture) {
-			wantOAuthError(t, "token", f.post("/auth/token", url.Values{"grant_type": {"client_credentials"}, "pad": {tooBig}}, ""), 413, "invalid_request")
+			secWantOAuthError(t, "token", f.post("/auth/token", url.Values{"grant_type": {"client_credentials"}, "pad": {tooBig}}, ""), 413, "invalid_request")
 		}},
 		{"revocation body over 64 KiB", func(t *testing.T, f *secFixture) {
-			wantOAuthError(t, "revoke", f.post("/auth/revoke", url.Values{"client_id": {secApp}, "token": {tooBig}}, ""), 413, "invalid_request")
+			secWantOAuthError(t, "revoke", f.post("/auth/revoke", url.Values{"client_id": {secApp}, "token": {tooBig}}, ""), 413, "invalid_request")
 		}},
 		{"introspection body over 64 KiB", func(t *testing.T, f *secFixture) {
-			wantOAuthError(t, "introspect", f.post("/auth/introspect", url.Values{"client_id": {secApp}, "token": {tooBig}}, ""), 413, "invalid_request")
+			secWantOAuthError(t, "introspect", f.post("/auth/introspect", url.Values{"client_id": {secApp}, "token": {tooBig}}, ""), 413, "invalid_request")
 		}},
 		{"launch body over 64 KiB", func(t *testing.T, f *secFixture) {
 			r := f.launch(f.backendToken(secEHR, ""), `{"patient": "Patient/e2e-pa", "encounter": "`+tooBig+`"}`)
-			wantOAuthError(t, "launch", r, 413, "invalid_request")
+			secWantOAuthError(t, "launch", r, 413, "invalid_request")
 		}},
 		{"login form over 64 KiB", func(t *testing.T, f *secFixture) {
 			b := f.browser()
-			p := b.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
+			p := b.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
 			r := b.submit(p, "/auth/login", map[string]string{"username": secUser, "password": tooBig})
 			if r.status != 413 || r.isConsent() {
 				t.Errorf("%d", r.status)
@@ -848,20 +848,20 @@ func flowAttacks() []secAttack {
 			}
 		}},
 		{"reset link that was never sent", func(t *testing.T, f *secFixture) {
-			if p := f.browser().get(f.issuer + "/auth/password-reset/confirm?token=" + randomID() + randomID()); p.status != 400 || strings.Contains(p.body, `name="password"`) {
+			if p := f.browser().get(f.issuer + "/auth/password-reset/confirm?token=" + secRandomID() + secRandomID()); p.status != 400 || strings.Contains(p.body, `name="password"`) {
 				t.Errorf("%d", p.status)
 			}
 		}},
 	}
 }
 
-// pscRefused: a Pro Santé Connect login with the provider misbehaving
+// secPSCRefused: a Pro Santé Connect login with the provider misbehaving
 // as b says ends in an error page saying why, and the app gets no code.
-func pscRefused(why string, b psctest.Behaviour) func(t *testing.T, f *secFixture) {
+func secPSCRefused(why string, b psctest.Behaviour) func(t *testing.T, f *secFixture) {
 	return func(t *testing.T, f *secFixture) {
 		f.psc.Set(b)
 		defer f.psc.Set(psctest.Behaviour{})
-		p := f.browser().get(f.authorizeURL(&authz{scope: "openid user/*.rs", idp: "psc"}))
+		p := f.browser().get(f.authorizeURL(&secAuthz{scope: "openid user/*.rs", idp: "psc"}))
 		f.secrets.add("ID token of Pro Santé Connect", f.psc.LastIDToken())
 		if p.status != 403 || !strings.Contains(p.body, "Connexion Pro Santé Connect impossible") || !strings.Contains(html.UnescapeString(p.body), why) ||
 			p.appRedirect() != nil || p.isConsent() {
@@ -876,7 +876,7 @@ func (f *secFixture) pscCallbackURL(t *testing.T) (*secBrowser, string) {
 	t.Helper()
 	b := f.browser()
 	b.stop = func(u *url.URL) bool { return u.Path == "/auth/psc/callback" }
-	p := b.get(f.authorizeURL(&authz{scope: "openid user/*.rs", idp: "psc"}))
+	p := b.get(f.authorizeURL(&secAuthz{scope: "openid user/*.rs", idp: "psc"}))
 	b.stop = nil
 	loc := p.header.Get("Location")
 	if p.status != http.StatusFound || !strings.Contains(loc, "/auth/psc/callback?") {
@@ -885,17 +885,17 @@ func (f *secFixture) pscCallbackURL(t *testing.T) (*secBrowser, string) {
 	return b, loc
 }
 
-func pscAttacks() []secAttack {
+func secPSCAttacks() []secAttack {
 	return []secAttack{
-		{"Pro Santé Connect ID token with a wrong nonce", pscRefused("id_token (nonce mismatch)", psctest.Behaviour{WrongNonce: true})},
-		{"Pro Santé Connect ID token for another audience", pscRefused("id_token (wrong audience)", psctest.Behaviour{Audience: []string{"someone-else"}, AZP: "-"})},
-		{"Pro Santé Connect ID token of another issuer", pscRefused("id_token (wrong issuer)", psctest.Behaviour{Issuer: "https://auth.bas.psc.esante.gouv.fr/auth/realms/esante-wallet"})},
-		{"Pro Santé Connect ID token expired", pscRefused("id_token (expired", psctest.Behaviour{ExpiresIn: -2 * time.Minute})},
-		{"Pro Santé Connect ID token with alg none", pscRefused("id_token (signature algorithm not accepted)", psctest.Behaviour{Alg: "none"})},
-		{"Pro Santé Connect ID token HS256 with another secret", pscRefused("id_token (bad signature)", psctest.Behaviour{Alg: "HS256", HMACSecret: "not-the-client-secret"})},
-		{"Pro Santé Connect ID token of an unknown kid", pscRefused("id_token (unknown signing key)", psctest.Behaviour{UnknownKid: true})},
-		{"Pro Santé Connect ID token with an acr outside the set", pscRefused("id_token (authentication level not accepted)", psctest.Behaviour{ACR: "eidas0"})},
-		{"Pro Santé Connect userinfo of another subject", pscRefused("userinfo (userinfo subject differs", psctest.Behaviour{UserinfoSub: "f:someone-else:899700000000"})},
+		{"Pro Santé Connect ID token with a wrong nonce", secPSCRefused("id_token (nonce mismatch)", psctest.Behaviour{WrongNonce: true})},
+		{"Pro Santé Connect ID token for another audience", secPSCRefused("id_token (wrong audience)", psctest.Behaviour{Audience: []string{"someone-else"}, AZP: "-"})},
+		{"Pro Santé Connect ID token of another issuer", secPSCRefused("id_token (wrong issuer)", psctest.Behaviour{Issuer: "https://auth.bas.psc.esante.gouv.fr/auth/realms/esante-wallet"})},
+		{"Pro Santé Connect ID token expired", secPSCRefused("id_token (expired", psctest.Behaviour{ExpiresIn: -2 * time.Minute})},
+		{"Pro Santé Connect ID token with alg none", secPSCRefused("id_token (signature algorithm not accepted)", psctest.Behaviour{Alg: "none"})},
+		{"Pro Santé Connect ID token HS256 with another secret", secPSCRefused("id_token (bad signature)", psctest.Behaviour{Alg: "HS256", HMACSecret: "not-the-client-secret"})},
+		{"Pro Santé Connect ID token of an unknown kid", secPSCRefused("id_token (unknown signing key)", psctest.Behaviour{UnknownKid: true})},
+		{"Pro Santé Connect ID token with an acr outside the set", secPSCRefused("id_token (authentication level not accepted)", psctest.Behaviour{ACR: "eidas0"})},
+		{"Pro Santé Connect userinfo of another subject", secPSCRefused("userinfo (userinfo subject differs", psctest.Behaviour{UserinfoSub: "f:someone-else:899700000000"})},
 		{"Pro Santé Connect callback replayed", func(t *testing.T, f *secFixture) {
 			b, cb := f.pscCallbackURL(t)
 			if p := b.get(cb); !p.isConsent() {
@@ -915,7 +915,7 @@ func pscAttacks() []secAttack {
 			_, cb := f.pscCallbackURL(t)
 			u, _ := url.Parse(cb)
 			q := u.Query()
-			q.Set("state", randomID())
+			q.Set("state", secRandomID())
 			u.RawQuery = q.Encode()
 			if p := f.browser().get(u.String()); p.status != 400 || p.isConsent() {
 				t.Errorf("%d", p.status)
@@ -924,8 +924,8 @@ func pscAttacks() []secAttack {
 	}
 }
 
-// rawGet sends the request line as written (no client cleans the path).
-func rawGet(t *testing.T, host, target string) (int, string) {
+// secRawGet sends the request line as written (no client cleans the path).
+func secRawGet(t *testing.T, host, target string) (int, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", host)
 	if err != nil {
@@ -942,7 +942,7 @@ func rawGet(t *testing.T, host, target string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
-func mustRequest(method, u, body string) *http.Request {
+func secRequest(method, u, body string) *http.Request {
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
 		panic(err)

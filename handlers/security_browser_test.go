@@ -98,8 +98,8 @@ func (b *secBrowser) post(path string, form url.Values) *secPage {
 
 var secHidden = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
 
-// hiddenInputs are the hidden inputs of a page.
-func hiddenInputs(p *secPage) url.Values {
+// secHiddenInputs are the hidden inputs of a page.
+func secHiddenInputs(p *secPage) url.Values {
 	form := url.Values{}
 	for _, m := range secHidden.FindAllStringSubmatch(p.body, -1) {
 		if form.Get(m[1]) == "" {
@@ -111,7 +111,7 @@ func hiddenInputs(p *secPage) url.Values {
 
 // submit posts the page's hidden inputs and fields to path.
 func (b *secBrowser) submit(p *secPage, path string, fields map[string]string) *secPage {
-	form := hiddenInputs(p)
+	form := secHiddenInputs(p)
 	for k, v := range fields {
 		form.Set(k, v)
 	}
@@ -164,20 +164,20 @@ func (p *secPage) appRedirect() *url.URL {
 	return u
 }
 
-// authz is an authorize request.
-type authz struct {
+// secAuthz is an authorize request.
+type secAuthz struct {
 	client, redirect, scope, state, launch, idp string
-	verifier                                    string // set by authorizeURL when empty
+	verifier, nonce                             string // set by authorizeURL when empty
 	set                                         map[string]string
 }
 
-func s256(verifier string) string {
+func secS256(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // authorizeURL is a's authorize URL; set overrides parameters ("" removes).
-func (f *secFixture) authorizeURL(a *authz) string {
+func (f *secFixture) authorizeURL(a *secAuthz) string {
 	if a.client == "" {
 		a.client, a.redirect = secApp, secAppRedirect
 	}
@@ -188,9 +188,12 @@ func (f *secFixture) authorizeURL(a *authz) string {
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {a.client}, "redirect_uri": {a.redirect},
 		"scope": {a.scope}, "aud": {f.base},
-		"code_challenge": {s256(a.verifier)}, "code_challenge_method": {"S256"},
-		"nonce": {"n-" + randomID()},
+		"code_challenge": {secS256(a.verifier)}, "code_challenge_method": {"S256"},
 	}
+	if a.nonce == "" {
+		a.nonce = "n-" + secRandomID()
+	}
+	q.Set("nonce", a.nonce)
 	if a.state != "" {
 		q.Set("state", a.state)
 	}
@@ -213,7 +216,7 @@ func (f *secFixture) authorizeURL(a *authz) string {
 // code runs an authorize request to its code: login (when the browser has
 // no session; username "" fails the test there), consent, the redirect to
 // the app. It returns the redirect's query.
-func (b *secBrowser) code(t *testing.T, a *authz, username, password string) url.Values {
+func (b *secBrowser) code(t *testing.T, a *secAuthz, username, password string) url.Values {
 	t.Helper()
 	p := b.get(b.f.authorizeURL(a))
 	if p.isLogin() {
@@ -234,7 +237,7 @@ func (b *secBrowser) code(t *testing.T, a *authz, username, password string) url
 }
 
 // exchange trades a code for tokens (basic "" : a public client by client_id).
-func (f *secFixture) exchange(a *authz, code, basic string) *secResp {
+func (f *secFixture) exchange(a *secAuthz, code, basic string) *secResp {
 	f.t.Helper()
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {a.redirect}, "code_verifier": {a.verifier}}
 	if basic == "" {
@@ -244,7 +247,7 @@ func (f *secFixture) exchange(a *authz, code, basic string) *secResp {
 }
 
 // userTokens is a's code flow in browser b and the exchange, which must succeed.
-func (f *secFixture) userTokens(t *testing.T, b *secBrowser, a *authz, username, password string) *secResp {
+func (f *secFixture) userTokens(t *testing.T, b *secBrowser, a *secAuthz, username, password string) *secResp {
 	t.Helper()
 	q := b.code(t, a, username, password)
 	r := f.exchange(a, q.Get("code"), "")
@@ -254,7 +257,7 @@ func (f *secFixture) userTokens(t *testing.T, b *secBrowser, a *authz, username,
 	return r
 }
 
-func refreshForm(rt, clientID string) url.Values {
+func secRefreshForm(rt, clientID string) url.Values {
 	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {clientID}}
 }
 

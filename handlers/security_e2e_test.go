@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/auth/psc/psctest"
 )
@@ -36,7 +39,7 @@ func TestSecurityE2E(t *testing.T) {
 				{"compartment", secCompartment},
 				{"attacks", secAttacks},
 				{"revocation", secRevocation},
-				{"accounts", secAccounts}, // moves the clock 15 minutes: last
+				{"accounts", secAccounts}, // moves the clock by 15, then 30 minutes: last
 			}
 			for _, p := range parts {
 				f.run(t, p.name, func(t *testing.T) {
@@ -55,8 +58,8 @@ func TestSecurityE2E(t *testing.T) {
 func secGrants(t *testing.T, f *secFixture) {
 	f.run(t, "authorization code with PKCE, login and consent", func(t *testing.T) {
 		b := f.browser()
-		state := "état +/=&%20 ünïcode " + randomID()
-		a := &authz{scope: "openid fhirUser offline_access user/*.rs user/Patient.c", state: state}
+		state := "état +/=&%20 ünïcode " + secRandomID()
+		a := &secAuthz{scope: "openid fhirUser offline_access user/*.rs user/Patient.c", state: state}
 		p := b.get(f.authorizeURL(a))
 		if !p.isLogin() {
 			t.Fatalf("authorize did not show the login page: %d %.400s", p.status, p.body)
@@ -92,11 +95,25 @@ func secGrants(t *testing.T, f *secFixture) {
 		if got := strings.Fields(r.str("scope")); len(got) != 5 {
 			t.Errorf("granted %q, asked openid fhirUser offline_access user/*.rs user/Patient.c", r.str("scope"))
 		}
+		// The ID token: signed by a key of /auth/jwks, for this app, with
+		// the request's nonce and the user's Practitioner.
+		set, err := jwk.Parse(f.send(secRequest("GET", f.issuer+"/auth/jwks", "")).body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := jwt.Parse([]byte(r.str("id_token")), jwt.WithKeySet(set), jwt.WithIssuer(f.issuer), jwt.WithAudience(secApp),
+			jwt.WithRequiredClaim("exp"), jwt.WithClock(jwt.ClockFunc(f.clock.Now)))
+		if err != nil {
+			t.Fatalf("ID token: %v", err)
+		}
+		if c := id.PrivateClaims(); id.Subject() != secUser || c["nonce"] != a.nonce || c["fhirUser"] != f.base+"/Practitioner/e2e-dr" {
+			t.Errorf("ID token claims: %s %v", id.Subject(), c)
+		}
 		at := r.str("access_token")
 		if res := f.fhir("GET", "/Practitioner/e2e-dr", at, nil); res.status != 200 {
 			t.Errorf("the user token reads its Practitioner: %d %s", res.status, res.body)
 		}
-		if res := f.fhir("GET", "/Observation?code="+secCodes+"|B", at, nil); res.status != 200 || len(refs(res)) != 1 {
+		if res := f.fhir("GET", "/Observation?code="+secCodes+"|B", at, nil); res.status != 200 || len(secRefs(res)) != 1 {
 			t.Errorf("user/*.rs is not confined: %d %s", res.status, res.body)
 		}
 		if res := f.fhir("DELETE", "/Observation/e2e-ob", at, nil); res.status != 403 {
@@ -105,10 +122,10 @@ func secGrants(t *testing.T, f *secFixture) {
 		f.dr = b
 
 		// The same browser, logged in: a confidential app's code, by client_secret_basic.
-		w := &authz{client: secWeb, redirect: secWebRedirect, scope: "openid user/*.rs"}
+		w := &secAuthz{client: secWeb, redirect: secWebRedirect, scope: "openid user/*.rs"}
 		q := b.code(t, w, "", "")
 		r = f.exchange(w, q.Get("code"), secWeb+":"+f.webSecret)
-		if r.status != 200 || !sameFields(r.str("scope"), "openid user/*.rs") {
+		if r.status != 200 || !secSameFields(r.str("scope"), "openid user/*.rs") {
 			t.Fatalf("confidential app: %d %s", r.status, r.body)
 		}
 		if res := f.fhir("GET", "/Patient/e2e-pb", r.str("access_token"), nil); res.status != 200 {
@@ -116,7 +133,7 @@ func secGrants(t *testing.T, f *secFixture) {
 		}
 
 		// The user refuses: the app gets access_denied, its state, no code.
-		d := &authz{scope: "user/*.rs", state: "deny-" + randomID()}
+		d := &secAuthz{scope: "user/*.rs", state: "deny-" + secRandomID()}
 		p = b.get(f.authorizeURL(d))
 		if !p.isConsent() {
 			t.Fatalf("no consent page: %d", p.status)
@@ -131,9 +148,9 @@ func secGrants(t *testing.T, f *secFixture) {
 		if f.dr == nil {
 			t.Skip("needs the logged-in browser")
 		}
-		first := f.userTokens(t, f.dr, &authz{scope: "offline_access user/*.rs"}, "", "")
+		first := f.userTokens(t, f.dr, &secAuthz{scope: "offline_access user/*.rs"}, "", "")
 		rt1 := first.str("refresh_token")
-		second := f.post("/auth/token", refreshForm(rt1, secApp), "")
+		second := f.post("/auth/token", secRefreshForm(rt1, secApp), "")
 		rt2 := second.str("refresh_token")
 		if second.status != 200 || rt2 == "" || rt2 == rt1 || second.str("access_token") == first.str("access_token") {
 			t.Fatalf("refresh: %d %s", second.status, second.body)
@@ -141,16 +158,16 @@ func secGrants(t *testing.T, f *secFixture) {
 		if res := f.fhir("GET", "/Patient/e2e-pa", second.str("access_token"), nil); res.status != 200 {
 			t.Fatalf("refreshed token: %d %s", res.status, res.body)
 		}
-		third := f.post("/auth/token", refreshForm(rt2, secApp), "")
+		third := f.post("/auth/token", secRefreshForm(rt2, secApp), "")
 		if third.status != 200 {
 			t.Fatalf("second refresh: %d %s", third.status, third.body)
 		}
 		// rt1 again: the family is revoked, access tokens included.
-		wantOAuthError(t, "reuse of a rotated refresh token", f.post("/auth/token", refreshForm(rt1, secApp), ""), 400, "invalid_grant")
+		secWantOAuthError(t, "reuse of a rotated refresh token", f.post("/auth/token", secRefreshForm(rt1, secApp), ""), 400, "invalid_grant")
 		for i, tok := range []string{first.str("access_token"), second.str("access_token"), third.str("access_token")} {
-			wantInvalidToken(t, fmt.Sprintf("access token %d of the family after reuse", i+1), f.fhir("GET", "/Patient/e2e-pa", tok, nil))
+			secWantInvalidToken(t, fmt.Sprintf("access token %d of the family after reuse", i+1), f.fhir("GET", "/Patient/e2e-pa", tok, nil))
 		}
-		wantOAuthError(t, "the newest refresh token after reuse", f.post("/auth/token", refreshForm(third.str("refresh_token"), secApp), ""), 400, "invalid_grant")
+		secWantOAuthError(t, "the newest refresh token after reuse", f.post("/auth/token", secRefreshForm(third.str("refresh_token"), secApp), ""), 400, "invalid_grant")
 	})
 
 	f.run(t, "backend services", func(t *testing.T) {
@@ -195,7 +212,7 @@ func secGrants(t *testing.T, f *secFixture) {
 			return r.str("launch")
 		}
 		l := launch(`{"patient": "Patient/e2e-pa", "encounter": "Encounter/e2e-ea"}`)
-		a := &authz{scope: "launch openid fhirUser patient/*.rs", launch: l}
+		a := &secAuthz{scope: "launch openid fhirUser patient/*.rs", launch: l}
 		r := f.userTokens(t, f.dr, a, "", "")
 		if r.str("patient") != "e2e-pa" || r.str("encounter") != "e2e-ea" || r.json["need_patient_banner"] != true || r.str("fhirUser") != f.base+"/Practitioner/e2e-dr" {
 			t.Fatalf("launch context: %s", r.body)
@@ -210,11 +227,11 @@ func secGrants(t *testing.T, f *secFixture) {
 		if res := f.fhir("GET", "/Patient/e2e-pb", f.patientToken, nil); res.status != 404 {
 			t.Errorf("another patient: %d %s", res.status, res.body)
 		}
-		wantRefs(t, "a Patient search", f.fhir("GET", "/Patient", f.patientToken, nil), "Patient/e2e-pa")
+		secWantRefs(t, "a Patient search", f.fhir("GET", "/Patient", f.patientToken, nil), "Patient/e2e-pa")
 
 		// By the patient's INS, no encounter, and write scopes: confined writes.
 		l = launch(`{"patient": "` + secINS + `|` + secINSVal + `"}`)
-		a = &authz{scope: "launch patient/*.cruds", launch: l}
+		a = &secAuthz{scope: "launch patient/*.cruds", launch: l}
 		r = f.userTokens(t, f.dr, a, "", "")
 		if r.str("patient") != "e2e-pa" || r.json["encounter"] != nil {
 			t.Fatalf("launch by identifier: %s", r.body)
@@ -288,7 +305,7 @@ func secPSC(t *testing.T, f *secFixture) {
 	login := func() (fhirUser string) {
 		t.Helper()
 		b := f.browser()
-		a := &authz{scope: "openid fhirUser user/*.rs", idp: "psc", state: "psc-" + randomID()}
+		a := &secAuthz{scope: "openid fhirUser user/*.rs", idp: "psc", state: "psc-" + secRandomID()}
 		p := b.get(f.authorizeURL(a))
 		if !p.isConsent() {
 			t.Fatalf("Pro Santé Connect login did not reach the consent page: %d %s %.600s", p.status, p.url, p.body)
@@ -319,17 +336,17 @@ func secPSC(t *testing.T, f *secFixture) {
 	pract := login()
 	// What the claims made, found by their identifiers.
 	r := f.fhir("GET", "/Practitioner?identifier=urn:oid:1.2.250.1.71.4.2.1|899700218896", admin, nil)
-	wantRefs(t, "the Practitioner of the idNatPs", r, pract)
+	secWantRefs(t, "the Practitioner of the idNatPs", r, pract)
 	if fam := r.str("entry", "0", "resource", "name", "0", "family"); fam != "MARTIN" {
 		t.Errorf("Practitioner's family name %q", fam)
 	}
 	r = f.fhir("GET", "/Organization?identifier=https://finess.esante.gouv.fr|750000018", admin, nil)
-	if len(refs(r)) != 1 {
+	if len(secRefs(r)) != 1 {
 		t.Fatalf("the Organization of the FINESS: %d %s", r.status, r.body)
 	}
-	org := refs(r)[0]
+	org := secRefs(r)[0]
 	r = f.fhir("GET", "/PractitionerRole?practitioner="+pract, admin, nil)
-	if len(refs(r)) != 1 || r.str("entry", "0", "resource", "organization", "reference") != org ||
+	if len(secRefs(r)) != 1 || r.str("entry", "0", "resource", "organization", "reference") != org ||
 		r.str("entry", "0", "resource", "code", "0", "coding", "0", "code") != "10" ||
 		r.str("entry", "0", "resource", "code", "0", "coding", "0", "system") != "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante" {
 		t.Errorf("the PractitionerRole: %d %s", r.status, r.body)
@@ -423,7 +440,7 @@ func secScopes(t *testing.T, f *secFixture) {
 		e := map[string]any{"request": map[string]any{"method": method, "url": url}}
 		if res != nil {
 			e["resource"] = res
-			e["fullUrl"] = "urn:uuid:" + uuidLike()
+			e["fullUrl"] = "urn:uuid:" + secUUID()
 		}
 		return e
 	}
@@ -496,17 +513,17 @@ func secScopes(t *testing.T, f *secFixture) {
 	})
 }
 
-// sameFields compares space-separated lists as sets.
-func sameFields(a, b string) bool {
+// secSameFields compares space-separated lists as sets.
+func secSameFields(a, b string) bool {
 	x, y := strings.Fields(a), strings.Fields(b)
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
 }
 
-// uuidLike is a random UUID-shaped string.
-func uuidLike() string {
-	b := []byte(randomID() + randomID())
+// secUUID is a random UUID-shaped string.
+func secUUID() string {
+	b := []byte(secRandomID() + secRandomID())
 	h := fmt.Sprintf("%x", b)
 	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32]
 }
@@ -557,9 +574,9 @@ func secCompartment(t *testing.T, f *secFixture) {
 			[]string{"Observation/e2e-op"}, []string{"Observation/e2e-ob", "Observation/e2e-op", "Observation/e2e-ox"}},
 		{"shared data is not confined", "/Practitioner?_id=e2e-dr", []string{"Practitioner/e2e-dr"}, nil},
 	} {
-		wantRefs(t, c.name, f.fhir("GET", c.query, tok, nil), c.want...)
+		secWantRefs(t, c.name, f.fhir("GET", c.query, tok, nil), c.want...)
 		if c.admin != nil {
-			wantRefs(t, c.name+" (admin)", f.fhir("GET", c.query, admin, nil), c.admin...)
+			secWantRefs(t, c.name+" (admin)", f.fhir("GET", c.query, admin, nil), c.admin...)
 		}
 	}
 	// Paging: every page is narrowed, the pages of an unrestricted search
@@ -575,7 +592,7 @@ func secCompartment(t *testing.T, f *secFixture) {
 			if r.status != 200 {
 				t.Fatalf("page %d: %d %s", i, r.status, r.body)
 			}
-			all = append(all, refs(r)...)
+			all = append(all, secRefs(r)...)
 			next = ""
 			links, _ := r.json["link"].([]any)
 			for _, l := range links {
@@ -634,9 +651,9 @@ func secCompartment(t *testing.T, f *secFixture) {
 	req, _ := http.NewRequest("POST", f.base+"/Observation/_search", strings.NewReader(codes))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Bearer "+tok)
-	wantRefs(t, "POST _search", f.send(req), "Observation/e2e-oa", "Observation/e2e-oc", "Observation/e2e-op")
-	wantRefs(t, "system search with _type", f.fhir("GET", "?_type=Observation&"+codes, tok, nil), "Observation/e2e-oa", "Observation/e2e-oc", "Observation/e2e-op")
-	wantRefs(t, "search by _id of another patient's", f.fhir("GET", "/Observation?_id=e2e-ob,e2e-ox", tok, nil))
+	secWantRefs(t, "POST _search", f.send(req), "Observation/e2e-oa", "Observation/e2e-oc", "Observation/e2e-op")
+	secWantRefs(t, "system search with _type", f.fhir("GET", "?_type=Observation&"+codes, tok, nil), "Observation/e2e-oa", "Observation/e2e-oc", "Observation/e2e-op")
+	secWantRefs(t, "search by _id of another patient's", f.fhir("GET", "/Observation?_id=e2e-ob,e2e-ox", tok, nil))
 	// Counts are of the compartment too.
 	for _, q := range []string{"/Observation?" + codes + "&_summary=count", "/Observation?" + codes + "&_total=accurate&_count=1"} {
 		if r := f.fhir("GET", q, tok, nil); r.status != 200 || r.json["total"] != float64(3) {
@@ -660,7 +677,7 @@ func secRevocation(t *testing.T, f *secFixture) {
 		if f.dr == nil {
 			t.Skip("needs the logged-in browser")
 		}
-		r := f.userTokens(t, f.dr, &authz{scope: "offline_access user/*.rs"}, "", "")
+		r := f.userTokens(t, f.dr, &secAuthz{scope: "offline_access user/*.rs"}, "", "")
 		at, rt := r.str("access_token"), r.str("refresh_token")
 		if res := f.fhir("GET", "/Patient/e2e-pa", at, nil); res.status != 200 {
 			t.Fatalf("before: %d", res.status)
@@ -668,17 +685,17 @@ func secRevocation(t *testing.T, f *secFixture) {
 		if res := f.post("/auth/revoke", url.Values{"client_id": {secApp}, "token": {at}}, ""); res.status != 200 {
 			t.Fatalf("revoke: %d %s", res.status, res.body)
 		}
-		wantInvalidToken(t, "a revoked access token", f.fhir("GET", "/Patient/e2e-pa", at, nil))
-		wantOAuthError(t, "the refresh token of a revoked access token", f.post("/auth/token", refreshForm(rt, secApp), ""), 400, "invalid_grant")
+		secWantInvalidToken(t, "a revoked access token", f.fhir("GET", "/Patient/e2e-pa", at, nil))
+		secWantOAuthError(t, "the refresh token of a revoked access token", f.post("/auth/token", secRefreshForm(rt, secApp), ""), 400, "invalid_grant")
 
 		// A confidential client revokes its refresh token with its secret.
-		w := &authz{client: secWeb, redirect: secWebRedirect, scope: "offline_access user/*.rs"}
+		w := &secAuthz{client: secWeb, redirect: secWebRedirect, scope: "offline_access user/*.rs"}
 		q := f.dr.code(t, w, "", "")
 		r = f.exchange(w, q.Get("code"), secWeb+":"+f.webSecret)
 		if res := f.post("/auth/revoke", url.Values{"token": {r.str("refresh_token")}}, secWeb+":"+f.webSecret); res.status != 200 {
 			t.Fatalf("revoke: %d %s", res.status, res.body)
 		}
-		wantInvalidToken(t, "the access token of a revoked refresh token", f.fhir("GET", "/Patient/e2e-pa", r.str("access_token"), nil))
+		secWantInvalidToken(t, "the access token of a revoked refresh token", f.fhir("GET", "/Patient/e2e-pa", r.str("access_token"), nil))
 	})
 	f.run(t, "client removed", func(t *testing.T) {
 		k := newSecKey(t, "ES384", "tmp-key")
@@ -694,8 +711,8 @@ func secRevocation(t *testing.T, f *secFixture) {
 		if err := f.reg.RemoveClient(f.ctx, "e2e-tmp"); err != nil {
 			t.Fatal(err)
 		}
-		wantInvalidToken(t, "the token of a removed client", f.fhir("GET", "/Patient/e2e-pa", tok, nil))
-		wantOAuthError(t, "a removed client asking a token", f.backend("e2e-tmp", ""), 401, "invalid_client")
+		secWantInvalidToken(t, "the token of a removed client", f.fhir("GET", "/Patient/e2e-pa", tok, nil))
+		secWantOAuthError(t, "a removed client asking a token", f.backend("e2e-tmp", ""), 401, "invalid_client")
 		// Registered again under the same id, with the same key, a second
 		// later: the old token stays dead, new ones work. (Within the same
 		// second as the token's iat, whole seconds, the token is taken
@@ -704,7 +721,7 @@ func secRevocation(t *testing.T, f *secFixture) {
 		if _, err := f.reg.AddClient(f.ctx, auth.ClientSpec{ID: "e2e-tmp", Kind: "backend", JWKS: k.jwks, Scopes: "system/Patient.r"}); err != nil {
 			t.Fatal(err)
 		}
-		wantInvalidToken(t, "a removed client's token after it is registered again", f.fhir("GET", "/Patient/e2e-pa", tok, nil))
+		secWantInvalidToken(t, "a removed client's token after it is registered again", f.fhir("GET", "/Patient/e2e-pa", tok, nil))
 		if res := f.fhir("GET", "/Patient/e2e-pa", f.backendToken("e2e-tmp", ""), nil); res.status != 200 {
 			t.Errorf("a token of the client registered again: %d", res.status)
 		}
@@ -718,7 +735,7 @@ func secRevocation(t *testing.T, f *secFixture) {
 		if _, err := f.reg.AddClient(f.ctx, spec); err != nil {
 			t.Fatal(err)
 		}
-		a := &authz{client: id, redirect: redirect, scope: "offline_access user/*.rs"}
+		a := &secAuthz{client: id, redirect: redirect, scope: "offline_access user/*.rs"}
 		p := f.dr.get(f.authorizeURL(a))
 		u := f.dr.approve(t, p).header.Get("Location")
 		lu, _ := url.Parse(u)
@@ -734,12 +751,12 @@ func secRevocation(t *testing.T, f *secFixture) {
 		if _, err := f.reg.AddClient(f.ctx, spec); err != nil {
 			t.Fatal(err)
 		}
-		wantInvalidToken(t, "its access token", f.protectedRead(r.str("access_token")))
-		wantOAuthError(t, "its refresh token", f.post("/auth/token", refreshForm(r.str("refresh_token"), id), ""), 400, "invalid_grant")
+		secWantInvalidToken(t, "its access token", f.protectedRead(r.str("access_token")))
+		secWantOAuthError(t, "its refresh token", f.post("/auth/token", secRefreshForm(r.str("refresh_token"), id), ""), 400, "invalid_grant")
 	})
 	f.run(t, "account disabled", func(t *testing.T) {
 		b := f.browser()
-		r := f.userTokens(t, b, &authz{scope: "offline_access user/*.rs"}, secGoneUser, secGonePass)
+		r := f.userTokens(t, b, &secAuthz{scope: "offline_access user/*.rs"}, secGoneUser, secGonePass)
 		at := r.str("access_token")
 		if res := f.fhir("GET", "/Patient/e2e-pa", at, nil); res.status != 200 {
 			t.Fatalf("before: %d", res.status)
@@ -747,21 +764,21 @@ func secRevocation(t *testing.T, f *secFixture) {
 		if err := f.reg.DisableUser(f.ctx, secGoneUser); err != nil {
 			t.Fatal(err)
 		}
-		wantInvalidToken(t, "the token of a disabled account", f.fhir("GET", "/Patient/e2e-pa", at, nil))
-		wantOAuthError(t, "the refresh token of a disabled account", f.post("/auth/token", refreshForm(r.str("refresh_token"), secApp), ""), 400, "invalid_grant")
+		secWantInvalidToken(t, "the token of a disabled account", f.fhir("GET", "/Patient/e2e-pa", at, nil))
+		secWantOAuthError(t, "the refresh token of a disabled account", f.post("/auth/token", secRefreshForm(r.str("refresh_token"), secApp), ""), 400, "invalid_grant")
 		// Its browser session is over too: the next authorize asks for a login.
-		if p := b.get(f.authorizeURL(&authz{scope: "user/*.rs"})); !p.isLogin() {
+		if p := b.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"})); !p.isLogin() {
 			t.Errorf("a disabled account's session still logged in: %d %.300s", p.status, p.body)
 		}
 	})
 }
 
 // secAccounts: lockout, the same answer for an unknown account, password
-// reset by e-mail; last, as it moves the clock by 15 minutes.
+// reset by e-mail; last, as it moves the clock by 15, then 30 minutes.
 func secAccounts(t *testing.T, f *secFixture) {
 	loginPage := func(t *testing.T, b *secBrowser) *secPage {
 		t.Helper()
-		p := b.get(f.authorizeURL(&authz{scope: "user/*.rs"}))
+		p := b.get(f.authorizeURL(&secAuthz{scope: "user/*.rs"}))
 		if !p.isLogin() {
 			t.Fatalf("no login page: %d %.300s", p.status, p.body)
 		}
@@ -801,7 +818,7 @@ func secAccounts(t *testing.T, f *secFixture) {
 		}
 		unknown := b.submit(form, "/auth/password-reset", map[string]string{"username": "e2e-nobody"})
 		known := b.submit(form, "/auth/password-reset", map[string]string{"username": secLockUser})
-		if unknown.status != 200 || known.status != 200 || stripTokens(unknown.body) != stripTokens(known.body) {
+		if unknown.status != 200 || known.status != 200 || secStripTokens(unknown.body) != secStripTokens(known.body) {
 			t.Errorf("the reset answer tells accounts apart: %d / %d", unknown.status, known.status)
 		}
 		to, body := f.nextMail(t)
@@ -899,9 +916,9 @@ func secAccounts(t *testing.T, f *secFixture) {
 	})
 }
 
-// stripTokens removes the per-page random values (CSRF token, pending id)
+// secStripTokens removes the per-page random values (CSRF token, pending id)
 // from a page, to compare two answers.
-func stripTokens(body string) string {
+func secStripTokens(body string) string {
 	return secHidden.ReplaceAllString(body, `<input type="hidden" name="$1">`)
 }
 
@@ -914,23 +931,23 @@ func (f *secFixture) scanLogs(t *testing.T) {
 		t.Fatalf("the log does not show the flows (%d bytes)", len(logs))
 	}
 	// The scan finds what it looks for: a canary, whole and in parts.
-	canary := "eyJ" + randomID() + "." + randomID() + randomID() + "." + randomID() + randomID()
+	canary := "eyJ" + secRandomID() + "." + secRandomID() + secRandomID() + "." + secRandomID() + secRandomID()
 	parts := strings.Split(canary, ".")
 	for _, planted := range []string{canary, canary[:30], parts[1], parts[2][5:]} {
-		if len(findLeaks("level=INFO msg=x v="+planted+"\n", map[string]string{canary: "canary"})) != 1 {
+		if len(secFindLeaks("level=INFO msg=x v="+planted+"\n", map[string]string{canary: "canary"})) != 1 {
 			t.Fatalf("the scan misses %q of a secret", planted)
 		}
 	}
 	secrets := f.secrets.all()
-	for _, l := range findLeaks(logs, secrets) {
+	for _, l := range secFindLeaks(logs, secrets) {
 		t.Error(l)
 	}
 	t.Logf("log scan: %d secrets checked against %d bytes (%d lines) of log", len(secrets), len(logs), bytes.Count([]byte(logs), []byte("\n")))
 }
 
-// findLeaks says which secrets are in logs: whole, by their first or last
+// secFindLeaks says which secrets are in logs: whole, by their first or last
 // 24 characters, or by a JWT's payload or signature.
-func findLeaks(logs string, secrets map[string]string) []string {
+func secFindLeaks(logs string, secrets map[string]string) []string {
 	var out []string
 	for v, what := range secrets {
 		probes := []string{v}

@@ -130,17 +130,17 @@ func (s *secretSet) all() map[string]string {
 	return out
 }
 
-// hitServer is a server of the attacker's: it serves a JWKS and counts
+// secHitServer is a server of the attacker's: it serves a JWKS and counts
 // the requests, which must stay at zero (the server never fetches a URL
 // named inside a token).
-type hitServer struct {
+type secHitServer struct {
 	*httptest.Server
 	mu   sync.Mutex
 	hits int
 }
 
-func newHitServer(t testing.TB, body []byte) *hitServer {
-	h := &hitServer{}
+func newSecHitServer(t testing.TB, body []byte) *secHitServer {
+	h := &secHitServer{}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		h.hits++
@@ -152,7 +152,7 @@ func newHitServer(t testing.TB, body []byte) *hitServer {
 	return h
 }
 
-func (h *hitServer) count() int {
+func (h *secHitServer) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.hits
@@ -228,9 +228,9 @@ type secFixture struct {
 	// webSecret is the confidential app's client secret.
 	webSecret string
 	// attacker serves the attacker's key set and counts its requests.
-	attacker    *hitServer
+	attacker    *secHitServer
 	attackerKey *secKey
-	jwksServer  *hitServer // e2e-jwks-url's registered JWKS URL
+	jwksServer  *secHitServer // e2e-jwks-url's registered JWKS URL
 
 	// Set by the grant tests, used by later ones.
 	dr           *secBrowser // a browser logged in as secUser
@@ -396,11 +396,11 @@ func (f *secFixture) register() {
 	k := newSecKey(t, jwa.RS384, "url-key-1")
 	f.keys[secURL] = k
 	f.addPrivate(secURL+" key", k.priv)
-	f.jwksServer = newHitServer(t, k.jwks)
+	f.jwksServer = newSecHitServer(t, k.jwks)
 	add(auth.ClientSpec{ID: secURL, Kind: "backend", JWKSURL: f.jwksServer.URL + "/jwks.json", Scopes: "system/Patient.rs"})
 
 	f.attackerKey = newSecKey(t, jwa.RS256, "attacker-key")
-	f.attacker = newHitServer(t, f.attackerKey.jwks)
+	f.attacker = newSecHitServer(t, f.attackerKey.jwks)
 
 	for _, u := range []auth.UserSpec{
 		{Username: secUser, Practitioner: "Practitioner/e2e-dr", Password: secPassword},
@@ -554,8 +554,8 @@ func (f *secFixture) assertion(clientID string) string {
 	return a
 }
 
-// backendForm is a client_credentials request with assertion.
-func backendForm(assertion, scope string) url.Values {
+// secBackendForm is a client_credentials request with assertion.
+func secBackendForm(assertion, scope string) url.Values {
 	v := url.Values{
 		"grant_type":            {"client_credentials"},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
@@ -570,7 +570,7 @@ func backendForm(assertion, scope string) url.Values {
 // backend runs the client-credentials grant of clientID.
 func (f *secFixture) backend(clientID, scope string) *secResp {
 	f.t.Helper()
-	return f.post("/auth/token", backendForm(f.assertion(clientID), scope), "")
+	return f.post("/auth/token", secBackendForm(f.assertion(clientID), scope), "")
 }
 
 // backendToken is an access token of clientID for scope ("" : all it may have).
@@ -586,8 +586,8 @@ func (f *secFixture) backendToken(clientID, scope string) string {
 // adminToken is a fresh admin-cli token (system/*.cruds).
 func (f *secFixture) adminToken() string { return f.backendToken(f.admin.ClientID, "") }
 
-// refs lists the "Type/id" of a searchset's entries, sorted.
-func refs(r *secResp) []string {
+// secRefs lists the "Type/id" of a searchset's entries, sorted.
+func secRefs(r *secResp) []string {
 	var out []string
 	entries, _ := dig(r.json, "entry").([]any)
 	for _, e := range entries {
@@ -600,50 +600,50 @@ func refs(r *secResp) []string {
 	return out
 }
 
-// wantRefs fails unless r is a 200 searchset of exactly want.
-func wantRefs(t *testing.T, what string, r *secResp, want ...string) {
+// secWantRefs fails unless r is a 200 searchset of exactly want.
+func secWantRefs(t *testing.T, what string, r *secResp, want ...string) {
 	t.Helper()
 	if r.status != 200 {
 		t.Errorf("%s: %d %s", what, r.status, r.body)
 		return
 	}
 	sort.Strings(want)
-	if got := refs(r); !slices.Equal(got, want) {
+	if got := secRefs(r); !slices.Equal(got, want) {
 		t.Errorf("%s: got %v, want %v", what, got, want)
 	}
 }
 
-// wantInvalidToken fails unless r is the 401 of a refused token.
-func wantInvalidToken(t *testing.T, what string, r *secResp) {
+// secWantInvalidToken fails unless r is the 401 of a refused token.
+func secWantInvalidToken(t *testing.T, what string, r *secResp) {
 	t.Helper()
 	if r.status != 401 || r.str("resourceType") != "OperationOutcome" || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Errorf("%s: want 401 invalid_token, got %d %q %s", what, r.status, r.header.Get("WWW-Authenticate"), r.body)
 	}
 }
 
-// wantOAuthError fails unless r is an OAuth error JSON of status and code.
-func wantOAuthError(t *testing.T, what string, r *secResp, status int, code string) {
+// secWantOAuthError fails unless r is an OAuth error JSON of status and code.
+func secWantOAuthError(t *testing.T, what string, r *secResp, status int, code string) {
 	t.Helper()
 	if r.status != status || r.str("error") != code || r.json["access_token"] != nil {
 		t.Errorf("%s: want %d %s, got %d %s", what, status, code, r.status, r.body)
 	}
 }
 
-// b64json is the base64url of v's JSON.
-func b64json(v any) string {
+// secB64JSON is the base64url of v's JSON.
+func secB64JSON(v any) string {
 	b, _ := json.Marshal(v)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// signJWS signs header and claims exactly as given (alg from the header)
+// secSignJWS signs header and claims exactly as given (alg from the header)
 // with key: tokens no well-behaved library would make. alg "none" gives
 // an empty signature.
-func signJWS(t testing.TB, key any, hdr, claims map[string]any) string {
+func secSignJWS(t testing.TB, key any, hdr, claims map[string]any) string {
 	t.Helper()
-	return signRaw(t, key, hdr["alg"].(string), b64json(hdr)+"."+b64json(claims))
+	return secSignRaw(t, key, hdr["alg"].(string), secB64JSON(hdr)+"."+secB64JSON(claims))
 }
 
-func signRaw(t testing.TB, key any, alg, in string) string {
+func secSignRaw(t testing.TB, key any, alg, in string) string {
 	t.Helper()
 	if alg == "none" {
 		return in + "."
@@ -666,8 +666,8 @@ func signRaw(t testing.TB, key any, alg, in string) string {
 	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-// randomID is 16 random bytes, base64url.
-func randomID() string {
+// secRandomID is 16 random bytes, base64url.
+func secRandomID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
