@@ -105,7 +105,7 @@ type op struct {
 // state is what a scenario knows of a server: ids to read, patients to post.
 type state struct {
 	base    string
-	auth    string // the Authorization header value, "" for none
+	auth    string   // the Authorization header value, "" for none
 	ids     []string // Type/id
 	names   []string
 	gen     *generate.Generator
