@@ -127,7 +127,7 @@ func (t *tokenSide) liveRefresh(ctx context.Context, token string) (*refreshGran
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
-	if err := t.live(ctx, rg.Family, rg.ClientID, rg.Username, rg.AuthTime); err != nil {
+	if err := t.live(ctx, rg.Family, rg.ClientID, rg.Username, rg.AuthTime, 0); err != nil {
 		return rg, rec, err
 	}
 	return rg, rec, nil

@@ -231,7 +231,7 @@ func (s *Server) refreshGrant(ctx context.Context, cl *Client, form url.Values) 
 	if rg.ClientID != cl.ID {
 		return nil, invalidGrant("refresh token issued to another client")
 	}
-	if err := t.live(ctx, rg.Family, rg.ClientID, rg.Username, rg.AuthTime); err != nil {
+	if err := t.live(ctx, rg.Family, rg.ClientID, rg.Username, rg.AuthTime, 0); err != nil {
 		var te *TokenError
 		if errors.As(err, &te) {
 			return nil, invalidGrant(te.Description)
@@ -307,7 +307,7 @@ func (s *Server) userTokens(ctx context.Context, cl *Client, rg *refreshGrant, a
 	}
 	g := &grant{
 		ClientID: cl.ID, Username: u.Username, FHIRUser: fhirUser, Scope: granted.String(),
-		Family: rg.Family, Context: rg.Context, TTL: s.cfg.TokenTTLUser,
+		Family: rg.Family, ClientReg: cl.Created, Context: rg.Context, TTL: s.cfg.TokenTTLUser,
 	}
 	at, exp, err := t.accessToken(ctx, g)
 	if err != nil {
@@ -380,7 +380,7 @@ func (s *Server) clientCredentials(ctx context.Context, cl *Client, method authM
 	if len(granted.Clinical) == 0 {
 		return nil, &TokenError{Code: "invalid_scope", Description: "none of the scopes asked for may be granted to this client"}
 	}
-	g := &grant{ClientID: cl.ID, Scope: granted.String(), Family: newID(), TTL: s.cfg.TokenTTLBackend}
+	g := &grant{ClientID: cl.ID, ClientReg: cl.Created, Scope: granted.String(), Family: newID(), TTL: s.cfg.TokenTTLBackend}
 	at, exp, err := s.tokens.accessToken(ctx, g)
 	if err != nil {
 		return nil, err

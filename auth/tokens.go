@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,11 @@ const (
 	claimEncounter  = "encounter"
 	claimFHIRCtx    = "fhirContext"
 	claimBanner     = "need_patient_banner"
+	// claimClientReg is the registration of the client the token was
+	// issued to (its Created instant, in microseconds): a client removed
+	// and registered again under the same id does not inherit the tokens
+	// of the first, even within the same second as iat.
+	claimClientReg = "client_reg"
 	// maxTokenBytes bounds a bearer token or assertion before any parsing.
 	maxTokenBytes = 16 << 10
 )
@@ -60,6 +66,8 @@ type grant struct {
 	FHIRUser string
 	Scope    string
 	Family   string
+	// ClientReg is the client's registration (Client.Created).
+	ClientReg time.Time
 	Context
 	TTL time.Duration
 }
@@ -85,7 +93,8 @@ func (t *tokenSide) accessToken(ctx context.Context, g *grant) (token string, ex
 		JwtID(newID()).
 		Claim(claimClientID, g.ClientID).
 		Claim(claimScope, g.Scope).
-		Claim(claimFamily, g.Family)
+		Claim(claimFamily, g.Family).
+		Claim(claimClientReg, strconv.FormatInt(g.ClientReg.UnixMicro(), 10))
 	if g.Username != "" {
 		b = b.Claim(claimUsername, g.Username)
 	}
@@ -207,7 +216,7 @@ func (t *tokenSide) check(ctx context.Context, token string) (*verifiedToken, er
 		}
 		return v, nil
 	}
-	err = t.live(ctx, v.family, v.p.ClientID, v.p.Username, v.issued)
+	err = t.live(ctx, v.family, v.p.ClientID, v.p.Username, v.issued, v.clientReg)
 	var te *TokenError
 	if err != nil && !errors.As(err, &te) {
 		return nil, err // a storage failure: nothing learnt
@@ -224,7 +233,9 @@ type verifiedToken struct {
 	p      Principal
 	family string
 	issued time.Time
-	until  time.Time // exp + skew: refused from then on
+	// clientReg is the client registration it was issued under (claimClientReg).
+	clientReg int64
+	until     time.Time // exp + skew: refused from then on
 	// state is the last live check (epoch.go).
 	state atomic.Pointer[liveState]
 }
@@ -283,8 +294,10 @@ func (t *tokenSide) verifyAccess(ctx context.Context, token string) (*verifiedTo
 		until:  tok.Expiration().Add(clockSkew),
 	}
 	v.p.Username = str(claimUsername)
+	reg, regErr := strconv.ParseInt(str(claimClientReg), 10, 64)
+	v.clientReg = reg
 	switch {
-	case v.p.ClientID == "" || v.p.Subject == "" || v.family == "":
+	case v.p.ClientID == "" || v.p.Subject == "" || v.family == "" || regErr != nil:
 		return nil, invalidToken("incomplete token")
 	case v.p.Username == "" && v.p.Subject != v.p.ClientID:
 		return nil, invalidToken("a backend token's sub must be its client")
@@ -330,7 +343,11 @@ func jwtProblem(err error) string {
 // live checks what may change while a token lives: its family not
 // revoked, its client registered (and not registered anew, under the same
 // id, after the token was issued), its user registered and enabled.
-func (t *tokenSide) live(ctx context.Context, family, clientID, username string, issued time.Time) error {
+//
+// clientReg, when not 0, is the client registration the token names
+// (claimClientReg), compared exactly; in any case the client must have
+// been registered before issued (to the second).
+func (t *tokenSide) live(ctx context.Context, family, clientID, username string, issued time.Time, clientReg int64) error {
 	recs := t.s.reg.Store
 	_, err := recs.GetRecord(ctx, KindRevoked, family)
 	switch {
@@ -352,7 +369,8 @@ func (t *tokenSide) live(ctx context.Context, family, clientID, username string,
 		err := json.Unmarshal(b, &c)
 		return c.Created, err
 	})
-	if err != nil || issued.Before(created.Truncate(time.Second)) {
+	switch {
+	case err != nil, clientReg != 0 && created.UnixMicro() != clientReg, issued.Before(created.Truncate(time.Second)):
 		return invalidToken("client no longer registered")
 	}
 	if username == "" {

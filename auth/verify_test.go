@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +22,14 @@ import (
 // accessClaims are the claims of a valid backend access token.
 func (e *env) accessClaims(clientID string) map[string]any {
 	now := e.clock.Now()
+	reg := "0"
+	if cl, err := e.srv.reg.Client(e.ctx, clientID); err == nil {
+		reg = strconv.FormatInt(cl.Created.UnixMicro(), 10)
+	}
 	return map[string]any{
 		"iss": e.srv.cfg.Issuer, "aud": []string{e.base}, "sub": clientID, "client_id": clientID,
 		"scope": "system/*.rs", "family": newID(), "exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": newID(),
+		"client_reg": reg,
 	}
 }
 

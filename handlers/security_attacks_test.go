@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,9 +78,14 @@ func (f *secFixture) protectedRead(token string) *secResp {
 // server writes them; edit replaces (nil value: removes).
 func (f *secFixture) accessClaims(edit map[string]any) map[string]any {
 	now := f.clock.Now()
+	cl, err := f.reg.Client(f.ctx, secES)
+	if err != nil {
+		panic(err)
+	}
 	c := map[string]any{
 		"iss": f.issuer, "aud": []string{f.base}, "sub": secES, "client_id": secES, "scope": "system/*.rs",
 		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": secRandomID(), "family": secRandomID(),
+		"client_reg": strconv.FormatInt(cl.Created.UnixMicro(), 10),
 	}
 	for k, v := range edit {
 		if v == nil {
