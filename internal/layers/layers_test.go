@@ -21,13 +21,17 @@ var rules = []struct {
 	{"fhir/model", []string{"..."}, "the generated R4 model imports nothing of ours"},
 	{"fhir/fhirpath", []string{"app", "handlers", "service", "store/...", "profiles/...", "fhir/search/...", "fhir/patch"},
 		"FHIRPath depends on the R4 model only (it navigates FHIR types)"},
-	{"fhir/...", []string{"app", "handlers", "service", "store/...", "profiles/...", "tools/..."},
+	{"fhir/...", []string{"app", "handlers", "service", "store/...", "profiles/...", "tools/...", "auth/..."},
 		"fhir/ holds pure FHIR libraries: no storage, service or HTTP"},
 	{"fhir/search/query", []string{"fhir/fhirpath", "fhir/search"}, "the engines' query types need no FHIRPath"},
 	{"store/...", []string{"fhir/fhirpath", "fhir/search", "service", "handlers", "app", "profiles/..."},
 		"storage engines execute queries; they parse nothing and validate nothing"},
 	{"profiles/...", []string{"service", "handlers", "app", "store/..."}, "validation does not write"},
-	{"service", []string{"handlers", "app", "tools/..."}, "the service knows nothing of HTTP or assembly"},
+	{"service", []string{"handlers", "app", "tools/...", "auth/..."}, "the service knows nothing of HTTP, assembly or who the caller is beyond its Access"},
+	{"auth/...", []string{"handlers", "app", "tools/...", "store/sqlite", "store/mongo"},
+		"the authorization server keeps its state through store.Records and the FHIR side through the service"},
+	{"auth/scope", []string{"store/sqlite", "store/mongo", "auth", "auth/psc", "handlers", "app"},
+		"the scope language is pure: it gives a service.Access and reads nothing"},
 	{"handlers", []string{"app", "store/sqlite", "store/mongo", "tools/..."}, "handlers reach storage through the service"},
 	{"tools/...", []string{"handlers", "app", "store/sqlite", "store/mongo"}, "tools talk to a server or a service, never to an engine"},
 }
@@ -42,6 +46,7 @@ var direct = []struct {
 	{"service", []string{"net/http", "github.com/labstack/echo/v4"}, "the service speaks no HTTP: handlers do"},
 	{"fhir/...", []string{"github.com/labstack/echo/v4"}, "FHIR libraries know no web framework"},
 	{"store/...", []string{"github.com/labstack/echo/v4", "net/http"}, "engines know no HTTP"},
+	{"auth/scope", []string{"github.com/labstack/echo/v4", "net/http"}, "the scope language knows no HTTP"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -60,7 +65,7 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
-	for _, pkg := range []string{"fhir/model", "fhir/fhirpath", "fhir/search/query", "store", "service", "handlers", "app"} {
+	for _, pkg := range []string{"fhir/model", "fhir/fhirpath", "fhir/search/query", "store", "service", "handlers", "app", "auth", "auth/scope", "auth/psc"} {
 		if _, ok := deps[pkg]; !ok {
 			t.Fatalf("package %s not listed: the rules are stale", pkg)
 		}
