@@ -239,11 +239,19 @@ func (r *Registry) Clients(ctx context.Context) ([]*Client, error) {
 // under the same id does not inherit them (they were issued before it).
 // ErrUnknown when there is no such client.
 func (r *Registry) RemoveClient(ctx context.Context, id string) error {
-	if _, err := r.Client(ctx, id); err != nil {
+	_, err := r.Client(ctx, id)
+	if err != nil && !errors.Is(err, ErrUnknown) {
 		return err
 	}
-	if err := r.Store.DeleteRecord(ctx, KindClient, id); err != nil {
-		return err
+	if err == nil {
+		if err := r.Store.DeleteRecord(ctx, KindClient, id); err != nil {
+			return err
+		}
 	}
-	return r.changed(ctx)
+	// Bumped even when the client is gone: a retry after a failed bump
+	// must still reach the token checks.
+	if cerr := r.changed(ctx); cerr != nil {
+		return cerr
+	}
+	return err
 }

@@ -225,6 +225,9 @@ func (w *browserSide) pendingClient(c echo.Context, p *pendingRequest) (*Client,
 	if err != nil {
 		return nil, false, w.internal(c, "client", err)
 	}
+	if client.Kind == "backend" || !slices.Contains(client.RedirectURIs, p.RedirectURI) {
+		return nil, false, w.problem(c, http.StatusBadRequest, "Cette application n'est plus enregistrée ainsi.")
+	}
 	return client, true, nil
 }
 

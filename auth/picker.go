@@ -122,17 +122,13 @@ func (w *browserSide) searchPatients(ctx context.Context, access service.Access,
 	if identifier != "" {
 		params.Set("identifier", identifier)
 	}
-	sctx := service.WithAccess(ctx, access)
 	if _, err := access.Grant('s', "Patient"); err != nil {
-		g, err := access.Grant('r', "Patient")
-		if err != nil {
+		if _, err := access.Grant('r', "Patient"); err != nil {
 			return nil, err
 		}
-		sctx = ctx // the server's own access (reads allowed, search not)
-		for k, vs := range g.Restriction {
-			params.Add(k, strings.Join(vs, ","))
-		}
+		access = readAsSearch{access} // reads allowed, search not: the read grant narrows the search
 	}
+	sctx := service.WithAccess(ctx, access)
 	resp, err := svc.Search(sctx, "Patient", params, false)
 	if err != nil {
 		return nil, err
@@ -180,4 +176,15 @@ func patientRowOf(r *store.Resource) patientRow {
 		row.Identifier = pt.Identifier[0].Value
 	}
 	return row
+}
+
+// readAsSearch lets the picker search Patients as the read grant allows,
+// the service enforcing its restriction as for any narrowed search.
+type readAsSearch struct{ service.Access }
+
+func (a readAsSearch) Grant(letter byte, typ string) (service.Grant, error) {
+	if letter == 's' && typ == "Patient" {
+		letter = 'r'
+	}
+	return a.Access.Grant(letter, typ)
 }

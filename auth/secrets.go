@@ -30,9 +30,22 @@ func HashSecret(secret string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	sum := argon2.IDKey([]byte(secret), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	sum := argonKey([]byte(secret), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(sum)), nil
+}
+
+// argonSlots bounds the argon2id hashes running at once: each holds
+// argonMemory (19 MiB), and anyone may make the server hash (a wrong
+// client secret, a login attempt), so without a bound a burst of such
+// requests would hold memory in proportion to their number. The others
+// wait their turn; their time is bounded by the request's.
+var argonSlots = make(chan struct{}, 4)
+
+func argonKey(secret, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	argonSlots <- struct{}{}
+	defer func() { <-argonSlots }()
+	return argon2.IDKey(secret, salt, t, m, p, n)
 }
 
 var errBadHash = errors.New("auth: malformed argon2id hash")
@@ -67,7 +80,7 @@ func checkSecret(hash, secret string) (bool, error) {
 	if err != nil || len(want) == 0 || len(want) > 64 {
 		return false, errBadHash
 	}
-	got := argon2.IDKey([]byte(secret), salt, t, m, p, uint32(len(want)))
+	got := argonKey([]byte(secret), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 

@@ -172,7 +172,7 @@ func (s *Server) codeGrant(ctx context.Context, cl *Client, form url.Values) (*t
 	switch {
 	case !ac.Issued.IsZero() && now.After(ac.Issued.Add(time.Minute)):
 		return nil, invalidGrant("expired authorization code")
-	case ac.ClientID != cl.ID:
+	case ac.ClientID != cl.ID, ac.Issued.Before(cl.Created):
 		return nil, invalidGrant("authorization code issued to another client")
 	case ac.RedirectURI != redirect:
 		return nil, invalidGrant("redirect_uri differs from the authorization request's")

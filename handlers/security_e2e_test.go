@@ -864,7 +864,7 @@ func secAccounts(t *testing.T, f *secFixture) {
 	f.run(t, "locked for 15 minutes", func(t *testing.T) {
 		// secUser is needed by nothing after this part: lock it.
 		b := f.browser()
-		p := fail(t, b, secUser, 5)
+		fail(t, b, secUser, 5)
 		// What else the 15 minutes end: a backend token (5 minutes,
 		// verified once and cached), a login page's pending request (10).
 		tok := f.backendToken(secES, "system/Patient.r")
@@ -873,7 +873,7 @@ func secAccounts(t *testing.T, f *secFixture) {
 		}
 		stale := loginPage(t, b)
 		f.clock.Advance(14 * time.Minute)
-		if p = b.login(t, loginPage(t, b), secUser, secPassword); !p.isLogin() || p.alert() != refusal {
+		if p := b.login(t, loginPage(t, b), secUser, secPassword); !p.isLogin() || p.alert() != refusal {
 			t.Fatalf("14 minutes after: %d %q", p.status, p.alert())
 		}
 		if r := f.protectedRead(tok); r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), "expired") {
@@ -883,7 +883,7 @@ func secAccounts(t *testing.T, f *secFixture) {
 			t.Errorf("a login page 14 minutes old: %d %.200s", p.status, p.body)
 		}
 		f.clock.Advance(time.Minute + time.Second)
-		if p = b.login(t, loginPage(t, b), secUser, secPassword); !p.isConsent() {
+		if p := b.login(t, loginPage(t, b), secUser, secPassword); !p.isConsent() {
 			t.Fatalf("15 minutes after: %d %q", p.status, p.alert())
 		}
 	})

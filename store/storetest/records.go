@@ -538,7 +538,7 @@ func testRecordWithWrites(t *testing.T, s store.Store) {
 					return tx.Put(ctx, NewWrite("Patient", id, 1, At(i), nil))
 				})
 				if err != nil {
-					errs <- fmt.Errorf("Update %s: %w", id, err)
+					errs <- fmt.Errorf("update %s: %w", id, err)
 				}
 			}
 		}()
