@@ -2,9 +2,12 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -44,7 +47,16 @@ func (s *Server) revoke(ctx context.Context, caller *Client, token string) error
 	if isJWT(token) {
 		v, err := t.check(ctx, token)
 		if errors.As(err, &te) {
-			return nil
+			// An expired access token still names a family whose refresh
+			// token may live on: verify it (signature, issuer, audience)
+			// as at its issue time, and revoke that family.
+			iat, ok := unverifiedIssuedAt(token)
+			if !ok {
+				return nil
+			}
+			if v, err = t.verifyAccessAt(ctx, token, func() time.Time { return iat }); err != nil {
+				return nil
+			}
 		} else if err != nil {
 			return err
 		}
@@ -71,4 +83,24 @@ func (s *Server) revoke(ctx context.Context, caller *Client, token string) error
 		return nil
 	}
 	return t.revokeFamily(ctx, rg.Family, t.userFamilyEnd())
+}
+
+// unverifiedIssuedAt reads a JWT's iat without verifying anything: only to
+// set the clock verifyAccessAt then checks the signed token against.
+func unverifiedIssuedAt(token string) (time.Time, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var c struct {
+		IAT int64 `json:"iat"`
+	}
+	if json.Unmarshal(b, &c) != nil || c.IAT <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(c.IAT, 0), true
 }

@@ -242,6 +242,13 @@ type verifiedToken struct {
 
 // verifyAccess checks signature and claims (the part that never changes).
 func (t *tokenSide) verifyAccess(ctx context.Context, token string) (*verifiedToken, error) {
+	return t.verifyAccessAt(ctx, token, t.s.cfg.Now)
+}
+
+// verifyAccessAt is verifyAccess with the times checked against clock:
+// revocation checks an expired token as at its issue, so that revoking it
+// still ends its family (its refresh token).
+func (t *tokenSide) verifyAccessAt(ctx context.Context, token string, clock func() time.Time) (*verifiedToken, error) {
 	h, err := parseHeader(token)
 	if err != nil {
 		return nil, invalidToken("malformed token")
@@ -269,7 +276,7 @@ func (t *tokenSide) verifyAccess(ctx context.Context, token string) (*verifiedTo
 		jwt.WithRequiredClaim(jwt.IssuedAtKey),
 		jwt.WithRequiredClaim(jwt.JwtIDKey),
 		jwt.WithAcceptableSkew(clockSkew),
-		jwt.WithClock(jwt.ClockFunc(cfg.Now)),
+		jwt.WithClock(jwt.ClockFunc(clock)),
 	)
 	if err != nil {
 		return nil, invalidToken(jwtProblem(err))
