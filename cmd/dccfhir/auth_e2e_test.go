@@ -486,7 +486,7 @@ func TestSecondProcessWhileServing(t *testing.T) {
 	addr := freeAddr(t)
 	storage := "sqlite:" + filepath.Join(dir, "db")
 	s := launch(t, addr, childEnv(), "--listen", addr, "--storage", storage, "--auth", "off", "--log-level", "warn")
-	stop := make(chan struct{})
+	stop, first := make(chan struct{}), make(chan struct{})
 	werr := make(chan error, 1)
 	go func() { // the server's writer, busy all along
 		n := 0
@@ -505,9 +505,18 @@ func TestSecondProcessWhileServing(t *testing.T) {
 				werr <- errors.New("server write failed while another process used the file")
 				return
 			}
-			n++
+			if n++; n == 1 {
+				close(first)
+			}
 		}
 	}()
+	// the rounds start once the server writes (else they may all end
+	// before its first write: the test would prove nothing)
+	select {
+	case <-first:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server's first write did not come")
+	}
 	ctx := context.Background()
 	for round := 0; round < 3; round++ {
 		st, err := app.OpenStore(ctx, storage)
