@@ -18,23 +18,31 @@ import (
 // otherwise, like any token that is not valid, {"active":false}.
 func (s *Server) introspectEndpoint(c echo.Context) error {
 	ctx := c.Request().Context()
-	form, err := readForm(c)
+	caller, token, err := s.aboutToken(c)
 	if err != nil {
 		return s.oauthFail(c, err)
-	}
-	caller, _, err := s.authenticateClient(ctx, credentialsOf(c.Request()), form)
-	if err != nil {
-		return s.oauthFail(c, err)
-	}
-	token := form.Get("token")
-	if token == "" {
-		return s.oauthFail(c, &TokenError{Code: "invalid_request", Description: "token missing"})
 	}
 	out, err := s.introspect(ctx, caller, token)
 	if err != nil {
 		return s.oauthFail(c, err)
 	}
 	return writeNoStore(c, http.StatusOK, out)
+}
+
+// aboutToken reads a request about a token (introspection, revocation):
+// the calling client, authenticated as at the token endpoint, and the token.
+func (s *Server) aboutToken(c echo.Context) (caller *Client, token string, err error) {
+	form, err := readForm(c)
+	if err != nil {
+		return nil, "", err
+	}
+	if caller, _, err = s.authenticateClient(c.Request().Context(), credentialsOf(c.Request()), form); err != nil {
+		return nil, "", err
+	}
+	if token = form.Get("token"); token == "" {
+		return nil, "", &TokenError{Code: "invalid_request", Description: "token missing"}
+	}
+	return caller, token, nil
 }
 
 // mayDescribe: a token is the business of the client it was issued to and
@@ -111,8 +119,25 @@ func (s *Server) introspect(ctx context.Context, caller *Client, token string) (
 // used, its family not revoked, its client and user still registered. A
 // *TokenError says why not.
 func (t *tokenSide) liveRefresh(ctx context.Context, token string) (*refreshGrant, *store.Record, error) {
-	digest := Digest(token)
-	rec, err := t.s.reg.Store.GetRecord(ctx, KindRefresh, digest)
+	rg, rec, err := t.refreshRecord(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := t.s.reg.Store.GetRecord(ctx, KindUsed, "refresh:"+rec.Key); err == nil {
+		return rg, rec, invalidGrant("refresh token already used")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	if err := t.live(ctx, rg.Family, rg.ClientID, rg.Username, rg.AuthTime, 0); err != nil {
+		return rg, rec, err
+	}
+	return rg, rec, nil
+}
+
+// refreshRecord reads a refresh token's record, whatever its state (used
+// or not): a *TokenError (invalid_grant) when there is none.
+func (t *tokenSide) refreshRecord(ctx context.Context, token string) (*refreshGrant, *store.Record, error) {
+	rec, err := t.s.reg.Store.GetRecord(ctx, KindRefresh, Digest(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, invalidGrant("unknown or expired refresh token")
 	} else if err != nil {
@@ -121,14 +146,6 @@ func (t *tokenSide) liveRefresh(ctx context.Context, token string) (*refreshGran
 	rg := new(refreshGrant)
 	if err := json.Unmarshal(rec.Value, rg); err != nil {
 		return nil, nil, err
-	}
-	if _, err := t.s.reg.Store.GetRecord(ctx, KindUsed, "refresh:"+digest); err == nil {
-		return rg, rec, invalidGrant("refresh token already used")
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, nil, err
-	}
-	if err := t.live(ctx, rg.Family, rg.ClientID, rg.Username, rg.AuthTime, 0); err != nil {
-		return rg, rec, err
 	}
 	return rg, rec, nil
 }

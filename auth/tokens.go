@@ -242,13 +242,14 @@ type verifiedToken struct {
 
 // verifyAccess checks signature and claims (the part that never changes).
 func (t *tokenSide) verifyAccess(ctx context.Context, token string) (*verifiedToken, error) {
-	return t.verifyAccessAt(ctx, token, t.s.cfg.Now)
+	return t.verifyAccessAt(ctx, token, false)
 }
 
-// verifyAccessAt is verifyAccess with the times checked against clock:
-// revocation checks an expired token as at its issue, so that revoking it
-// still ends its family (its refresh token).
-func (t *tokenSide) verifyAccessAt(ctx context.Context, token string, clock func() time.Time) (*verifiedToken, error) {
+// verifyAccessAt is verifyAccess, with the times checked as at the token's
+// own issue when asIssued: revocation takes an expired token so, that
+// revoking it still ends its family (its refresh token). The signature,
+// issuer and audience are checked all the same.
+func (t *tokenSide) verifyAccessAt(ctx context.Context, token string, asIssued bool) (*verifiedToken, error) {
 	h, err := parseHeader(token)
 	if err != nil {
 		return nil, invalidToken("malformed token")
@@ -268,8 +269,17 @@ func (t *tokenSide) verifyAccessAt(ctx context.Context, token string, clock func
 	if ring == nil {
 		return nil, invalidToken("unknown signing key")
 	}
-	tok, err := jwt.Parse([]byte(token),
-		jwt.WithKeySet(ring.public),
+	// The signature first, the claims after (jwt.Validate): the clock of
+	// the claims' check may be the token's own iat, read once it is signed.
+	tok, err := jwt.Parse([]byte(token), jwt.WithKeySet(ring.public), jwt.WithValidate(false))
+	if err != nil {
+		return nil, invalidToken(jwtProblem(err))
+	}
+	clock := cfg.Now
+	if iat := tok.IssuedAt(); asIssued {
+		clock = func() time.Time { return iat }
+	}
+	if err := jwt.Validate(tok,
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.BaseURL),
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
@@ -277,8 +287,7 @@ func (t *tokenSide) verifyAccessAt(ctx context.Context, token string, clock func
 		jwt.WithRequiredClaim(jwt.JwtIDKey),
 		jwt.WithAcceptableSkew(clockSkew),
 		jwt.WithClock(jwt.ClockFunc(clock)),
-	)
-	if err != nil {
+	); err != nil {
 		return nil, invalidToken(jwtProblem(err))
 	}
 	claims := tok.PrivateClaims()

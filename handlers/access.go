@@ -37,18 +37,3 @@ func allowAny(ctx context.Context, op, typ, letters string) error {
 	return fhir.Errorf(403, "forbidden", "", "%s on %s needs a scope granting %s on %s, such as user/%s.%c",
 		op, typ, strings.Join(names, " or "), typ, typ, letters[0])
 }
-
-// allowSystemWide passes when the caller may do letter on every resource
-// type with no confinement — what system/*.<letter> (or user/*.<letter>)
-// grants: Grant on type "*", which only a wildcard scope allows — else
-// answers a 403 naming system/*.<letter>.
-func allowSystemWide(ctx context.Context, op string, letter byte) error {
-	a := service.AccessFrom(ctx)
-	if a == nil {
-		return nil
-	}
-	if g, err := a.Grant(letter, "*"); err != nil || g.Patient != "" || len(g.Restriction) > 0 {
-		return fhir.Errorf(403, "forbidden", "", "%s needs the scope system/*.%c", op, letter)
-	}
-	return nil
-}

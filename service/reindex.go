@@ -78,6 +78,13 @@ func (j *Job) Finished() (time.Time, string) {
 	return t, e
 }
 
+// MayReindex refuses (403) $reindex, and the status of its jobs, to a
+// caller without system/*.u: StartReindex asks it, and the handler of a
+// job's status, which reads no store, asks it alone.
+func MayReindex(ctx context.Context) error {
+	return mayRewriteIndex(ctx, "$reindex, which rewrites the index of every resource")
+}
+
 // StartReindex re-extracts the search index of every current resource of
 // types (all types when empty) in the background, so SearchParameters
 // added since those resources were written apply to them too. Jobs live in
@@ -85,7 +92,7 @@ func (j *Job) Finished() (time.Time, string) {
 // every resource's index whatever the caller may see, so it needs an
 // unconfined, unrestricted update grant on every type (system/*.u).
 func (s *Service) StartReindex(ctx context.Context, types []string) (*Job, error) {
-	if err := mayRewriteIndex(ctx, "$reindex, which rewrites the index of every resource"); err != nil {
+	if err := MayReindex(ctx); err != nil {
 		return nil, err
 	}
 	for _, t := range types {

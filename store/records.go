@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -48,4 +49,30 @@ type Records interface {
 // not know": read.
 type CommitMarker interface {
 	CommitMark() (mark uint64, ok bool)
+}
+
+// ErrEmptyRecordKind is a records call with no kind (engines refuse it, as
+// a record with no key: CheckRecordKey).
+var ErrEmptyRecordKind = errors.New("record with an empty kind")
+
+var errEmptyRecordKey = errors.New("record with an empty key")
+
+// CheckRecord is the engines' check of a record to store: not nil, with a
+// kind and a key.
+func CheckRecord(r *Record) error {
+	if r == nil {
+		return errors.New("nil record")
+	}
+	return CheckRecordKey(r.Kind, r.Key)
+}
+
+// CheckRecordKey is the engines' check of a record's kind and key.
+func CheckRecordKey(kind, key string) error {
+	switch {
+	case kind == "":
+		return ErrEmptyRecordKind
+	case key == "":
+		return errEmptyRecordKey
+	}
+	return nil
 }

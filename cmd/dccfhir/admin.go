@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/auth"
@@ -65,17 +66,21 @@ func storageFlag(fs *flag.FlagSet) *string {
 // already started on (a SQLite file that does not exist is refused rather
 // than created: a client registered in a new, empty store would keep the
 // first start from creating the administrator).
-func openRegistry(ctx context.Context, storage string) (*auth.Registry, func(), error) {
+//
+// The command's work gets a minute (ctx); done closes the store and ends it.
+func openRegistry(storage string) (ctx context.Context, reg *auth.Registry, done func(), err error) {
 	if path, ok := app.SQLitePath(storage); ok {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("no database at %s: start `dccfhir serve --storage %s` once first, or name the server's storage with --storage", path, storage)
+			return nil, nil, nil, fmt.Errorf("no database at %s: start `dccfhir serve --storage %s` once first, or name the server's storage with --storage", path, storage)
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	st, err := app.OpenStore(ctx, storage)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open storage: %w", err)
+		cancel()
+		return nil, nil, nil, fmt.Errorf("open storage: %w", err)
 	}
-	return &auth.Registry{Store: st}, func() { st.Close() }, nil
+	return ctx, &auth.Registry{Store: st}, func() { st.Close(); cancel() }, nil
 }
 
 // listFlag is a repeatable string flag (--redirect-uri, --role).

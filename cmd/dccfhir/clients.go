@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/dccfhir/dccfhir/auth"
 )
@@ -73,13 +71,11 @@ func clientAdd(args []string, stdout io.Writer) error {
 		}
 		spec.JWKS = b
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg, closeStore, err := openRegistry(ctx, *storage)
+	ctx, reg, done, err := openRegistry(*storage)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer done()
 	secret, err := reg.AddClient(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("client add %s: %w", spec.ID, err)
@@ -101,13 +97,11 @@ func clientList(args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("client list: unexpected argument %q", fs.Arg(0))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg, closeStore, err := openRegistry(ctx, *storage)
+	ctx, reg, done, err := openRegistry(*storage)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer done()
 	clients, err := reg.Clients(ctx)
 	if err != nil {
 		return fmt.Errorf("client list: %w", err)
@@ -156,13 +150,11 @@ func clientRemove(args []string, stdout io.Writer) error {
 		return errors.New("client remove: name one client ID")
 	}
 	id := fs.Arg(0)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg, closeStore, err := openRegistry(ctx, *storage)
+	ctx, reg, done, err := openRegistry(*storage)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer done()
 	if err := reg.RemoveClient(ctx, id); err != nil {
 		if errors.Is(err, auth.ErrUnknown) {
 			return fmt.Errorf("client remove: %s is not registered", id)

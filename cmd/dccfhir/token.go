@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/auth"
@@ -66,13 +64,11 @@ func runToken(args []string, stdout io.Writer) error {
 		}
 		req.Key = creds.Key
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg, closeStore, err := openRegistry(ctx, *storage)
+	ctx, reg, done, err := openRegistry(*storage)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer done()
 	tok, err := auth.IssueToken(ctx, reg, req)
 	if err != nil {
 		return fmt.Errorf("token: %w", err)

@@ -2,14 +2,12 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 
 	"github.com/dccfhir/dccfhir/auth"
 )
@@ -65,13 +63,11 @@ func userAdd(args []string, stdout io.Writer) error {
 		}
 		spec.Password = pw
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg, closeStore, err := openRegistry(ctx, *storage)
+	ctx, reg, done, err := openRegistry(*storage)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer done()
 	if err := reg.AddUser(ctx, spec); err != nil {
 		return fmt.Errorf("user add %s: %w", spec.Username, err)
 	}
@@ -159,13 +155,11 @@ func userDisable(args []string, stdout io.Writer) error {
 		return errors.New("user disable: name one USERNAME")
 	}
 	name := fs.Arg(0)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg, closeStore, err := openRegistry(ctx, *storage)
+	ctx, reg, done, err := openRegistry(*storage)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer done()
 	if err := reg.DisableUser(ctx, name); err != nil {
 		if errors.Is(err, auth.ErrUnknown) {
 			return fmt.Errorf("user disable: no account %s", name)
@@ -192,13 +186,11 @@ func keysRotate(args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("keys rotate: unexpected argument %q", fs.Arg(0))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg, closeStore, err := openRegistry(ctx, *storage)
+	ctx, reg, done, err := openRegistry(*storage)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer done()
 	kid, err := auth.RotateKeys(ctx, reg)
 	if err != nil {
 		return fmt.Errorf("keys rotate: %w", err)

@@ -64,7 +64,7 @@ func (s *Store) initRecords(ctx context.Context) error {
 // CreateRecord inserts r; when the key is taken, it replaces the record
 // only if that one has expired.
 func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
-	if err := checkRecord(r); err != nil {
+	if err := store.CheckRecord(r); err != nil {
 		return err
 	}
 	s.purgeRecords(ctx)
@@ -107,7 +107,7 @@ func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
 
 // PutRecord upserts r.
 func (s *Store) PutRecord(ctx context.Context, r *store.Record) error {
-	if err := checkRecord(r); err != nil {
+	if err := store.CheckRecord(r); err != nil {
 		return err
 	}
 	d := newRecDoc(r)
@@ -126,7 +126,7 @@ func (s *Store) PutRecord(ctx context.Context, r *store.Record) error {
 
 // GetRecord reads the live record.
 func (s *Store) GetRecord(ctx context.Context, kind, key string) (*store.Record, error) {
-	if err := checkKey(kind, key); err != nil {
+	if err := store.CheckRecordKey(kind, key); err != nil {
 		return nil, err
 	}
 	d, err := s.findRecord(ctx, recordID(kind, key))
@@ -140,7 +140,7 @@ func (s *Store) GetRecord(ctx context.Context, kind, key string) (*store.Record,
 // removes nothing lost to another taker (or to a rewrite, then it reads
 // again).
 func (s *Store) TakeRecord(ctx context.Context, kind, key string) (*store.Record, error) {
-	if err := checkKey(kind, key); err != nil {
+	if err := store.CheckRecordKey(kind, key); err != nil {
 		return nil, err
 	}
 	id := recordID(kind, key)
@@ -161,7 +161,7 @@ func (s *Store) TakeRecord(ctx context.Context, kind, key string) (*store.Record
 
 // DeleteRecord removes the record, live or not.
 func (s *Store) DeleteRecord(ctx context.Context, kind, key string) error {
-	if err := checkKey(kind, key); err != nil {
+	if err := store.CheckRecordKey(kind, key); err != nil {
 		return err
 	}
 	if _, err := s.recs.DeleteOne(ctx, bson.D{{Key: "_id", Value: recordID(kind, key)}}); err != nil {
@@ -174,7 +174,7 @@ func (s *Store) DeleteRecord(ctx context.Context, kind, key string) error {
 // default collation compares strings byte by byte, as SQLite does).
 func (s *Store) ListRecords(ctx context.Context, kind string) ([]*store.Record, error) {
 	if kind == "" {
-		return nil, errEmptyKind
+		return nil, store.ErrEmptyRecordKind
 	}
 	filter := append(bson.D{{Key: "k", Value: kind}}, liveRecord(time.Now())...)
 	cur, err := s.recs.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "key", Value: 1}}))
@@ -256,26 +256,4 @@ func (d *recDoc) record() *store.Record {
 		r.Expires = time.UnixMicro(d.Exp).UTC()
 	}
 	return r
-}
-
-var (
-	errEmptyKind = errors.New("mongo: record with an empty kind")
-	errEmptyKey  = errors.New("mongo: record with an empty key")
-)
-
-func checkRecord(r *store.Record) error {
-	if r == nil {
-		return errors.New("mongo: nil record")
-	}
-	return checkKey(r.Kind, r.Key)
-}
-
-func checkKey(kind, key string) error {
-	switch {
-	case kind == "":
-		return errEmptyKind
-	case key == "":
-		return errEmptyKey
-	}
-	return nil
 }

@@ -37,7 +37,7 @@ const purgeEvery = time.Minute
 // CreateRecord inserts r, or replaces an expired record of its Kind and
 // Key; a live one makes the upsert's WHERE false and nothing changes.
 func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
-	if err := checkRecord(r); err != nil {
+	if err := store.CheckRecord(r); err != nil {
 		return err
 	}
 	return s.writeRecords(ctx, func(ctx context.Context) error {
@@ -67,7 +67,7 @@ func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
 
 // PutRecord inserts or replaces r.
 func (s *Store) PutRecord(ctx context.Context, r *store.Record) error {
-	if err := checkRecord(r); err != nil {
+	if err := store.CheckRecord(r); err != nil {
 		return err
 	}
 	return s.writeRecords(ctx, func(ctx context.Context) error {
@@ -77,7 +77,7 @@ func (s *Store) PutRecord(ctx context.Context, r *store.Record) error {
 
 // GetRecord reads the live record from the read pool.
 func (s *Store) GetRecord(ctx context.Context, kind, key string) (*store.Record, error) {
-	if err := checkKey(kind, key); err != nil {
+	if err := store.CheckRecordKey(kind, key); err != nil {
 		return nil, err
 	}
 	st, err := s.r.stmt(ctx, recGet)
@@ -97,7 +97,7 @@ func (s *Store) GetRecord(ctx context.Context, kind, key string) (*store.Record,
 // TakeRecord deletes the live record and returns it, in one DELETE …
 // RETURNING: of two takers, the second finds no row.
 func (s *Store) TakeRecord(ctx context.Context, kind, key string) (*store.Record, error) {
-	if err := checkKey(kind, key); err != nil {
+	if err := store.CheckRecordKey(kind, key); err != nil {
 		return nil, err
 	}
 	r := &store.Record{Kind: kind, Key: key}
@@ -119,7 +119,7 @@ func (s *Store) TakeRecord(ctx context.Context, kind, key string) (*store.Record
 
 // DeleteRecord removes the record, live or not.
 func (s *Store) DeleteRecord(ctx context.Context, kind, key string) error {
-	if err := checkKey(kind, key); err != nil {
+	if err := store.CheckRecordKey(kind, key); err != nil {
 		return err
 	}
 	return s.writeRecords(ctx, func(ctx context.Context) error {
@@ -130,7 +130,7 @@ func (s *Store) DeleteRecord(ctx context.Context, kind, key string) error {
 // ListRecords reads the live records of kind from the read pool.
 func (s *Store) ListRecords(ctx context.Context, kind string) ([]*store.Record, error) {
 	if kind == "" {
-		return nil, errEmptyKind
+		return nil, store.ErrEmptyRecordKind
 	}
 	rows, err := s.r.query(ctx, recList, kind, time.Now().UnixMicro())
 	if err != nil {
@@ -190,28 +190,6 @@ func scanRecord(sc scanner, r *store.Record) error {
 		return err
 	}
 	r.Value, r.Expires = recordValue(v), recordTime(exp)
-	return nil
-}
-
-var (
-	errEmptyKind = errors.New("sqlite: record with an empty kind")
-	errEmptyKey  = errors.New("sqlite: record with an empty key")
-)
-
-func checkRecord(r *store.Record) error {
-	if r == nil {
-		return errors.New("sqlite: nil record")
-	}
-	return checkKey(r.Kind, r.Key)
-}
-
-func checkKey(kind, key string) error {
-	switch {
-	case kind == "":
-		return errEmptyKind
-	case key == "":
-		return errEmptyKey
-	}
 	return nil
 }
 
