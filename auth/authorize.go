@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -15,14 +16,21 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// KindPending is an authorize request between its arrival and its code:
-// the id travels in the pages' hidden input "pending" (and in
-// /auth/psc/start?pending=…), the request itself stays here, bound to the
-// browser session that made it.
+// KindPending is an authorize request of a logged-in browser between its
+// arrival and its code: the id travels in the pages' hidden input
+// "pending", the request itself stays here, bound to the browser session
+// that made it. Before login the request is not stored: the id is the
+// request itself, sealed (sealedPending + seal.go), bound to the
+// pre-login session; the login stores it.
 const KindPending = "auth.pending" // Key: Digest(id); Value: pendingRequest; Expires: 10 min
 
 const (
-	pendingTTL = 10 * time.Minute
+	sealedPending  = "p."
+	purposePending = "pending"
+	// maxPendingID bounds a pending id (a sealed request with the longest
+	// state and nonce allowed is below 12 KiB).
+	maxPendingID = 16 << 10
+	pendingTTL   = 10 * time.Minute
 	codeTTL    = 60 * time.Second
 	maxState   = 4096 // bytes
 	maxNonce   = 512
@@ -177,19 +185,32 @@ func (w *browserSide) authorize(c echo.Context) error {
 		return w.internal(c, "session", err)
 	}
 	p.Session = sess.key
-	id := RandomToken()
-	if err := w.save(ctx, KindPending, Digest(id), p, w.now().Add(pendingTTL), true); err != nil {
+	if p.NoPrompt && !sess.loggedIn() {
+		return back("login_required", "the user is not logged in")
+	}
+	id, err := w.keepPending(ctx, sess, p)
+	if err != nil {
 		return w.internal(c, "pending request", err)
 	}
 	switch {
 	case sess.loggedIn() && !slices.Contains(prompt, "login"):
 		return w.proceed(c, sess, id, p)
-	case p.NoPrompt:
-		return w.finish(c, id, p, "login_required", "the user is not logged in")
 	case idp == "psc":
 		return c.Redirect(http.StatusSeeOther, w.authURL("psc/start")+"?"+url.Values{"pending": {id}}.Encode())
 	}
 	return w.loginPage(c, sess, id, client, "")
+}
+
+// keepPending is the id of p for the next page: before login, p itself,
+// sealed (nothing stored for an anonymous browser); after, the key of
+// its record.
+func (w *browserSide) keepPending(ctx context.Context, sess *webSession, p *pendingRequest) (string, error) {
+	if !sess.stored {
+		sealed, err := w.s.seal.seal(purposePending, p, w.now().Add(pendingTTL))
+		return sealedPending + sealed, err
+	}
+	id := RandomToken()
+	return id, w.save(ctx, KindPending, Digest(id), p, w.now().Add(pendingTTL), true)
 }
 
 // validChallenge: an S256 challenge is 32 bytes, base64url without padding.
@@ -198,22 +219,35 @@ func validChallenge(s string) bool {
 	return err == nil && len(b) == 32
 }
 
-// pendingOf loads the pending request id of the browser session sess; on
-// failure it has answered (an error page: whatever is left of the
-// request cannot be trusted to redirect) and ok is false.
-func (w *browserSide) pendingOf(c echo.Context, sess *webSession, id string) (p *pendingRequest, rec *store.Record, ok bool, err error) {
-	if sess == nil || id == "" || len(id) > 128 {
-		return nil, nil, false, w.problem(c, http.StatusBadRequest, "Cette demande a expiré ou n'est pas la vôtre.")
+// pendingOf reads the pending request id of the browser session sess
+// (sealed before login, stored after) and its expiry; on failure it has
+// answered (an error page: whatever is left of the request cannot be
+// trusted to redirect) and ok is false.
+func (w *browserSide) pendingOf(c echo.Context, sess *webSession, id string) (p *pendingRequest, expires time.Time, ok bool, err error) {
+	gone := func() (*pendingRequest, time.Time, bool, error) {
+		return nil, time.Time{}, false, w.problem(c, http.StatusBadRequest, "Cette demande a expiré ou n'est pas la vôtre.")
+	}
+	if sess == nil || id == "" || len(id) > maxPendingID {
+		return gone()
 	}
 	p = new(pendingRequest)
-	rec, err = w.load(c.Request().Context(), KindPending, Digest(id), p)
+	if sealed, isSealed := strings.CutPrefix(id, sealedPending); isSealed {
+		if sess.stored { // a logged-in session's requests are stored
+			return gone()
+		}
+		if expires, err = w.s.seal.open(purposePending, sealed, p); err != nil || !EqualConstant(p.Session, sess.key) {
+			return gone()
+		}
+		return p, expires, true, nil
+	}
+	rec, err := w.load(c.Request().Context(), KindPending, Digest(id), p)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !EqualConstant(p.Session, sess.key)) {
-		return nil, nil, false, w.problem(c, http.StatusBadRequest, "Cette demande a expiré ou n'est pas la vôtre.")
+		return gone()
 	}
 	if err != nil {
-		return nil, nil, false, w.internal(c, "pending request", err)
+		return nil, time.Time{}, false, w.internal(c, "pending request", err)
 	}
-	return p, rec, true, nil
+	return p, rec.Expires, true, nil
 }
 
 // pendingClient is the client of p, still registered.

@@ -116,7 +116,7 @@ func (s *Server) completeLogin(c echo.Context, username, pending string) error {
 	if err != nil {
 		return w.internal(c, "session", err)
 	}
-	p, rec, ok, err := w.pendingOf(c, old, pending)
+	p, expires, ok, err := w.pendingOf(c, old, pending)
 	if !ok {
 		return err
 	}
@@ -125,7 +125,11 @@ func (s *Server) completeLogin(c echo.Context, username, pending string) error {
 		return w.internal(c, "session", err)
 	}
 	p.Session = sess.key
-	if err := w.save(ctx, KindPending, Digest(pending), p, rec.Expires, false); err != nil {
+	create := strings.HasPrefix(pending, sealedPending) // stored from now on
+	if create {
+		pending = RandomToken()
+	}
+	if err := w.save(ctx, KindPending, Digest(pending), p, expires, create); err != nil {
 		return w.internal(c, "pending request", err)
 	}
 	return w.proceed(c, sess, pending, p)

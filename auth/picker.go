@@ -58,7 +58,7 @@ func (w *browserSide) picker(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	id := form.Get("pending")
-	p, rec, ok, err := w.pendingOf(c, sess, id)
+	p, expires, ok, err := w.pendingOf(c, sess, id)
 	if !ok {
 		return err
 	}
@@ -86,7 +86,7 @@ func (w *browserSide) picker(c echo.Context) error {
 			return w.internal(c, "picker read", err)
 		}
 		p.Patient, p.NeedPatientBanner = pid, true
-		if err := w.save(ctx, KindPending, Digest(id), p, rec.Expires, false); err != nil {
+		if err := w.save(ctx, KindPending, Digest(id), p, expires, false); err != nil {
 			return w.internal(c, "pending request", err)
 		}
 		return w.proceed(c, sess, id, p)

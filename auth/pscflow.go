@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"net/http"
@@ -19,35 +18,38 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// A Pro Santé Connect login: the login page (or authorize?…&idp=psc)
-// sends the browser to /auth/psc/start?pending=ID, which records the
-// login (state, nonce, PKCE verifier) and redirects to the provider; the
-// provider sends it back to /auth/psc/callback?code&state, which takes the
-// record (once), has auth/psc exchange the code and prove the
+// A Pro Santé Connect login: the login page sends the browser to
+// /auth/psc/start?pending=ID (authorize?…&idp=psc redirects there),
+// which keeps the login (state, nonce, PKCE verifier, pending request)
+// sealed in the cookie dcc_psc — nothing is stored before the login — and
+// redirects to the provider; the provider sends it back to
+// /auth/psc/callback?code&state, which opens the cookie (once: it is
+// cleared), checks the state, has auth/psc exchange the code and prove the
 // professional, links the Practitioner, its Organizations and
 // PractitionerRoles (psc.Link), finds or creates the account and resumes
 // the pending authorize request (completeLogin).
 
-// KindPSCLogin is a Pro Santé Connect login between start and callback.
-const KindPSCLogin = "auth.psc" // Key: Digest(state); Value: pscLogin; Expires: 10 min
-
 const (
 	pscLoginTTL = 10 * time.Minute
-	// pscCookie binds a login to the browser that started it: a callback
-	// URL replayed in another browser (login CSRF) is refused before
-	// anything is exchanged.
-	pscCookie = "dcc_psc"
+	// pscCookie holds the login between start and callback, sealed: a
+	// callback URL replayed in another browser (login CSRF) is refused
+	// before anything is exchanged.
+	pscCookie  = "dcc_psc"
+	purposePSC = "psc"
+	// maxPSCCookie is the longest cookie value browsers are sure to keep;
+	// a request whose sealed login is longer (an app's state of several
+	// KiB) is refused with a page saying so.
+	maxPSCCookie = 3800
 	// pscUserPrefix + idNatPs is the account of a Pro Santé Connect login.
 	pscUserPrefix = "psc-"
-	maxPSCParam   = 512 // bytes of pending and state
+	maxPSCState   = 512 // bytes of the provider's state
 )
 
 type pscLogin struct {
+	State    string `json:"state"` // Digest of the state sent to the provider
 	Pending  string `json:"pending"`
 	Nonce    string `json:"nonce"`
 	Verifier string `json:"verifier"`
-	// Binding is the Digest of the pscCookie value set at start.
-	Binding string `json:"binding"`
 }
 
 // pscSide is the Server's Pro Santé Connect provider, built at the first
@@ -99,23 +101,40 @@ func (s *Server) registerPSCRoutes(e *echo.Echo) {
 
 // pscStart is GET /auth/psc/start?pending=ID.
 func (s *Server) pscStart(c echo.Context) error {
-	ctx := c.Request().Context()
 	pending := c.QueryParam("pending")
-	if pending == "" || len(pending) > maxPSCParam {
+	if pending == "" || len(pending) > maxPendingID {
 		return pscPage(c, http.StatusBadRequest, "La demande de connexion est incomplète.")
 	}
+	sess, err := s.web.session(c)
+	if err != nil {
+		return s.pscInternal(c, "session", err)
+	}
+	return s.startPSC(c, sess, pending)
+}
+
+// startPSC sends the browser of session sess to Pro Santé Connect for its
+// pending request, which must be the session's.
+func (s *Server) startPSC(c echo.Context, sess *webSession, pending string) error {
+	ctx := c.Request().Context()
 	p, err := s.pscProvider(ctx)
 	if err != nil {
 		s.cfg.Logger.Error("Pro Santé Connect unavailable", "error", err)
 		return pscPage(c, http.StatusServiceUnavailable, "Pro Santé Connect est indisponible ; réessayez plus tard.")
 	}
-	state, binding := RandomToken(), RandomToken()
-	login := pscLogin{Pending: pending, Nonce: RandomToken(), Verifier: RandomToken(), Binding: Digest(binding)}
-	if err := s.reg.put(ctx, KindPSCLogin, Digest(state), login, s.cfg.Now().Add(pscLoginTTL), true); err != nil {
-		return s.pscInternal(c, "recording the login", err)
+	if _, _, ok, err := s.web.pendingOf(c, sess, pending); !ok {
+		return err
+	}
+	state := RandomToken()
+	login := pscLogin{State: Digest(state), Pending: pending, Nonce: RandomToken(), Verifier: RandomToken()}
+	sealed, err := s.seal.seal(purposePSC, login, s.cfg.Now().Add(pscLoginTTL))
+	if err != nil {
+		return s.pscInternal(c, "sealing the login", err)
+	}
+	if len(sealed) > maxPSCCookie {
+		return pscPage(c, http.StatusBadRequest, "La demande de l'application est trop longue pour une connexion Pro Santé Connect (son paramètre state dépasse quelques centaines d'octets).")
 	}
 	c.SetCookie(&http.Cookie{
-		Name: pscCookie, Value: binding, Path: s.pscCookiePath(), MaxAge: int(pscLoginTTL / time.Second),
+		Name: pscCookie, Value: sealed, Path: s.pscCookiePath(), MaxAge: int(pscLoginTTL / time.Second),
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
 	})
 	return c.Redirect(http.StatusSeeOther, p.AuthURL(state, login.Nonce, login.Verifier))
@@ -130,18 +149,19 @@ func (s *Server) pscCallback(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := c.QueryParams()
 	state := q.Get("state")
-	if state == "" || len(state) > maxPSCParam {
+	if state == "" || len(state) > maxPSCState {
 		return pscPage(c, http.StatusBadRequest, "Cette connexion Pro Santé Connect est inconnue, expirée ou déjà utilisée.")
-	}
-	login, err := s.takePSCLogin(ctx, state)
-	if errors.Is(err, store.ErrNotFound) {
-		return pscPage(c, http.StatusBadRequest, "Cette connexion Pro Santé Connect est inconnue, expirée ou déjà utilisée.")
-	}
-	if err != nil {
-		return s.pscInternal(c, "reading the login", err)
 	}
 	c.SetCookie(&http.Cookie{Name: pscCookie, Path: s.pscCookiePath(), MaxAge: -1, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
-	if ck, err := c.Cookie(pscCookie); err != nil || !EqualConstant(Digest(ck.Value), login.Binding) {
+	ck, err := c.Cookie(pscCookie)
+	if err != nil {
+		return pscPage(c, http.StatusBadRequest, "Cette connexion Pro Santé Connect est inconnue, expirée, déjà utilisée ou commencée dans un autre navigateur.")
+	}
+	login := new(pscLogin)
+	if _, err := s.seal.open(purposePSC, ck.Value, login); err != nil {
+		return pscPage(c, http.StatusBadRequest, "Cette connexion Pro Santé Connect est inconnue ou expirée.")
+	}
+	if !EqualConstant(Digest(state), login.State) {
 		return pscPage(c, http.StatusBadRequest, "Cette connexion Pro Santé Connect a été commencée dans un autre navigateur.")
 	}
 	if e := q.Get("error"); e != "" {
@@ -182,23 +202,6 @@ func (s *Server) pscCallback(c echo.Context) error {
 	}
 	s.cfg.Logger.Info("Pro Santé Connect login", "username", username, "practitioner", practitioner, "acr", id.ACR)
 	return s.completeLogin(c, username, login.Pending)
-}
-
-// takePSCLogin takes the login of state (once): store.ErrNotFound when
-// unknown, used or expired by the server's clock.
-func (s *Server) takePSCLogin(ctx context.Context, state string) (*pscLogin, error) {
-	rec, err := s.cfg.Store.TakeRecord(ctx, KindPSCLogin, Digest(state))
-	if err != nil {
-		return nil, err
-	}
-	if !rec.Expires.IsZero() && !s.cfg.Now().Before(rec.Expires) {
-		return nil, store.ErrNotFound
-	}
-	login := new(pscLogin)
-	if err := json.Unmarshal(rec.Value, login); err != nil {
-		return nil, err
-	}
-	return login, nil
 }
 
 // errPSCAccount is an account a Pro Santé Connect login may not use.

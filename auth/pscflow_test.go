@@ -137,8 +137,33 @@ func (h *pscHarness) get(browser *http.Client, u string) *pscResponse {
 	return &pscResponse{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(b), header: resp.Header}
 }
 
-// start is GET /auth/psc/start?pending=…: the redirect to the provider.
-func (h *pscHarness) start(browser *http.Client, pending string) *pscResponse {
+// pendingFor gives browser a pre-login session and returns a pending
+// request of it (sealed, as the login page carries it) for the client
+// label (not registered: the tests end at completeLogin).
+func (h *pscHarness) pendingFor(browser *http.Client, label string, edit ...func(*pendingRequest)) string {
+	h.t.Helper()
+	value := RandomToken()
+	u, _ := url.Parse(h.srv.URL + "/auth")
+	browser.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: value, Path: "/auth"}})
+	p := &pendingRequest{ClientID: label, Session: Digest(value)}
+	for _, f := range edit {
+		f(p)
+	}
+	sealed, err := h.s.seal.seal(purposePending, p, h.clock.now().Add(pendingTTL))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return sealedPending + sealed
+}
+
+// start is GET /auth/psc/start?pending=… for a new pending request of
+// browser for the client label: the redirect to the provider.
+func (h *pscHarness) start(browser *http.Client, label string) *pscResponse {
+	h.t.Helper()
+	return h.startPending(browser, h.pendingFor(browser, label))
+}
+
+func (h *pscHarness) startPending(browser *http.Client, pending string) *pscResponse {
 	h.t.Helper()
 	r := h.get(browser, h.srv.URL+"/auth/psc/start?"+url.Values{"pending": {pending}}.Encode())
 	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, h.provider.Issuer+"/") {
@@ -149,9 +174,9 @@ func (h *pscHarness) start(browser *http.Client, pending string) *pscResponse {
 
 // toCallback follows start to the provider and returns the callback URL
 // the provider sends the browser to.
-func (h *pscHarness) toCallback(browser *http.Client, pending string) string {
+func (h *pscHarness) toCallback(browser *http.Client, label string) string {
 	h.t.Helper()
-	r := h.get(browser, h.start(browser, pending).location)
+	r := h.get(browser, h.start(browser, label).location)
 	if r.status != http.StatusFound || !strings.HasPrefix(r.location, h.srv.URL+"/auth/psc/callback?") {
 		h.t.Fatalf("provider: %d to %q: %s", r.status, r.location, r.body)
 	}
@@ -218,7 +243,8 @@ const pscSandboxUser = pscUserPrefix + "899700218896"
 
 func TestPSCLogin(t *testing.T) {
 	h := newPSCHarness(t, nil)
-	start := h.start(h.browser, "pending-1")
+	pending := h.pendingFor(h.browser, "pending-1")
+	start := h.startPending(h.browser, pending)
 	// the authorization request
 	au, _ := url.Parse(start.location)
 	q := au.Query()
@@ -226,18 +252,24 @@ func TestPSCLogin(t *testing.T) {
 		q.Get("redirect_uri") != h.srv.URL+"/auth/psc/callback" || q.Get("state") == "" || q.Get("nonce") == "" || q.Get("code_challenge") == "" {
 		t.Fatalf("authorization request %v", q)
 	}
-	// the login it recorded, under the state's digest, and the cookie
-	// binding it to this browser
-	rec, err := h.s.cfg.Store.GetRecord(context.Background(), KindPSCLogin, Digest(q.Get("state")))
-	if err != nil || !strings.Contains(string(rec.Value), `"pending":"pending-1"`) {
-		t.Fatalf("login record %v, %v", rec, err)
-	}
-	if !rec.Expires.After(h.clock.now().Add(9*time.Minute)) || rec.Expires.After(h.clock.now().Add(10*time.Minute)) {
-		t.Errorf("login record expires %v", rec.Expires)
-	}
+	// the login, sealed in the cookie (nothing stored before the login)
 	ck := pscCookieOf(t, start)
 	if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/auth/psc" || ck.Secure {
 		t.Errorf("cookie %+v", ck)
+	}
+	login := new(pscLogin)
+	exp, err := h.s.seal.open(purposePSC, ck.Value, login)
+	if err != nil || login.Pending != pending || login.State != Digest(q.Get("state")) || login.Verifier == "" || login.Nonce != q.Get("nonce") {
+		t.Fatalf("sealed login %+v, %v", login, err)
+	}
+	if !exp.After(h.clock.now().Add(9*time.Minute)) || exp.After(h.clock.now().Add(10*time.Minute)) {
+		t.Errorf("login expires %v", exp)
+	}
+	if strings.Contains(ck.Value, login.Verifier) || strings.Contains(ck.Value, login.Nonce) {
+		t.Error("the cookie shows the PKCE verifier or the nonce")
+	}
+	if recs, err := h.s.cfg.Store.ListRecords(context.Background(), KindSession); err != nil || len(recs) != 0 {
+		t.Errorf("sessions stored before the login: %v %v", recs, err)
 	}
 
 	back := h.get(h.browser, start.location)
@@ -260,6 +292,16 @@ func TestPSCLogin(t *testing.T) {
 	if n := [3]int{h.count("Practitioner"), h.count("Organization"), h.count("PractitionerRole")}; n != [3]int{1, 1, 1} {
 		t.Fatalf("FHIR side after a second login %v", n)
 	}
+}
+
+func pscCookies(r *pscResponse) []*http.Cookie {
+	var out []*http.Cookie
+	for _, line := range r.header.Values("Set-Cookie") {
+		if ck, err := http.ParseSetCookie(line); err == nil && ck.Name == pscCookie {
+			out = append(out, ck)
+		}
+	}
+	return out
 }
 
 func pscCookieOf(t *testing.T, r *pscResponse) *http.Cookie {
@@ -296,11 +338,26 @@ func TestPSCCallbackRefusals(t *testing.T) {
 		h := newPSCHarness(t, nil)
 		cb := h.toCallback(h.browser, "p")
 		h.refusedWith(h.get(h.newBrowser(), cb), http.StatusBadRequest)
-		// the login is spent: the right browser cannot finish it either
-		h.refusedWith(h.get(h.browser, cb), http.StatusBadRequest)
 		if h.user(pscSandboxUser) != nil {
 			t.Fatal("an account was made")
 		}
+		// another browser's login cookie with this state: refused too
+		other := h.newBrowser()
+		h.toCallback(other, "q")
+		h.refusedWith(h.get(other, cb), http.StatusBadRequest)
+		if h.user(pscSandboxUser) != nil {
+			t.Fatal("an account was made")
+		}
+	})
+	t.Run("forged cookie", func(t *testing.T) {
+		h := newPSCHarness(t, nil)
+		cb := h.toCallback(h.browser, "p")
+		u, _ := url.Parse(h.srv.URL + "/auth/psc")
+		ck := h.browser.Jar.Cookies(u)[0]
+		raw := []byte(ck.Value)
+		raw[len(raw)/2] ^= 1
+		h.browser.Jar.SetCookies(u, []*http.Cookie{{Name: pscCookie, Value: string(raw), Path: "/auth/psc"}})
+		h.refusedWith(h.get(h.browser, cb), http.StatusBadRequest)
 	})
 	t.Run("expired", func(t *testing.T) {
 		h := newPSCHarness(t, nil)
@@ -407,6 +464,32 @@ func TestPSCStart(t *testing.T) {
 		h.refusedWith(h.get(h.browser, h.srv.URL+"/auth/psc/start?pending=p"), http.StatusServiceUnavailable)
 		h.provider.Set(psctest.Behaviour{})
 		h.reachedCompleteLogin(h.get(h.browser, h.toCallback(h.browser, "p")))
+	})
+	t.Run("pending request of another browser", func(t *testing.T) {
+		h := newPSCHarness(t, nil)
+		pending := h.pendingFor(h.newBrowser(), "p")
+		h.pendingFor(h.browser, "q")
+		if r := h.get(h.browser, h.srv.URL+"/auth/psc/start?"+url.Values{"pending": {pending}}.Encode()); r.status != http.StatusBadRequest || len(pscCookies(r)) != 0 {
+			t.Fatalf("%d %v %s", r.status, r.header, r.body)
+		}
+	})
+	t.Run("forged or unknown pending request", func(t *testing.T) {
+		h := newPSCHarness(t, nil)
+		h.pendingFor(h.browser, "q")
+		for _, pending := range []string{"p", sealedPending + "AAAA", RandomToken()} {
+			if r := h.get(h.browser, h.srv.URL+"/auth/psc/start?"+url.Values{"pending": {pending}}.Encode()); r.status != http.StatusBadRequest || len(pscCookies(r)) != 0 {
+				t.Fatalf("%q: %d %s", pending, r.status, r.body)
+			}
+		}
+	})
+	t.Run("state too long for a cookie", func(t *testing.T) {
+		h := newPSCHarness(t, nil)
+		pending := h.pendingFor(h.browser, "p", func(p *pendingRequest) { p.State, p.HasState = bytes.Repeat([]byte("s"), 3000), true })
+		r := h.get(h.browser, h.srv.URL+"/auth/psc/start?"+url.Values{"pending": {pending}}.Encode())
+		h.refusedWith(r, http.StatusBadRequest)
+		if len(pscCookies(r)) != 0 {
+			t.Error("a cookie was set")
+		}
 	})
 	t.Run("secure cookie over TLS", func(t *testing.T) {
 		h := newPSCHarness(t, func(c *Config) { c.SecureCookies = true })

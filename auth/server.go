@@ -20,6 +20,7 @@ type Server struct {
 	tokens tokenSide
 	web    browserSide
 	psc    pscSide // pscflow.go
+	seal   *sealer // seal.go
 }
 
 // New loads (or, on first start, makes) the server's keys and prepares
@@ -45,6 +46,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Issuer = IssuerOf(cfg.BaseURL)
 	}
 	s := &Server{cfg: cfg, reg: &Registry{Store: cfg.Store, Now: cfg.Now}}
+	var err error
+	if s.seal, err = loadSealer(ctx, cfg.Store, cfg.Now); err != nil {
+		return nil, err
+	}
 	if err := s.tokens.init(ctx, s); err != nil {
 		return nil, err
 	}

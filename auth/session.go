@@ -10,14 +10,15 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// KindSession is a browser's session: before login it only carries the
-// CSRF token of the forms; a login replaces it by a new one (new cookie,
-// new token: a session id planted before login is worth nothing after).
-const KindSession = "auth.session" // Key: Digest(cookie); Value: webSession; Expires: 1 h before login, 8 h after
+// KindSession is a browser's logged-in session. Before login a session is
+// only its cookie (nothing stored, seal.go): its key is the cookie's
+// Digest and its CSRF token is derived from the cookie by the seal key. A
+// login replaces it by a stored one (new cookie, new token: a session id
+// planted before login is worth nothing after).
+const KindSession = "auth.session" // Key: Digest(cookie); Value: webSession; Expires: 8 h after login
 
 const (
 	sessionCookie = "dcc_session"
-	preLoginTTL   = time.Hour
 	// SessionTTL is how long a login lasts (a working day, not sliding):
 	// within it, authorize requests do not ask the password again.
 	SessionTTL = 8 * time.Hour
@@ -28,12 +29,14 @@ type webSession struct {
 	CSRF     string    `json:"csrf"`
 	AuthTime time.Time `json:"authTime,omitzero"`
 	key      string    // Digest of the cookie value (not stored)
+	stored   bool      // a logged-in session's record exists
 }
 
 func (s *webSession) loggedIn() bool { return s != nil && s.Username != "" }
 
-// session returns the browser's live session, nil when it has none. A
-// logged-in session whose account was disabled or removed is none.
+// session returns the browser's live session, nil when it has no
+// session cookie. A cookie without a live record is a pre-login session;
+// a logged-in session whose account was disabled or removed is none.
 func (w *browserSide) session(c echo.Context) (*webSession, error) {
 	ck, err := c.Cookie(sessionCookie)
 	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
@@ -42,10 +45,11 @@ func (w *browserSide) session(c echo.Context) (*webSession, error) {
 	ctx := c.Request().Context()
 	sess := &webSession{key: Digest(ck.Value)}
 	if _, err := w.load(ctx, KindSession, sess.key, sess); errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return w.preLogin(ck.Value), nil
 	} else if err != nil {
 		return nil, err
 	}
+	sess.stored = true
 	if sess.Username != "" {
 		u, err := w.s.reg.User(ctx, sess.Username)
 		if errors.Is(err, ErrUnknown) || (err == nil && u.Disabled) {
@@ -64,22 +68,31 @@ func (w *browserSide) ensureSession(c echo.Context) (*webSession, error) {
 	if sess != nil || err != nil {
 		return sess, err
 	}
-	return w.newSession(c, "")
+	value := RandomToken()
+	w.setSessionCookie(c, value)
+	return w.preLogin(value), nil
 }
 
-// newSession starts a session for username ("" before login): a new
-// cookie and a new CSRF token.
+// preLogin is the session of a cookie with no record: nothing stored, its
+// CSRF token derived from the cookie.
+func (w *browserSide) preLogin(cookie string) *webSession {
+	return &webSession{CSRF: w.s.seal.derive("csrf", cookie), key: Digest(cookie)}
+}
+
+// newSession starts a logged-in session for username: a new cookie and a
+// new CSRF token, stored.
 func (w *browserSide) newSession(c echo.Context, username string) (*webSession, error) {
 	value := RandomToken()
 	now := w.now()
-	sess := &webSession{Username: username, CSRF: RandomToken(), key: Digest(value)}
-	ttl := preLoginTTL
-	if username != "" {
-		sess.AuthTime, ttl = now, SessionTTL
-	}
-	if err := w.save(c.Request().Context(), KindSession, sess.key, sess, now.Add(ttl), true); err != nil {
+	sess := &webSession{Username: username, CSRF: RandomToken(), AuthTime: now, key: Digest(value), stored: true}
+	if err := w.save(c.Request().Context(), KindSession, sess.key, sess, now.Add(SessionTTL), true); err != nil {
 		return nil, err
 	}
+	w.setSessionCookie(c, value)
+	return sess, nil
+}
+
+func (w *browserSide) setSessionCookie(c echo.Context, value string) {
 	c.SetCookie(&http.Cookie{
 		Name:     sessionCookie,
 		Value:    value,
@@ -88,7 +101,6 @@ func (w *browserSide) newSession(c echo.Context, username string) (*webSession, 
 		Secure:   w.s.cfg.SecureCookies,
 		SameSite: http.SameSiteLaxMode,
 	})
-	return sess, nil
 }
 
 // loginSession replaces the browser's session old (nil when none) by a logged-in one.
@@ -97,7 +109,7 @@ func (w *browserSide) loginSession(c echo.Context, old *webSession, username str
 	if err != nil {
 		return nil, err
 	}
-	if old != nil {
+	if old != nil && old.stored {
 		if err := w.s.cfg.Store.DeleteRecord(c.Request().Context(), KindSession, old.key); err != nil {
 			return nil, err
 		}
