@@ -31,9 +31,9 @@ const (
 	// state and nonce allowed is below 12 KiB).
 	maxPendingID = 16 << 10
 	pendingTTL   = 10 * time.Minute
-	codeTTL    = 60 * time.Second
-	maxState   = 4096 // bytes
-	maxNonce   = 512
+	codeTTL      = 60 * time.Second
+	maxState     = 4096 // bytes
+	maxNonce     = 512
 )
 
 type pendingRequest struct {
