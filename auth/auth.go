@@ -157,7 +157,8 @@ type Launch struct {
 }
 
 // Principal is the proven caller of a FHIR request: what a valid access
-// token says. It is the service.Access of the request (Access).
+// token says. It is the service.Access of the request (Access). One
+// Principal serves every request of its token: read only.
 type Principal struct {
 	TokenID  string // jti
 	ClientID string

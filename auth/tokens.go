@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -186,8 +185,7 @@ func (s *Server) Verify(ctx context.Context, token string) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := v.p
-	return &p, nil
+	return &v.p, nil // shared by every request with this token: read only
 }
 
 // check is Verify's work, giving the whole verified token.
@@ -195,14 +193,13 @@ func (t *tokenSide) check(ctx context.Context, token string) (*verifiedToken, er
 	if token == "" || len(token) > maxTokenBytes {
 		return nil, invalidToken("malformed token")
 	}
-	key := sha256.Sum256([]byte(token))
-	v := t.verified.get(key)
+	v := t.verified.get(token)
 	if v == nil {
 		var err error
 		if v, err = t.verifyAccess(ctx, token); err != nil {
 			return nil, err
 		}
-		t.verified.put(key, v)
+		t.verified.put(strings.Clone(token), v)
 	}
 	// The epoch first: a change made during the live check below bumps it
 	// after, and the next call checks again.
@@ -446,11 +443,13 @@ func (m *recordMemo[T]) get(key string, raw []byte, decode func([]byte) (T, erro
 	return v, nil
 }
 
-// verifyCache holds verified tokens by their SHA-256, until they expire,
-// so jwx runs once per token and not on every request.
+// verifyCache holds verified tokens by their value (the map compares it
+// whole; hashing it is cheaper than a SHA-256), until they expire, so jwx
+// runs once per token and not on every request. At most verifyCacheMax
+// tokens of at most maxTokenBytes each.
 type verifyCache struct {
 	mu  sync.RWMutex
-	m   map[[32]byte]*verifiedToken
+	m   map[string]*verifiedToken
 	now func() time.Time
 }
 
@@ -459,11 +458,11 @@ type verifyCache struct {
 const verifyCacheMax = 10000
 
 func (c *verifyCache) init(now func() time.Time) {
-	c.m = make(map[[32]byte]*verifiedToken)
+	c.m = make(map[string]*verifiedToken)
 	c.now = now
 }
 
-func (c *verifyCache) get(key [32]byte) *verifiedToken {
+func (c *verifyCache) get(key string) *verifiedToken {
 	c.mu.RLock()
 	v := c.m[key]
 	c.mu.RUnlock()
@@ -473,7 +472,7 @@ func (c *verifyCache) get(key [32]byte) *verifiedToken {
 	return v
 }
 
-func (c *verifyCache) put(key [32]byte, v *verifiedToken) {
+func (c *verifyCache) put(key string, v *verifiedToken) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= verifyCacheMax {

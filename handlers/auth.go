@@ -145,12 +145,7 @@ func bearer(h http.Header) (string, bool) {
 // b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func b64token(t string) bool {
 	i := 0
-	for ; i < len(t); i++ {
-		c := t[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
+	for ; i < len(t) && b64tokenChar[t[i]]; i++ {
 	}
 	if i == 0 {
 		return false
@@ -162,6 +157,16 @@ func b64token(t string) bool {
 	}
 	return true
 }
+
+// b64tokenChar is the first part's alphabet, as a table (a token is
+// checked on every request).
+var b64tokenChar = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 // quotable keeps what an RFC 6750 error_description may hold (printable
 // ASCII but '"' and '\'), so a verifier's message cannot break the header.

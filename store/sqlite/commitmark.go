@@ -16,7 +16,7 @@ import (
 // commit made before the mark was taken. ok is false when the header
 // cannot be read; the caller then reads as if it had moved.
 func (s *Store) CommitMark() (mark uint64, ok bool) {
-	f := s.shm.file(s.path + "-shm")
+	f := s.shm.file(s.path)
 	if f == nil {
 		return 0, false
 	}
@@ -44,8 +44,10 @@ type shmHeader struct {
 	f    *os.File
 }
 
-func (h *shmHeader) file(path string) *os.File {
-	h.once.Do(func() { h.f, _ = os.Open(path) })
+// file opens db's -shm at the first call (the path is built only then:
+// a check on every request allocates nothing).
+func (h *shmHeader) file(db string) *os.File {
+	h.once.Do(func() { h.f, _ = os.Open(db + "-shm") })
 	return h.f
 }
 
