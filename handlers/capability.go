@@ -173,6 +173,7 @@ func (s *Server) security() map[string]any {
 var operationDefs = map[string]string{
 	"validate":      "http://hl7.org/fhir/OperationDefinition/Resource-validate",
 	"expand":        "http://hl7.org/fhir/OperationDefinition/ValueSet-expand",
+	"everything":    "http://hl7.org/fhir/OperationDefinition/Patient-everything",
 	"validate-code": "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code",
 	"lookup":        "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup",
 	"reindex":       "http://dcc.example.fr/fhir/OperationDefinition/reindex",

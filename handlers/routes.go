@@ -61,6 +61,8 @@ func init() {
 		{"POST", "/:type/:id/$validate-code", "validate-code", "", (*Server).validateCode},
 		{"GET", "/CodeSystem/$lookup", "lookup", "", (*Server).lookup},
 		{"POST", "/CodeSystem/$lookup", "lookup", "", (*Server).lookup},
+		{"GET", "/Patient/:id/$everything", "everything", "", (*Server).everything},
+		{"POST", "/Patient/:id/$everything", "everything", "", (*Server).everything},
 		{"POST", "/:type/:id/$validate", "validate", "", (*Server).validateOp},
 		{"GET", "/:type/:id/$validate", "validate", "", (*Server).validateOp},
 		{"GET", "/:type/:id", "read", "instance", (*Server).read},
