@@ -32,6 +32,8 @@ var rules = []struct {
 		"the authorization server keeps its state through store.Records and the FHIR side through the service"},
 	{"auth/scope", []string{"store/sqlite", "store/mongo", "auth", "auth/psc", "handlers", "app"},
 		"the scope language is pure: it gives a service.Access and reads nothing"},
+	{"access", []string{"handlers", "app", "auth/...", "store/sqlite", "store/mongo", "tools/..."},
+		"who sees what is decided from the service's resources, for any caller the handlers name"},
 	{"handlers", []string{"app", "store/sqlite", "store/mongo", "tools/..."}, "handlers reach storage through the service"},
 	{"tools/...", []string{"handlers", "app", "store/sqlite", "store/mongo"}, "tools talk to a server or a service, never to an engine"},
 }
@@ -65,7 +67,7 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
-	for _, pkg := range []string{"fhir/model", "fhir/fhirpath", "fhir/search/query", "store", "service", "handlers", "app", "auth", "auth/scope", "auth/psc"} {
+	for _, pkg := range []string{"fhir/model", "fhir/fhirpath", "fhir/search/query", "store", "service", "handlers", "app", "auth", "auth/scope", "auth/psc", "access"} {
 		if _, ok := deps[pkg]; !ok {
 			t.Fatalf("package %s not listed: the rules are stale", pkg)
 		}
