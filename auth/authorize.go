@@ -205,7 +205,7 @@ func (w *browserSide) authorize(c echo.Context) error {
 // sealed (nothing stored for an anonymous browser); after, the key of
 // its record.
 func (w *browserSide) keepPending(ctx context.Context, sess *webSession, p *pendingRequest) (string, error) {
-	if !sess.stored {
+	if !sess.loggedIn() {
 		sealed, err := w.s.seal.seal(purposePending, p, w.now().Add(pendingTTL))
 		return sealedPending + sealed, err
 	}
@@ -232,7 +232,7 @@ func (w *browserSide) pendingOf(c echo.Context, sess *webSession, id string) (p 
 	}
 	p = new(pendingRequest)
 	if sealed, isSealed := strings.CutPrefix(id, sealedPending); isSealed {
-		if sess.stored { // a logged-in session's requests are stored
+		if sess.loggedIn() { // a logged-in session's requests are stored
 			return gone()
 		}
 		if expires, err = w.s.seal.open(purposePending, sealed, p); err != nil || !EqualConstant(p.Session, sess.key) {

@@ -99,27 +99,22 @@ func (s *Server) registerPSCRoutes(e *echo.Echo) {
 	e.GET("/auth/psc/callback", s.pscCallback, s.web.pageHeaders)
 }
 
-// pscStart is GET /auth/psc/start?pending=ID.
+// pscStart is GET /auth/psc/start?pending=ID: the browser goes to Pro
+// Santé Connect for its pending request, which must be its session's.
 func (s *Server) pscStart(c echo.Context) error {
+	ctx := c.Request().Context()
 	pending := c.QueryParam("pending")
 	if pending == "" || len(pending) > maxPendingID {
 		return pscPage(c, http.StatusBadRequest, "La demande de connexion est incomplète.")
 	}
-	sess, err := s.web.session(c)
-	if err != nil {
-		return s.pscInternal(c, "session", err)
-	}
-	return s.startPSC(c, sess, pending)
-}
-
-// startPSC sends the browser of session sess to Pro Santé Connect for its
-// pending request, which must be the session's.
-func (s *Server) startPSC(c echo.Context, sess *webSession, pending string) error {
-	ctx := c.Request().Context()
 	p, err := s.pscProvider(ctx)
 	if err != nil {
 		s.cfg.Logger.Error("Pro Santé Connect unavailable", "error", err)
 		return pscPage(c, http.StatusServiceUnavailable, "Pro Santé Connect est indisponible ; réessayez plus tard.")
+	}
+	sess, err := s.web.session(c)
+	if err != nil {
+		return s.pscInternal(c, "session", err)
 	}
 	if _, _, ok, err := s.web.pendingOf(c, sess, pending); !ok {
 		return err

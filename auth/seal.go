@@ -83,18 +83,16 @@ func newSealer(key []byte, now func() time.Time) (*sealer, error) {
 	return &sealer{aead: aead, mac: mac.Sum(nil), now: now}, nil
 }
 
+// sealedBody is what is sealed: Value is the caller's (a pointer, when
+// opening: decoded in place).
 type sealedBody struct {
-	Expires int64           `json:"exp"`
-	Value   json.RawMessage `json:"v"`
+	Expires int64 `json:"exp"`
+	Value   any   `json:"v"`
 }
 
 // seal is v, readable by open for the same purpose until expires.
 func (s *sealer) seal(purpose string, v any, expires time.Time) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	plain, err := json.Marshal(sealedBody{Expires: expires.Unix(), Value: b})
+	plain, err := json.Marshal(sealedBody{Expires: expires.Unix(), Value: v})
 	if err != nil {
 		return "", err
 	}
@@ -118,16 +116,13 @@ func (s *sealer) open(purpose, sealed string, v any) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, errSealed
 	}
-	var body sealedBody
+	body := sealedBody{Value: v}
 	if err := json.Unmarshal(plain, &body); err != nil {
 		return time.Time{}, errSealed
 	}
 	exp := time.Unix(body.Expires, 0)
 	if !s.now().Before(exp) {
-		return time.Time{}, errSealed
-	}
-	if err := json.Unmarshal(body.Value, v); err != nil {
-		return time.Time{}, errSealed
+		return time.Time{}, errSealed // v may hold the expired value: callers drop it on error
 	}
 	return exp, nil
 }

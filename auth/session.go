@@ -29,7 +29,6 @@ type webSession struct {
 	CSRF     string    `json:"csrf"`
 	AuthTime time.Time `json:"authTime,omitzero"`
 	key      string    // Digest of the cookie value (not stored)
-	stored   bool      // a logged-in session's record exists
 }
 
 func (s *webSession) loggedIn() bool { return s != nil && s.Username != "" }
@@ -49,7 +48,6 @@ func (w *browserSide) session(c echo.Context) (*webSession, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	sess.stored = true
 	if sess.Username != "" {
 		u, err := w.s.reg.User(ctx, sess.Username)
 		if errors.Is(err, ErrUnknown) || (err == nil && u.Disabled) {
@@ -84,7 +82,7 @@ func (w *browserSide) preLogin(cookie string) *webSession {
 func (w *browserSide) newSession(c echo.Context, username string) (*webSession, error) {
 	value := RandomToken()
 	now := w.now()
-	sess := &webSession{Username: username, CSRF: RandomToken(), AuthTime: now, key: Digest(value), stored: true}
+	sess := &webSession{Username: username, CSRF: RandomToken(), AuthTime: now, key: Digest(value)}
 	if err := w.save(c.Request().Context(), KindSession, sess.key, sess, now.Add(SessionTTL), true); err != nil {
 		return nil, err
 	}
@@ -109,7 +107,7 @@ func (w *browserSide) loginSession(c echo.Context, old *webSession, username str
 	if err != nil {
 		return nil, err
 	}
-	if old != nil && old.stored {
+	if old.loggedIn() { // a pre-login session has no record
 		if err := w.s.cfg.Store.DeleteRecord(c.Request().Context(), KindSession, old.key); err != nil {
 			return nil, err
 		}

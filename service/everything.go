@@ -25,9 +25,9 @@ func (s *Service) Everything(ctx context.Context, id string, params url.Values) 
 			return nil, fhir.Errorf(400, "not-supported", k, "$everything does not take the parameter %s (it takes _type, _since and _count)", k)
 		}
 	}
-	vals := url.Values{}
-	for _, k := range []string{"_type", "_count", PageParam, ExplainParam} {
-		if vs, ok := params[k]; ok {
+	vals := make(url.Values, len(params))
+	for k, vs := range params {
+		if k != "_since" {
 			vals[k] = vs
 		}
 	}
