@@ -137,7 +137,22 @@ type Grant struct {
 	// (patient/ scopes): the service confines each type as the rules
 	// above say (compartment, patient parameter, unconfined reference
 	// data, or refused). "" when it is not confined.
+	//
+	// Issue 10 replaces it with Confined and Patients (a patient/ grant
+	// is Confined to the one launch patient).
 	Patient string
+	// Confined confines it to the compartments of Patients, a set (ids,
+	// sorted, without duplicates; empty: no patient at all) — the launch
+	// patient of a patient/ scope, the care circle of a professional
+	// (access): the service confines each type as the rules above say.
+	// false: not confined.
+	Confined bool
+	Patients []string
+	// Refusal, when set, is the answer to a read, vread or history of a
+	// resource outside the grant, and of one that does not exist, deleted
+	// or unknown alike (the care circle's 403, which says break-the-glass
+	// is possible); nil: the 404 of an unknown resource.
+	Refusal error
 	// Restriction is a search every resource reached must also match (a
 	// search-restricted scope such as patient/Observation.rs?category=laboratory),
 	// nil when none. The service reads it with the search parser, as it

@@ -205,7 +205,9 @@ func (s *Service) transaction(ctx context.Context, es []*entry, results []EntryR
 	ah := s.planAhead(ctx, es, now)
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		err = s.Store.Update(ctx, func(tx store.Tx) error { return s.runEntries(ctx, tx, es, results, now, ah) })
+		err = s.Store.Update(ctx, func(tx store.Tx) error {
+			return traced(ctx, tx, func(tx store.Tx) error { return s.runEntries(ctx, tx, es, results, now, ah) })
+		})
 		if !errors.Is(err, store.ErrConflict) {
 			break
 		}

@@ -25,9 +25,11 @@ func (s *Service) run(ctx context.Context, op func(tx store.Tx) (*Result, error)
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		err = s.Store.Update(ctx, func(tx store.Tx) error {
-			var e error
-			res, e = op(tx)
-			return e
+			return traced(ctx, tx, func(tx store.Tx) error {
+				var e error
+				res, e = op(tx)
+				return e
+			})
 		})
 		if !errors.Is(err, store.ErrConflict) {
 			break
