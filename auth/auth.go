@@ -170,4 +170,9 @@ type Principal struct {
 	Expires time.Time
 	// Access is what the granted scopes allow, in the launch context.
 	Access service.Access
+	// Roles are the user's account roles (admin, auditor, observatory)
+	// and Organization the client's (Organization/ID, its registration's
+	// --organization), as the records said at the token's last live check.
+	Roles        []string
+	Organization string
 }

@@ -141,8 +141,11 @@ func (r *epochRead) wait(ctx context.Context) (string, error) {
 }
 
 // liveState is the outcome of a token's last live check (nil err: live)
-// and the epoch it was made in.
+// and the epoch it was made in, with the principal as of that check: the
+// token's claims and what its records say now (the user's roles, the
+// client's organization), shared read-only by the requests of the epoch.
 type liveState struct {
 	epoch string
 	err   error
+	p     *Principal
 }

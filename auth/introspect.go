@@ -128,7 +128,7 @@ func (t *tokenSide) liveRefresh(ctx context.Context, token string) (*refreshGran
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
-	if err := t.live(ctx, rg.Family, rg.ClientID, rg.Username, rg.AuthTime, 0); err != nil {
+	if err := t.live(ctx, rg.Family, rg.AuthTime, 0, &Principal{ClientID: rg.ClientID, Username: rg.Username}); err != nil {
 		return rg, rec, err
 	}
 	return rg, rec, nil

@@ -231,7 +231,7 @@ func (s *Server) refreshGrant(ctx context.Context, cl *Client, form url.Values) 
 	if rg.ClientID != cl.ID {
 		return nil, invalidGrant("refresh token issued to another client")
 	}
-	if err := t.live(ctx, rg.Family, rg.ClientID, rg.Username, rg.AuthTime, 0); err != nil {
+	if err := t.live(ctx, rg.Family, rg.AuthTime, 0, &Principal{ClientID: rg.ClientID, Username: rg.Username}); err != nil {
 		var te *TokenError
 		if errors.As(err, &te) {
 			return nil, invalidGrant(te.Description)

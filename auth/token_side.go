@@ -24,8 +24,8 @@ type tokenSide struct {
 	lastEpoch atomic.Pointer[markedEpoch]
 	// clientCreated and userDisabled are the parts of client and user
 	// records Verify reads, decoded once per version of the record.
-	clientCreated recordMemo[time.Time]
-	userDisabled  recordMemo[bool]
+	clientCreated recordMemo[clientStanding]
+	userDisabled  recordMemo[userStanding]
 	jwks          jwksCache
 	origins       originCache
 	// tokenURL is the token endpoint's absolute URL: the audience client

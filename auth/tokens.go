@@ -185,7 +185,7 @@ func (s *Server) Verify(ctx context.Context, token string) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &v.p, nil // shared by every request with this token: read only
+	return v.state.Load().p, nil // shared by every request with this token: read only
 }
 
 // check is Verify's work, giving the whole verified token.
@@ -213,12 +213,13 @@ func (t *tokenSide) check(ctx context.Context, token string) (*verifiedToken, er
 		}
 		return v, nil
 	}
-	err = t.live(ctx, v.family, v.p.ClientID, v.p.Username, v.issued, v.clientReg)
+	p := v.p
+	err = t.live(ctx, v.family, v.issued, v.clientReg, &p)
 	var te *TokenError
 	if err != nil && !errors.As(err, &te) {
 		return nil, err // a storage failure: nothing learnt
 	}
-	v.state.Store(&liveState{epoch: epoch, err: err})
+	v.state.Store(&liveState{epoch: epoch, err: err, p: &p})
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +361,10 @@ func jwtProblem(err error) string {
 // clientReg, when not 0, is the client registration the token names
 // (claimClientReg), compared exactly; in any case the client must have
 // been registered before issued (to the second).
-func (t *tokenSide) live(ctx context.Context, family, clientID, username string, issued time.Time, clientReg int64) error {
+//
+// It sets p's Roles and Organization from the records it reads.
+func (t *tokenSide) live(ctx context.Context, family string, issued time.Time, clientReg int64, p *Principal) error {
+	clientID, username := p.ClientID, p.Username
 	recs := t.s.reg.Store
 	_, err := recs.GetRecord(ctx, KindRevoked, family)
 	switch {
@@ -375,17 +379,17 @@ func (t *tokenSide) live(ctx context.Context, family, clientID, username string,
 	} else if err != nil {
 		return err
 	}
-	created, err := t.clientCreated.get(clientID, rec.Value, func(b []byte) (time.Time, error) {
-		var c struct {
-			Created time.Time `json:"created"`
-		}
+	client, err := t.clientCreated.get(clientID, rec.Value, func(b []byte) (clientStanding, error) {
+		var c clientStanding
 		err := json.Unmarshal(b, &c)
-		return c.Created, err
+		return c, err
 	})
+	created := client.Created
 	switch {
 	case err != nil, clientReg != 0 && created.UnixMicro() != clientReg, issued.Before(created.Truncate(time.Second)):
 		return invalidToken("client no longer registered")
 	}
+	p.Organization = client.Organization
 	if username == "" {
 		return nil
 	}
@@ -394,17 +398,28 @@ func (t *tokenSide) live(ctx context.Context, family, clientID, username string,
 	} else if err != nil {
 		return err
 	}
-	disabled, err := t.userDisabled.get(username, rec.Value, func(b []byte) (bool, error) {
-		var u struct {
-			Disabled bool `json:"disabled"`
-		}
+	user, err := t.userDisabled.get(username, rec.Value, func(b []byte) (userStanding, error) {
+		var u userStanding
 		err := json.Unmarshal(b, &u)
-		return u.Disabled, err
+		return u, err
 	})
-	if err != nil || disabled {
+	if err != nil || user.Disabled {
 		return invalidToken("account disabled")
 	}
+	p.Roles = user.Roles
 	return nil
+}
+
+// clientStanding is what the live check reads of a client's record.
+type clientStanding struct {
+	Created      time.Time `json:"created"`
+	Organization string    `json:"organization"`
+}
+
+// userStanding is what the live check reads of a user's record.
+type userStanding struct {
+	Disabled bool     `json:"disabled"`
+	Roles    []string `json:"roles"`
 }
 
 // recordMemo keeps what was decoded from a record while its bytes stay the
