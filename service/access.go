@@ -39,8 +39,11 @@ package service
 // with 'u' and no 'r': a failing test is a 422, one guess per request
 // (every patch that applies writes a version, a no-op one too).
 //
-// Compartment. A patient/ grant (Grant.Patient) confines to the launch
-// patient:
+// Compartment. A confined grant (Grant.Confined) confines to the
+// compartments of a set of patients (Grant.Patients): a patient/ grant
+// to the launch patient, a professional's to the care circle; "the
+// patient" below is any of them, and a set that is empty confines to
+// nothing at all (every search matches nothing, every read is refused):
 //   - the types of the R4 Patient compartment, by the compartment index
 //     (_compartment=Patient/<id>: the Patient itself, the resources
 //     referring to it through the parameters of the Patient
@@ -62,9 +65,9 @@ package service
 // of a resource outside it (or deleted, which cannot be checked) answer
 // the 404 of an unknown resource, same words; type and system history
 // cannot be narrowed and are refused (403). A write must leave the
-// resource confined to the launch patient alone: every Patient entry of
-// the new content's compartment index (Task, Device: of their patient
-// parameter) must be the launch patient — Observation{subject: p2,
+// resource confined to the patients of the set alone: every Patient
+// entry of the new content's compartment index (Task, Device: of their
+// patient parameter) must be one of them — Observation{subject: p2,
 // performer: [p1]} is in p1's compartment and p1 may read it, never write
 // it — and an update, patch or delete needs the same of the current
 // version (its index computed again), else 403 and nothing is written.
@@ -133,14 +136,6 @@ type Access interface {
 
 // Grant is the extent of one allowed interaction.
 type Grant struct {
-	// Patient confines it to the launch patient, Patient/<Patient>
-	// (patient/ scopes): the service confines each type as the rules
-	// above say (compartment, patient parameter, unconfined reference
-	// data, or refused). "" when it is not confined.
-	//
-	// Issue 10 replaces it with Confined and Patients (a patient/ grant
-	// is Confined to the one launch patient).
-	Patient string
 	// Confined confines it to the compartments of Patients, a set (ids,
 	// sorted, without duplicates; empty: no patient at all) — the launch
 	// patient of a patient/ scope, the care circle of a professional

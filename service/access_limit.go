@@ -13,16 +13,18 @@ import (
 	"github.com/dccfhir/dccfhir/store"
 )
 
-// limit is what a Grant narrows on resources of one type: the patient
+// limit is what a Grant narrows on resources of one type: the patients
 // it confines them to and the restriction they must match. A nil *limit
 // narrows nothing: no Access, or an unconfined and unrestricted grant —
 // the path every request of the server's own, of protection off and of
 // user/ and system/ scopes takes, at the cost of one Grant call.
 type limit struct {
-	// patient confines to the resources of Patient/<patient>; "" when the
-	// grant is not confined, or the type is reference data a patient/
+	// confined confines to the resources of the patients (ids, sorted,
+	// without duplicates; none: no resource at all); false when the
+	// grant is not confined, or the type is reference data a confined
 	// grant reads unconfined (sharedTypes).
-	patient string
+	confined bool
+	patients []string
 	// by is the reference parameter that confines: _compartment (the
 	// Patient compartment) for the types it can hold, the type's patient
 	// parameter for Task and Device (patientParams).
@@ -73,13 +75,13 @@ func (s *Service) grant(ctx context.Context, letter byte, typ string) (*limit, e
 // grant on a type it cannot confine. For "*" a confinement is kept, by
 // compartment (the callers refuse what they cannot narrow).
 func (s *Service) limitOf(g Grant, letter byte, typ string) (*limit, error) {
-	if g.Patient == "" {
+	if !g.Confined {
 		if g.Restriction == nil {
 			return nil, nil
 		}
 		return &limit{restriction: g.Restriction}, nil
 	}
-	l := &limit{patient: g.Patient, by: search.CompartmentParam, restriction: g.Restriction}
+	l := &limit{confined: true, patients: patientSet(g.Patients), by: search.CompartmentParam, restriction: g.Restriction}
 	switch p := patientParams[typ]; {
 	case typ == "*" || search.InCompartment(patientComp, typ):
 	case p != "":
@@ -91,7 +93,7 @@ func (s *Service) limitOf(g Grant, letter byte, typ string) (*limit, error) {
 		if g.Restriction == nil {
 			return nil, nil
 		}
-		l.patient, l.by = "", ""
+		l.confined, l.patients, l.by = false, nil, ""
 	case sharedTypes[typ]:
 		return nil, unconfinable(letter, typ, typ+" is shared data, outside every Patient compartment, which a patient/ scope may read but not change")
 	default:
@@ -114,7 +116,7 @@ func (l *limit) equal(o *limit) bool {
 	if l == nil || o == nil {
 		return l == o
 	}
-	if l.patient != o.patient || l.by != o.by || len(l.restriction) != len(o.restriction) {
+	if l.confined != o.confined || !slices.Equal(l.patients, o.patients) || l.by != o.by || len(l.restriction) != len(o.restriction) {
 		return false
 	}
 	for k, vs := range l.restriction {
@@ -129,15 +131,65 @@ func (l *limit) equal(o *limit) bool {
 func (l *limit) String() string {
 	var parts []string
 	switch {
-	case l.patient != "" && l.by == search.CompartmentParam:
-		parts = append(parts, "the compartment of Patient/"+l.patient)
-	case l.patient != "":
-		parts = append(parts, "the resources of Patient/"+l.patient+" (by their "+l.by+" parameter)")
+	case l.confined && l.by == search.CompartmentParam:
+		parts = append(parts, compartmentsText(l.patients))
+	case l.confined:
+		parts = append(parts, "the resources of "+patientsText(l.patients)+" (by their "+l.by+" parameter)")
 	}
 	if l.restriction != nil {
 		parts = append(parts, "the restriction "+restrictionText(l.restriction))
 	}
 	return strings.Join(parts, " and ")
+}
+
+// shownPatients bounds the ids a message names: a care circle may hold
+// thousands.
+const shownPatients = 3
+
+// compartmentsText names the compartments of patients, a few ids at most.
+func compartmentsText(patients []string) string {
+	switch len(patients) {
+	case 0:
+		return "no patient's compartment"
+	case 1:
+		return "the compartment of Patient/" + patients[0]
+	}
+	return fmt.Sprintf("the compartments of %d patients (%s)", len(patients), idsText(patients))
+}
+
+// patientsText names patients, a few ids at most.
+func patientsText(patients []string) string {
+	switch len(patients) {
+	case 0:
+		return "no patient"
+	case 1:
+		return "Patient/" + patients[0]
+	}
+	return fmt.Sprintf("%d patients (%s)", len(patients), idsText(patients))
+}
+
+func idsText(ids []string) string {
+	if len(ids) <= shownPatients {
+		return strings.Join(ids, ", ")
+	}
+	return strings.Join(ids[:shownPatients], ", ") + ", …"
+}
+
+// patientSet is ids as a set (sorted, without duplicates, no empty id),
+// ids itself when it is one already, as Grant says it is.
+func patientSet(ids []string) []string {
+	ok := slices.IsSorted(ids)
+	for i := 1; ok && i < len(ids); i++ {
+		ok = ids[i] != ids[i-1]
+	}
+	if ok && (len(ids) == 0 || ids[0] != "") {
+		return ids
+	}
+	out := slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(out) > 0 && out[0] == "" {
+		out = out[1:]
+	}
+	return out
 }
 
 func restrictionText(r url.Values) string {
@@ -155,20 +207,32 @@ func forbidden(format string, args ...any) *fhir.Error {
 }
 
 // clauses are l's conditions on a search of types: the confinement
-// clause (_compartment=Patient/<id>, or patient=Patient/<id>), then the
+// clause, one clause whose values OR the patients
+// (_compartment=Patient/a,Patient/b..., or patient=Patient/a,... for
+// Task and Device; no patient: a value no resource refers to), then the
 // restriction read by the search parser.
 func (s *Service) clauses(l *limit, types []string) ([]query.Clause, error) {
 	var out []query.Clause
-	if l.patient != "" {
-		cl := search.CompartmentClause(patientComp, l.patient)
-		cl.Param = l.by
-		out = append(out, cl)
+	if l.confined {
+		out = append(out, confinement(l))
 	}
 	if l.restriction == nil {
 		return out, nil
 	}
 	rs, err := s.restrictionClauses(types, l.restriction)
 	return append(out, rs...), err
+}
+
+// confinement is the clause confining to l's patients by l.by.
+func confinement(l *limit) query.Clause {
+	cl := query.Clause{Param: l.by, Type: query.TypeReference, Values: make([]query.Value, 0, max(1, len(l.patients)))}
+	for _, id := range l.patients {
+		cl.Values = append(cl.Values, query.Value{Prefix: query.EQ, RefType: patientComp, RefID: id, Raw: patientComp + "/" + id})
+	}
+	if len(cl.Values) == 0 {
+		cl.Values = append(cl.Values, query.Value{Prefix: query.EQ, RefType: patientComp, RefID: noID, Raw: patientComp + "/" + noID})
+	}
+	return cl
 }
 
 // restrictionClauses parses a scope's restriction for a search of types
@@ -277,7 +341,7 @@ func (s *Service) current(ctx context.Context, r store.Reader, typ, id string, l
 // checked by a membership search, on the current version only, so an
 // older version is never shown under it.
 func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (bool, error) {
-	if l.patient != "" && !refersTo(idx, l.by, l.patient, strict) {
+	if l.confined && !refersTo(idx, l.by, l.patients, strict) {
 		return false, nil
 	}
 	if l.restriction == nil {
@@ -302,16 +366,16 @@ func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (boo
 	return true, nil
 }
 
-// refersTo reports whether idx refers to Patient/<patient> by param (a
-// _compartment entry, or Task's and Device's patient parameter); with
-// only, to no other Patient by it.
-func refersTo(idx *query.Index, param, patient string, only bool) bool {
+// refersTo reports whether idx refers to one of patients (a sorted set)
+// by param (a _compartment entry, or Task's and Device's patient
+// parameter); with only, to no Patient outside them by it.
+func refersTo(idx *query.Index, param string, patients []string, only bool) bool {
 	in := false
 	for _, r := range idx.Refs {
 		if r.Param != param || r.Type != patientComp {
 			continue
 		}
-		if r.ID != patient {
+		if _, ok := slices.BinarySearch(patients, r.ID); !ok {
 			if only {
 				return false
 			}

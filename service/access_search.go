@@ -37,8 +37,8 @@ func (s *Service) searchLimit(ctx context.Context, q *query.Query, comp string) 
 			return nil, err
 		}
 		if len(types) == 0 {
-			if g.Patient != "" {
-				return nil, forbidden("confine search to the compartment of Patient/%s, which a search of every resource type cannot be (some types are shared, outside any compartment): name the types with _type", g.Patient)
+			if g.Confined {
+				return nil, forbidden("confine search to %s, which a search of every resource type cannot be (some types are shared, outside any compartment): name the types with _type", compartmentsText(patientSet(g.Patients)))
 			}
 			return s.limitOf(g, 's', "*")
 		}

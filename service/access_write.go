@@ -37,7 +37,7 @@ func mayRewriteIndex(ctx context.Context, what string) error {
 	if a == nil {
 		return nil
 	}
-	if g, err := a.Grant('u', "*"); err != nil || g.Patient != "" || g.Restriction != nil {
+	if g, err := a.Grant('u', "*"); err != nil || g.Confined || g.Restriction != nil {
 		return fhir.Errorf(403, "forbidden", "", "the token's scopes do not allow %s: it needs system/*.u", what)
 	}
 	return nil
@@ -58,12 +58,12 @@ func (s *Service) mayChange(ctx context.Context, r store.Reader, method string, 
 	if err != nil {
 		return err
 	}
-	if ok && l.patient != "" {
+	if ok && l.confined {
 		idx, err := s.indexOf(cur)
 		if err != nil {
 			return err
 		}
-		ok = refersTo(idx, l.by, l.patient, true)
+		ok = refersTo(idx, l.by, l.patients, true)
 	}
 	if ok {
 		return nil

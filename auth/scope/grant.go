@@ -14,8 +14,9 @@ import (
 // its common path — an unrestricted scope allows it — is a scan of a
 // short slice that allocates nothing.
 type access struct {
-	patient string
-	scopes  []granted
+	patient  string
+	patients []string // {patient}, the set a patient/ grant is confined to
+	scopes   []granted
 }
 
 // granted is one resource scope ready to be asked.
@@ -83,7 +84,7 @@ func (a *access) Grant(letter byte, typ string) (service.Grant, error) {
 	g := &a.scopes[first]
 	out := service.Grant{Restriction: g.restriction}
 	if g.confined {
-		out.Patient = a.patient
+		out.Confined, out.Patients = true, a.patients
 	}
 	if n == 1 || g.restriction == nil {
 		return out, nil

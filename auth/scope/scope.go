@@ -306,6 +306,9 @@ func sameQuery(a, b url.Values) bool {
 // context: then patient/ scopes allow nothing).
 func (s Set) Access(patient string) service.Access {
 	a := &access{patient: patient, scopes: make([]granted, 0, len(s.Clinical))}
+	if patient != "" {
+		a.patients = []string{patient}
+	}
 	for _, c := range s.Clinical {
 		g := granted{typ: c.Type, confined: c.Context == "patient", restriction: c.Query, name: c.String()}
 		for i := 0; i < len(c.Letters); i++ {

@@ -123,6 +123,7 @@ func TestNarrow(t *testing.T) {
 }
 
 func TestGrant(t *testing.T) {
+	p1 := []string{"p1"}
 	encDiag, problem, concern := condCat+"|encounter-diagnosis", condCat+"|problem-list-item", usCore+"|health-concern"
 	inferno := "patient/Condition.rs?category=" + encDiag + " patient/Condition.rs?category=" + problem + " patient/Condition.rs?category=" + concern +
 		" patient/Observation.rs?category=" + obsCat + "|laboratory patient/Observation.rs?category=" + obsCat + "|vital-signs patient/Patient.rs"
@@ -137,8 +138,8 @@ func TestGrant(t *testing.T) {
 		asks                  []ask
 	}{
 		{"patient scope confines", "patient/Observation.rs", "p1", []ask{
-			{letter: 'r', typ: "Observation", want: service.Grant{Patient: "p1"}},
-			{letter: 's', typ: "Observation", want: service.Grant{Patient: "p1"}},
+			{letter: 'r', typ: "Observation", want: service.Grant{Confined: true, Patients: p1}},
+			{letter: 's', typ: "Observation", want: service.Grant{Confined: true, Patients: p1}},
 			{letter: 'c', typ: "Observation", err: "do not allow create of Observation: it needs patient/Observation.c (or user/, system/)"},
 			{letter: 'u', typ: "Observation", err: "update of Observation"},
 			{letter: 'd', typ: "Observation", err: "delete of Observation"},
@@ -150,7 +151,7 @@ func TestGrant(t *testing.T) {
 			{letter: 'd', typ: "Condition"}, {letter: 's', typ: "*"}, {letter: 's', typ: "Medication"},
 		}},
 		{"write does not imply read", "patient/Observation.c", "p1", []ask{
-			{letter: 'c', typ: "Observation", want: service.Grant{Patient: "p1"}},
+			{letter: 'c', typ: "Observation", want: service.Grant{Confined: true, Patients: p1}},
 			{letter: 'r', typ: "Observation", err: "read of Observation"},
 		}},
 		{"v1 read is rs, write is cud", "user/Observation.read user/Patient.write", "", []ask{
@@ -164,29 +165,29 @@ func TestGrant(t *testing.T) {
 		}},
 		{"unconfined wins over confined", "patient/*.rs user/Observation.rs", "p1", []ask{
 			{letter: 'r', typ: "Observation"},
-			{letter: 'r', typ: "Condition", want: service.Grant{Patient: "p1"}},
+			{letter: 'r', typ: "Condition", want: service.Grant{Confined: true, Patients: p1}},
 		}},
 		{"unrestricted wins over restricted", "patient/Observation.rs?category=a patient/Observation.r", "p1", []ask{
-			{letter: 'r', typ: "Observation", want: service.Grant{Patient: "p1"}},
-			{letter: 's', typ: "Observation", want: service.Grant{Patient: "p1", Restriction: url.Values{"category": {"a"}}}},
+			{letter: 'r', typ: "Observation", want: service.Grant{Confined: true, Patients: p1}},
+			{letter: 's', typ: "Observation", want: service.Grant{Confined: true, Patients: p1, Restriction: url.Values{"category": {"a"}}}},
 		}},
 		{"unconfined restricted wins over confined", "user/Observation.rs?category=a patient/Observation.rs", "p1", []ask{
 			{letter: 's', typ: "Observation", want: service.Grant{Restriction: url.Values{"category": {"a"}}}},
 		}},
 		{"Inferno fine-grained scopes: one parameter, values OR'ed", inferno, "p1", []ask{
-			{letter: 's', typ: "Condition", want: service.Grant{Patient: "p1", Restriction: url.Values{"category": {encDiag + "," + problem + "," + concern}}}},
-			{letter: 'r', typ: "Condition", want: service.Grant{Patient: "p1", Restriction: url.Values{"category": {encDiag + "," + problem + "," + concern}}}},
-			{letter: 's', typ: "Observation", want: service.Grant{Patient: "p1", Restriction: url.Values{"category": {obsCat + "|laboratory," + obsCat + "|vital-signs"}}}},
-			{letter: 'r', typ: "Patient", want: service.Grant{Patient: "p1"}},
+			{letter: 's', typ: "Condition", want: service.Grant{Confined: true, Patients: p1, Restriction: url.Values{"category": {encDiag + "," + problem + "," + concern}}}},
+			{letter: 'r', typ: "Condition", want: service.Grant{Confined: true, Patients: p1, Restriction: url.Values{"category": {encDiag + "," + problem + "," + concern}}}},
+			{letter: 's', typ: "Observation", want: service.Grant{Confined: true, Patients: p1, Restriction: url.Values{"category": {obsCat + "|laboratory," + obsCat + "|vital-signs"}}}},
+			{letter: 'r', typ: "Patient", want: service.Grant{Confined: true, Patients: p1}},
 			{letter: 'c', typ: "Condition", err: "create of Condition"},
 			{letter: 's', typ: "Encounter", err: "search of Encounter"},
 		}},
 		{"a wildcard's restriction merges with a type's", "patient/*.rs?_tag=a patient/Observation.rs?_tag=b", "p1", []ask{
-			{letter: 's', typ: "Observation", want: service.Grant{Patient: "p1", Restriction: url.Values{"_tag": {"a,b"}}}},
-			{letter: 's', typ: "Condition", want: service.Grant{Patient: "p1", Restriction: url.Values{"_tag": {"a"}}}},
+			{letter: 's', typ: "Observation", want: service.Grant{Confined: true, Patients: p1, Restriction: url.Values{"_tag": {"a,b"}}}},
+			{letter: 's', typ: "Condition", want: service.Grant{Confined: true, Patients: p1, Restriction: url.Values{"_tag": {"a"}}}},
 		}},
 		{"equal restrictions are one", "patient/Observation.rs?category=a&code=b patient/Observation.r?category=a&code=b", "p1", []ask{
-			{letter: 'r', typ: "Observation", want: service.Grant{Patient: "p1", Restriction: url.Values{"category": {"a"}, "code": {"b"}}}},
+			{letter: 'r', typ: "Observation", want: service.Grant{Confined: true, Patients: p1, Restriction: url.Values{"category": {"a"}, "code": {"b"}}}},
 		}},
 		{"restrictions on different parameters cannot be combined", "patient/Observation.rs?category=a patient/Observation.rs?code=b", "p1", []ask{
 			{letter: 's', typ: "Observation", err: "cannot be combined"},

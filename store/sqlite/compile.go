@@ -138,15 +138,22 @@ func (c *compiler) clause(f *frag, cl *query.Clause, ra string, drive bool) erro
 	if drive && cl.Modifier != "not" {
 		cx = x
 	}
-	for i := range cl.Values {
-		if i > 0 {
-			vals.w(" OR ")
+	if ids, typ, ok := refList(k, cl); ok {
+		vals.w(cx, ".type = ")
+		vals.p(typ)
+		vals.w(" AND ", cx, ".id IN ")
+		vals.list(ids)
+	} else {
+		for i := range cl.Values {
+			if i > 0 {
+				vals.w(" OR ")
+			}
+			vals.w("(")
+			if err := c.value(vals, k, cl, &cl.Values[i], cx); err != nil {
+				return err
+			}
+			vals.w(")")
 		}
-		vals.w("(")
-		if err := c.value(vals, k, cl, &cl.Values[i], cx); err != nil {
-			return err
-		}
-		vals.w(")")
 	}
 	switch {
 	case cl.Modifier == "not":
@@ -161,6 +168,28 @@ func (c *compiler) clause(f *frag, cl *query.Clause, ra string, drive bool) erro
 	f.add(vals)
 	f.w("))")
 	return nil
+}
+
+// refList is the ids and their one type when every value of cl, a
+// reference clause without modifier, is a plain Type/id of one type: an
+// IN list then, rather than an OR of conditions, which SQLite nests one
+// level of expression depth per value (its limit is 1,000) — the
+// confinement of a care circle is one clause of thousands of
+// Patient/<id>, one bound parameter each (plus one for the type).
+func refList(k *kind, cl *query.Clause) ([]string, string, bool) {
+	if k != kRef || cl.Modifier != "" || len(cl.Values) < 2 {
+		return nil, "", false
+	}
+	typ := cl.Values[0].RefType
+	ids := make([]string, 0, len(cl.Values))
+	for i := range cl.Values {
+		v := &cl.Values[i]
+		if v.RefURL != "" || v.RefType == "" || v.RefType != typ || v.RefID == "" {
+			return nil, "", false
+		}
+		ids = append(ids, v.RefID)
+	}
+	return ids, typ, true
 }
 
 // idClause matches on resource.id (the (type, id) key) rather than the

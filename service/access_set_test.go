@@ -1,0 +1,104 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/service"
+)
+
+// fixed is an Access giving the same Grant for every letter and type:
+// the Access is the input the care circle (package access) builds.
+type fixed struct{ g service.Grant }
+
+func (f fixed) Grant(byte, string) (service.Grant, error) { return f.g, nil }
+
+// circle is a grant confined to the compartments of ids.
+func circle(ids ...string) service.Grant {
+	return service.Grant{Confined: true, Patients: ids}
+}
+
+// setCase is one interaction under a fixed grant, checked as accessCase.
+type setCase struct {
+	name    string
+	grant   service.Grant
+	op      op
+	status  int
+	want    string
+	err     string
+	written int
+	more    []stored
+}
+
+func (c setCase) run(t *testing.T, s *service.Service) {
+	t.Helper()
+	storeAccessData(t, s, c.more...)
+	ctx := service.WithAccess(context.Background(), fixed{c.grant})
+	before := versions(t, s)
+	status, got, err := c.op.run(ctx, s)
+	if written := versions(t, s) - before; written != c.written {
+		t.Errorf("%d versions written, want %d", written, c.written)
+	}
+	if err != nil {
+		var fe *fhir.Error
+		if !errors.As(err, &fe) {
+			t.Fatalf("an internal error (a 500): %v", err)
+		}
+		if fe.Status != c.status || !strings.Contains(fmt.Sprint(fe.Issues), c.err) {
+			t.Fatalf("error %d %v, want %d saying %q", fe.Status, fe.Issues, c.status, c.err)
+		}
+		return
+	}
+	if status != c.status || (c.want != "" && got != c.want) {
+		t.Fatalf("status %d %q, want %d %q", status, got, c.status, c.want)
+	}
+}
+
+func runSetCases(t *testing.T, cases []setCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.run(t, newFixture(t, engines()[0]).svc)
+		})
+	}
+}
+
+// many is a care circle of n patients holding p1.
+func many(n int) []string {
+	ids := []string{"p1"}
+	for i := 0; len(ids) < n; i++ {
+		ids = append(ids, fmt.Sprintf("q%05d", i))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestAccessPatientSet: a grant confined to a set of patients reaches
+// the compartments of each, and writes only what refers to them alone.
+func TestAccessPatientSet(t *testing.T) {
+	both := circle("p1", "p2")
+	runSetCases(t, []setCase{
+		{name: "search reaches both compartments", grant: both, op: op{do: "search", typ: "Observation"}, status: 200, want: "Observation/o1 Observation/o2 Observation/o3 Observation/o4 Observation/o5 |"},
+		{name: "search of one patient's", grant: circle("p2"), op: op{do: "search", typ: "Observation"}, status: 200, want: "Observation/o2 |"},
+		{name: "Patient search", grant: both, op: op{do: "search", typ: "Patient"}, status: 200, want: "Patient/p1 Patient/p2 |"},
+		{name: "Task by its patient parameter", grant: both, op: op{do: "search", typ: "Task"}, status: 200, want: "Task/t1 Task/t2 |"},
+		{name: "an unsorted set with duplicates", grant: circle("p2", "p1", "p2"), op: op{do: "search", typ: "Encounter"}, status: 200, want: "Encounter/e1 Encounter/e2 |"},
+		{name: "read of either", grant: both, op: op{do: "read", typ: "Observation", id: "o2"}, status: 200, want: "Observation/o2"},
+		{name: "read outside the set", grant: circle("p1"), op: op{do: "read", typ: "Observation", id: "o2"}, status: 404, err: "Observation/o2 is not known"},
+		{name: "no patient: a search matches nothing", grant: circle(), op: op{do: "search", typ: "Observation"}, status: 200, want: "|"},
+		{name: "no patient: a read is refused", grant: circle(), op: op{do: "read", typ: "Observation", id: "o1"}, status: 404, err: "Observation/o1 is not known"},
+		{name: "no patient: shared data is read", grant: circle(), op: op{do: "read", typ: "Practitioner", id: "dr1"}, status: 200, want: "Practitioner/dr1"},
+		{name: "no patient: a create is refused", grant: circle(), op: op{do: "create", typ: "Observation", body: obs("", "p1", "laboratory", "A")}, status: 403, err: "no patient's compartment"},
+		{name: "a write referring to patients of the set", grant: both, op: op{do: "create", typ: "Observation", body: obsBy("", "p1", "p2")}, status: 201, written: 1},
+		{name: "a write referring to a patient outside it", grant: both, op: op{do: "create", typ: "Observation", body: obsBy("", "p1", "p9")}, status: 403, err: "the compartments of 2 patients (p1, p2)"},
+		{name: "an update of one referring outside it", grant: circle("p2", "p3"), more: []stored{{"Observation", obsBy("o20", "p2", "p1")}}, op: op{do: "update", typ: "Observation", id: "o20", body: obs("o20", "p2", "laboratory", "A")}, status: 403, err: "o20 is outside it"},
+		{name: "an update of one referring to the set alone", grant: both, more: []stored{{"Observation", obsBy("o20", "p2", "p1")}}, op: op{do: "update", typ: "Observation", id: "o20", body: obs("o20", "p2", "laboratory", "A")}, status: 200, written: 1},
+		{name: "2000 patients: one clause the engine accepts", grant: circle(many(2000)...), op: op{do: "search", typ: "Observation", q: "code=A"}, status: 200, want: "Observation/o1 |"},
+		{name: "2000 patients: a read", grant: circle(many(2000)...), op: op{do: "read", typ: "Observation", id: "o1"}, status: 200, want: "Observation/o1"},
+		{name: "2000 patients: the message names a few", grant: circle(many(2000)...), op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "A")}, status: 403, err: "the compartments of 2000 patients (p1, q00000, q00001, …)"},
+	})
+}
