@@ -180,7 +180,7 @@ var refusal = fhir.Errorf(403, "forbidden", "", "this resource is not in your ca
 // Grant implements service.Access.
 func (a *careAccess) Grant(letter byte, typ string) (service.Grant, error) {
 	g, err := a.scopes.Grant(letter, typ)
-	if err != nil || g.Confined || g.Patient != "" {
+	if err != nil || g.Confined {
 		return g, err // a patient/ scope: the launch patient already
 	}
 	switch {

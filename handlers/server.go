@@ -188,9 +188,6 @@ const (
 	keyLogger      = "logger"
 	keyLinger      = "linger"
 	keyPrincipal   = "principal"
-	// keyBreakGlass holds the X-Break-Glass reason of a request the care
-	// circle let through by it (set by authenticate, read by the audit).
-	keyBreakGlass = "breakglass"
 )
 
 // requestContext gives each request an id (kept from X-Request-Id when the
