@@ -28,9 +28,9 @@ type Gate struct {
 type Caller struct {
 	// Scopes is the token's Access (auth/scope).
 	Scopes service.Access
-	// Practitioner is the user token's fhirUser when it is a Practitioner
-	// (Practitioner/ID, or an absolute URL ending so); "" for other users
-	// and backend tokens.
+	// Practitioner is the user token's fhirUser (Practitioner/ID, or an
+	// absolute URL ending so); anything else — "", another type — is a
+	// user with no Practitioner, who sees no patient.
 	Practitioner string
 	// User is set for a user token (Practitioner or not).
 	User bool
@@ -53,8 +53,8 @@ func (g *Gate) For(ctx context.Context, c Caller) (service.Access, string, error
 		return c.Scopes, "", nil // backend tokens: their scopes (see docs/security.md)
 	}
 	a := &careAccess{ctx: ctx, gate: g, scopes: c.Scopes, auditor: slices.Contains(c.Roles, "auditor")}
-	if c.Practitioner != "" {
-		pro, rules, err := g.professional(ctx, c.Practitioner)
+	if i := strings.LastIndex(c.Practitioner, "Practitioner/"); i >= 0 {
+		pro, rules, err := g.professional(ctx, c.Practitioner[i:])
 		if err != nil {
 			return nil, "", err
 		}
@@ -82,18 +82,17 @@ func (g *Gate) For(ctx context.Context, c Caller) (service.Access, string, error
 	if err := g.notify(ctx, a.pro, c.Patient, reason); err != nil {
 		return nil, "", fhir.Errorf(503, "transient", "", "break-the-glass could not be notified, so it is not served: %v", err)
 	}
-	a.extra = c.Patient
+	a.set = append(slices.Clone(in), c.Patient)
+	slices.Sort(a.set)
 	return a, reason, nil
 }
 
 // doctorCode is the profession of doctors, the only one that may break the glass.
 const doctorCode = "10"
 
-// professional finds the Practitioner's active roles, their professions
-// and organizations, as the server.
-func (g *Gate) professional(ctx context.Context, fhirUser string) (*Professional, []*Rule, error) {
-	i := strings.LastIndex(fhirUser, "Practitioner/")
-	self := fhirUser[i:]
+// professional finds the active roles of Practitioner/ID self, their
+// professions and organizations, as the server.
+func (g *Gate) professional(ctx context.Context, self string) (*Professional, []*Rule, error) {
 	pro := &Professional{Practitioner: self}
 	var rules []*Rule
 	err := g.Circle.scan(service.WithAccess(ctx, nil), "PractitionerRole", url.Values{"practitioner": {self}, "active": {"true"}}, func(b []byte) {
@@ -135,10 +134,9 @@ type careAccess struct {
 	pro     *Professional // nil: a user with no Practitioner (sees no patient)
 	rules   []*Rule       // the professions of the pro's roles
 	auditor bool
-	extra   string // a patient opened by break-the-glass
 
 	once sync.Once
-	set  []string
+	set  []string // the patients: the circle, and one opened by break-the-glass
 	err  error
 }
 
@@ -152,8 +150,8 @@ func (a *careAccess) doctor() bool {
 }
 
 // patients is the care circle, less the patients whose consent denies
-// sharing with the pro's organizations, plus a patient opened by
-// break-the-glass; computed once per request.
+// sharing with the pro's organizations; computed once per request (For
+// adds to it a patient opened by break-the-glass).
 func (a *careAccess) patients() ([]string, error) {
 	a.once.Do(func() {
 		if a.pro == nil {
@@ -165,12 +163,7 @@ func (a *careAccess) patients() ([]string, error) {
 			a.set, a.err = a.gate.Circle.consented(ctx, a.pro, a.set)
 		}
 	})
-	if a.err != nil || a.extra == "" || slices.Contains(a.set, a.extra) {
-		return a.set, a.err
-	}
-	out := append(slices.Clone(a.set), a.extra)
-	slices.Sort(out)
-	return out, nil
+	return a.set, a.err
 }
 
 // refusal is the answer for what lies outside the circle, the same for
@@ -317,14 +310,11 @@ const BreakGlassSystem = "https://dcc.example.fr/fhir/CodeSystem/dcc-notificatio
 // what is addressed to them).
 func (g *Gate) notify(ctx context.Context, pro *Professional, patient, reason string) error {
 	ctx = service.WithAccess(ctx, nil)
-	var recipients []any
+	var to []string
 	add := func(r string) {
-		for _, x := range recipients {
-			if x.(map[string]any)["reference"] == r {
-				return
-			}
+		if !slices.Contains(to, r) {
+			to = append(to, r)
 		}
-		recipients = append(recipients, map[string]any{"reference": r})
 	}
 	err := g.Circle.scan(ctx, "CareTeam", url.Values{"subject": {"Patient/" + patient}, "status": {"active"}}, func(b []byte) {
 		var r refs
@@ -357,7 +347,11 @@ func (g *Gate) notify(ctx context.Context, pro *Professional, patient, reason st
 		"sent":     g.Circle.Now().UTC().Format(time.RFC3339),
 		"payload":  []any{map[string]any{"contentString": "Accès en urgence au dossier (bris de glace) : " + reason}},
 	}
-	if len(recipients) > 0 {
+	if len(to) > 0 {
+		recipients := make([]any, len(to))
+		for i, r := range to {
+			recipients[i] = map[string]any{"reference": r}
+		}
 		c["recipient"] = recipients
 	}
 	b, err := json.Marshal(c)

@@ -60,6 +60,7 @@ func TestGate(t *testing.T) {
 		{"a nurse, no compartment search", Caller{User: true, Practitioner: "Practitioner/n"}, 's', "*", nil, nil, 403},
 		{"shared data for all", Caller{User: true, Practitioner: "Practitioner/n"}, 'r', "Organization", []string{}, nil, 0},
 		{"a user with no Practitioner sees no patient", Caller{User: true}, 'r', "Observation", []string{}, nil, 0},
+		{"a fhirUser of another type sees no patient", Caller{User: true, Practitioner: "RelatedPerson/r1"}, 'r', "Observation", []string{}, nil, 0},
 		{"AuditEvent: not for a doctor", Caller{User: true, Practitioner: "Practitioner/a"}, 's', "AuditEvent", nil, nil, 403},
 		{"AuditEvent: for an auditor", Caller{User: true, Roles: []string{"auditor"}}, 's', "AuditEvent", []string{}, nil, 0},
 		{"break-the-glass, reason too short", Caller{User: true, Practitioner: "Practitioner/a", BreakGlass: " urgent  ", Patient: "p3"}, 'r', "Patient", nil, nil, 400},

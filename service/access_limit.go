@@ -152,9 +152,9 @@ func compartmentsText(patients []string) string {
 	case 0:
 		return "no patient's compartment"
 	case 1:
-		return "the compartment of Patient/" + patients[0]
+		return "the compartment of " + patientsText(patients)
 	}
-	return fmt.Sprintf("the compartments of %d patients (%s)", len(patients), idsText(patients))
+	return "the compartments of " + patientsText(patients)
 }
 
 // patientsText names patients, a few ids at most.

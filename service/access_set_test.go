@@ -2,13 +2,10 @@ package service_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/service"
 )
 
@@ -39,24 +36,7 @@ func (c setCase) run(t *testing.T, s *service.Service) {
 	t.Helper()
 	storeAccessData(t, s, c.more...)
 	ctx := service.WithAccess(context.Background(), fixed{c.grant})
-	before := versions(t, s)
-	status, got, err := c.op.run(ctx, s)
-	if written := versions(t, s) - before; written != c.written {
-		t.Errorf("%d versions written, want %d", written, c.written)
-	}
-	if err != nil {
-		var fe *fhir.Error
-		if !errors.As(err, &fe) {
-			t.Fatalf("an internal error (a 500): %v", err)
-		}
-		if fe.Status != c.status || !strings.Contains(fmt.Sprint(fe.Issues), c.err) {
-			t.Fatalf("error %d %v, want %d saying %q", fe.Status, fe.Issues, c.status, c.err)
-		}
-		return
-	}
-	if status != c.status || (c.want != "" && got != c.want) {
-		t.Fatalf("status %d %q, want %d %q", status, got, c.status, c.want)
-	}
+	outcome{c.status, c.want, c.err, c.written}.check(t, s, ctx, c.op)
 }
 
 func runSetCases(t *testing.T, cases []setCase) {

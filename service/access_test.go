@@ -434,10 +434,24 @@ func runAccess(t *testing.T, s *service.Service, c accessCase) {
 		t.Fatalf("bad scopes %v", bad)
 	}
 	ctx := service.WithAccess(bg, set.Access(c.patient))
+	outcome{c.status, c.want, c.err, c.written}.check(t, s, ctx, c.op)
+}
+
+// outcome is what a case expects of its operation: the status, what it
+// answered (when want is set), words of its error, the versions written.
+type outcome struct {
+	status    int
+	want, err string
+	written   int
+}
+
+// check runs o under ctx and compares what it did with x.
+func (x outcome) check(t *testing.T, s *service.Service, ctx context.Context, o op) {
+	t.Helper()
 	before := versions(t, s)
-	status, got, err := c.op.run(ctx, s)
-	if written := versions(t, s) - before; written != c.written {
-		t.Errorf("%d versions written, want %d", written, c.written)
+	status, got, err := o.run(ctx, s)
+	if written := versions(t, s) - before; written != x.written {
+		t.Errorf("%d versions written, want %d", written, x.written)
 	}
 	if err != nil {
 		var fe *fhir.Error
@@ -445,16 +459,16 @@ func runAccess(t *testing.T, s *service.Service, c accessCase) {
 			t.Fatalf("an internal error (a 500): %v", err)
 		}
 		status = fe.Status
-		if c.status != status || !strings.Contains(fmt.Sprint(fe.Issues), c.err) {
-			t.Fatalf("error %d %v, want %d saying %q", fe.Status, fe.Issues, c.status, c.err)
+		if x.status != status || !strings.Contains(fmt.Sprint(fe.Issues), x.err) {
+			t.Fatalf("error %d %v, want %d saying %q", fe.Status, fe.Issues, x.status, x.err)
 		}
 		if status == 403 && fe.Issues[0].Code != "forbidden" {
 			t.Errorf("403 with code %q, want forbidden", fe.Issues[0].Code)
 		}
 		return
 	}
-	if status != c.status || (c.want != "" && got != c.want) {
-		t.Fatalf("status %d %q, want %d %q", status, got, c.status, c.want)
+	if status != x.status || (x.want != "" && got != x.want) {
+		t.Fatalf("status %d %q, want %d %q", status, got, x.status, x.want)
 	}
 }
 
