@@ -36,6 +36,11 @@ type Caller struct {
 	User bool
 	// Roles are the account's roles (admin, auditor, observatory).
 	Roles []string
+	// Organization is a backend client's registered Organization
+	// (Organization/ID, dccfhir client add --organization), "" when none:
+	// a laboratory or establishment system is limited to what is
+	// addressed to it (system.go).
+	Organization string
 	// BreakGlass is the X-Break-Glass header, "" when not sent, and
 	// Patient the one patient the request is about ("" when it names none).
 	BreakGlass, Patient string
