@@ -55,6 +55,9 @@ const MinReason = 10
 // organisations, before anything is served).
 func (g *Gate) For(ctx context.Context, c Caller) (service.Access, string, error) {
 	if !c.User {
+		if c.Organization != "" {
+			return &systemAccess{ctx: ctx, circle: g.Circle, scopes: c.Scopes, org: c.Organization}, "", nil // system.go
+		}
 		return c.Scopes, "", nil // backend tokens: their scopes (see docs/security.md)
 	}
 	a := &careAccess{ctx: ctx, gate: g, scopes: c.Scopes, auditor: slices.Contains(c.Roles, "auditor")}

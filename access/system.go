@@ -1,0 +1,260 @@
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/service"
+)
+
+// A backend system registered for an Organization (a laboratory, issue
+// 10) reaches what is addressed to it and what that references, within
+// its scopes:
+//   - ServiceRequest: those addressed to it — performer is the
+//     Organization, or the focus or basedOn of a Task it owns — and those
+//     they reference (an _id list: a performer restriction could not add
+//     the ones a Task addresses, restrictions AND);
+//   - Task: owner is the Organization;
+//   - DiagnosticReport, Observation: based-on one of the ServiceRequests
+//     addressed to it, and confined to their patients, so that a write
+//     cannot put a result in the record of a patient the laboratory has no
+//     request for;
+//   - the resources those ServiceRequests and Tasks reference (subject,
+//     for, focus, specimen, reasonReference, basedOn, supportingInfo,
+//     encounter, a Task's input): an _id list per type; creating one
+//     (a Specimen the laboratory derives) is confined to the requests'
+//     patients, as an id not yet known cannot be listed;
+//   - reference data (service.SharedType): as the scopes say;
+//   - anything else, and a search of every type: 403.
+// Nothing addressed leaves a list empty: the grant is then Confined to no
+// patient at all, which the service enforces as matching nothing (every
+// type above is in the Patient compartment, or Task), where an _id on an
+// id that cannot exist would depend on what the search parser accepts.
+// The lists are found as the server, once per request at the first Grant
+// that needs them, each search bounded by MaxScanned (over it, 403).
+
+// systemAccess is the Access of a backend token registered for an
+// Organization.
+type systemAccess struct {
+	ctx    context.Context // the request's
+	circle *Circle
+	scopes service.Access
+	org    string // Organization/ID
+
+	once sync.Once
+	err  error
+	// addressed are the ServiceRequests addressed to the Organization
+	// (ServiceRequest/ID, sorted); ids the ids of what it may see, by type
+	// (ServiceRequest included); patients those of the requests.
+	addressed []string
+	ids       map[string][]string
+	patients  []string
+}
+
+// systemFixed are the types a laboratory always has a rule for, even
+// when nothing references one (then it sees none).
+var systemFixed = []string{"ServiceRequest", "Task", "DiagnosticReport", "Observation", "Patient", "Specimen", "Condition"}
+
+// systemRefusal answers a read outside what is addressed to the system,
+// the same for what does not exist.
+func (a *systemAccess) refusal() error {
+	return fhir.Errorf(403, "forbidden", "", "this resource is not addressed to %s (this client's organization), nor referenced by what is, or does not exist", a.org)
+}
+
+// Grant implements service.Access.
+func (a *systemAccess) Grant(letter byte, typ string) (service.Grant, error) {
+	g, err := a.scopes.Grant(letter, typ)
+	if err != nil || service.SharedType(typ) {
+		return g, err
+	}
+	if typ == "*" {
+		return service.Grant{}, fhir.Errorf(403, "forbidden", "", "this client acts for %s and sees what is addressed to it only: search its types one at a time", a.org)
+	}
+	if err := a.compute(); err != nil {
+		return service.Grant{}, err
+	}
+	limited := service.Grant{Confined: g.Confined, Patients: g.Patients, Restriction: g.Restriction, Refusal: a.refusal()}
+	confine := func(set []string) service.Grant {
+		if !limited.Confined {
+			limited.Confined, limited.Patients = true, set
+		} else { // a patient/ scope as well: both
+			limited.Patients = intersect(limited.Patients, set)
+		}
+		return limited
+	}
+	restrict := func(param string, values []string) service.Grant {
+		if len(values) == 0 {
+			return confine([]string{}) // nothing: no patient at all
+		}
+		limited.Restriction = merge(g.Restriction, url.Values{param: {strings.Join(values, ",")}})
+		return limited
+	}
+	switch typ {
+	case "Task":
+		limited.Restriction = merge(g.Restriction, url.Values{"owner": {a.org}})
+		return limited, nil
+	case "DiagnosticReport", "Observation":
+		restrict("based-on", a.addressed)
+		return confine(a.patients), nil
+	}
+	ids, ok := a.ids[typ]
+	if !ok && !slices.Contains(systemFixed, typ) {
+		return service.Grant{}, fhir.Errorf(403, "forbidden", "", "this client acts for %s: it sees the ServiceRequests and Tasks addressed to it, what they reference, and the DiagnosticReports and Observations based on them; no %s is among them", a.org, typ)
+	}
+	if letter == 'c' && typ != "ServiceRequest" && typ != "Patient" {
+		return confine(a.patients), nil // a new one, for the requests' patients
+	}
+	return restrict("_id", ids), nil
+}
+
+// intersect is the patients of both sorted sets.
+func intersect(a, b []string) []string {
+	out := []string{}
+	for _, id := range a {
+		if _, found := slices.BinarySearch(b, id); found {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// compute finds, once, the ServiceRequests and Tasks addressed to the
+// Organization and what they reference.
+func (a *systemAccess) compute() error {
+	a.once.Do(func() { a.err = a.find(service.WithAccess(a.ctx, nil)) })
+	return a.err
+}
+
+func (a *systemAccess) find(ctx context.Context) error {
+	seen := map[string]map[string]bool{}
+	add := func(reference string) {
+		typ, id, ok := localRef(reference)
+		if !ok {
+			return
+		}
+		if seen[typ] == nil {
+			seen[typ] = map[string]bool{}
+		}
+		seen[typ][id] = true
+	}
+	addressed, patients := map[string]bool{}, map[string]bool{}
+	// the ServiceRequests whose performer is the Organization
+	err := a.circle.scan(ctx, "ServiceRequest", url.Values{"performer": {a.org}}, func(b []byte) {
+		var r struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(b, &r) == nil && r.ID != "" {
+			addressed["ServiceRequest/"+r.ID] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	// the Tasks it owns, and the ServiceRequests they are about
+	err = a.circle.scan(ctx, "Task", url.Values{"owner": {a.org}}, func(b []byte) {
+		var t struct {
+			For             ref   `json:"for"`
+			Focus           ref   `json:"focus"`
+			Encounter       ref   `json:"encounter"`
+			BasedOn         []ref `json:"basedOn"`
+			ReasonReference ref   `json:"reasonReference"`
+			Input           []struct {
+				ValueReference ref `json:"valueReference"`
+			} `json:"input"`
+		}
+		if json.Unmarshal(b, &t) != nil {
+			return
+		}
+		for _, r := range append([]ref{t.For, t.Focus, t.Encounter, t.ReasonReference}, t.BasedOn...) {
+			add(r.Reference)
+		}
+		for _, r := range append([]ref{t.Focus}, t.BasedOn...) {
+			if typ, _, _ := localRef(r.Reference); typ == "ServiceRequest" {
+				addressed[trimHistory(r.Reference)] = true
+			}
+		}
+		if id := t.For.patientID(); id != "" {
+			patients[id] = true
+		}
+		for _, in := range t.Input {
+			add(in.ValueReference.Reference)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	// what the addressed ServiceRequests reference
+	a.addressed = sortedKeys(addressed)
+	for start := 0; start < len(a.addressed); start += 100 {
+		chunk := a.addressed[start:min(start+100, len(a.addressed))]
+		ids := make([]string, len(chunk))
+		for i, r := range chunk {
+			ids[i] = strings.TrimPrefix(r, "ServiceRequest/")
+			add(r)
+		}
+		err := a.circle.scan(ctx, "ServiceRequest", url.Values{"_id": {strings.Join(ids, ",")}}, func(b []byte) {
+			var sr struct {
+				Subject         ref   `json:"subject"`
+				Encounter       ref   `json:"encounter"`
+				Specimen        []ref `json:"specimen"`
+				ReasonReference []ref `json:"reasonReference"`
+				BasedOn         []ref `json:"basedOn"`
+				SupportingInfo  []ref `json:"supportingInfo"`
+			}
+			if json.Unmarshal(b, &sr) != nil {
+				return
+			}
+			add(sr.Subject.Reference)
+			add(sr.Encounter.Reference)
+			for _, rs := range [][]ref{sr.Specimen, sr.ReasonReference, sr.BasedOn, sr.SupportingInfo} {
+				for _, r := range rs {
+					add(r.Reference)
+				}
+			}
+			if id := sr.Subject.patientID(); id != "" {
+				patients[id] = true
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	a.patients = sortedKeys(patients)
+	a.ids = make(map[string][]string, len(seen))
+	for typ, set := range seen {
+		a.ids[typ] = sortedKeys(set)
+	}
+	return nil
+}
+
+func sortedKeys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// localRef splits a relative reference Type/id (a version, /_history/n,
+// dropped); ok false for an absolute, contained or malformed one, which
+// names nothing this server can list.
+func localRef(reference string) (typ, id string, ok bool) {
+	typ, id, ok = strings.Cut(trimHistory(reference), "/")
+	if !ok || typ == "" || id == "" || typ[0] < 'A' || typ[0] > 'Z' || strings.ContainsAny(id, "/,") {
+		return "", "", false
+	}
+	return typ, id, true
+}
+
+func trimHistory(reference string) string {
+	if i := strings.Index(reference, "/_history/"); i >= 0 {
+		return reference[:i]
+	}
+	return reference
+}
