@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -37,6 +38,18 @@ import (
 // id that cannot exist would depend on what the search parser accepts.
 // The lists are found as the server, once per request at the first Grant
 // that needs them, each search bounded by MaxScanned (over it, 403).
+//
+// An establishment's record system is told apart by its Organization's
+// type: a Healthcare Provider (EstablishmentType) is an establishment,
+// anything else — no type, a laboratory, an Organization not stored — a
+// laboratory, the narrower. An establishment reaches the whole
+// compartment of its patients: those it manages (Patient
+// managingOrganization), those of an Encounter it is the serviceProvider
+// of (at any date: its own record), those of the requests addressed to it
+// as above; it creates and updates the Patients it manages (a new
+// patient: the Patient names it as managingOrganization, then its
+// Encounters may follow in a later request — within one transaction the
+// new patient is not yet one of its patients).
 
 // systemAccess is the Access of a backend token registered for an
 // Organization.
@@ -46,8 +59,9 @@ type systemAccess struct {
 	scopes service.Access
 	org    string // Organization/ID
 
-	once sync.Once
-	err  error
+	once          sync.Once
+	err           error
+	establishment bool
 	// addressed are the ServiceRequests addressed to the Organization
 	// (ServiceRequest/ID, sorted); ids the ids of what it may see, by type
 	// (ServiceRequest included); patients those of the requests.
@@ -94,6 +108,13 @@ func (a *systemAccess) Grant(letter byte, typ string) (service.Grant, error) {
 		limited.Restriction = merge(g.Restriction, url.Values{param: {strings.Join(values, ",")}})
 		return limited
 	}
+	if a.establishment {
+		if typ == "Patient" && (letter == 'c' || letter == 'u') {
+			limited.Restriction = merge(g.Restriction, url.Values{"organization": {a.org}})
+			return limited, nil // the Patients it manages
+		}
+		return confine(a.patients), nil // the service refuses a type it cannot confine
+	}
 	switch typ {
 	case "Task":
 		limited.Restriction = merge(g.Restriction, url.Values{"owner": {a.org}})
@@ -123,14 +144,82 @@ func intersect(a, b []string) []string {
 	return out
 }
 
-// compute finds, once, the ServiceRequests and Tasks addressed to the
-// Organization and what they reference.
+// compute finds, once, what the Organization is, the ServiceRequests and
+// Tasks addressed to it and what they reference, and an establishment's
+// patients.
 func (a *systemAccess) compute() error {
-	a.once.Do(func() { a.err = a.find(service.WithAccess(a.ctx, nil)) })
+	a.once.Do(func() {
+		ctx := service.WithAccess(a.ctx, nil)
+		if a.establishment, a.err = a.isEstablishment(ctx); a.err != nil {
+			return
+		}
+		if a.err = a.addressedTo(ctx); a.err == nil && a.establishment {
+			a.err = a.managed(ctx)
+		}
+	})
 	return a.err
 }
 
-func (a *systemAccess) find(ctx context.Context) error {
+// EstablishmentType is the Organization.type of an establishment
+// (organization-type "prov", Healthcare Provider).
+const EstablishmentType = "http://terminology.hl7.org/CodeSystem/organization-type|prov"
+
+// managed adds to an establishment's patients those it manages and those
+// of its Encounters.
+func (a *systemAccess) managed(ctx context.Context) error {
+	in := map[string]bool{}
+	for _, id := range a.patients {
+		in[id] = true
+	}
+	err := a.circle.scan(ctx, "Patient", url.Values{"organization": {a.org}}, func(b []byte) {
+		var r refs
+		if json.Unmarshal(b, &r) == nil && r.ID != "" {
+			in[r.ID] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	into := &admitted{ids: in}
+	if err := a.circle.subjects(ctx, "Encounter", url.Values{"service-provider": {a.org}}, "", into); err != nil {
+		return err
+	}
+	a.patients = sortedKeys(in)
+	return nil
+}
+
+// isEstablishment reads whether the Organization is a Healthcare Provider.
+func (a *systemAccess) isEstablishment(ctx context.Context) (bool, error) {
+	_, id, _ := strings.Cut(a.org, "/")
+	r, err := a.circle.Service.Read(ctx, "Organization", id)
+	if err != nil {
+		var fe *fhir.Error
+		if errors.As(err, &fe) && fe.Status < 500 {
+			return false, nil // not stored (404, 410): a laboratory
+		}
+		return false, err
+	}
+	var o struct {
+		Type []struct {
+			Coding []struct{ System, Code string } `json:"coding"`
+		} `json:"type"`
+	}
+	if json.Unmarshal(r.JSON, &o) != nil {
+		return false, nil
+	}
+	for _, t := range o.Type {
+		for _, c := range t.Coding {
+			if c.System+"|"+c.Code == EstablishmentType {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// addressedTo finds the ServiceRequests and Tasks addressed to the
+// Organization and what they reference.
+func (a *systemAccess) addressedTo(ctx context.Context) error {
 	seen := map[string]map[string]bool{}
 	add := func(reference string) {
 		typ, id, ok := localRef(reference)

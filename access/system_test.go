@@ -175,3 +175,65 @@ func status(err error) int {
 	}
 	return 0
 }
+
+// TestSystemEstablishment: an establishment (an Organization of type
+// Healthcare Provider) reaches the compartments of the patients it
+// manages or has Encounters of, and of its requests'.
+func TestSystemEstablishment(t *testing.T) {
+	e := labEnv(t)
+	e.put("Organization", "chu", map[string]any{"name": "CHU", "type": []any{map[string]any{"coding": []any{
+		map[string]any{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": "prov"}}}}})
+	e.put("Patient", "p1", map[string]any{"managingOrganization": refTo("Organization/chu")})
+	e.put("Encounter", "e2", map[string]any{"status": "finished", "class": map[string]any{"code": "AMB"}, "subject": refTo("Patient/p2"),
+		"serviceProvider": refTo("Organization/chu"), "period": map[string]any{"start": "2001-01-01", "end": "2001-01-02"}})
+	g := &Gate{Circle: e.c, Policy: Default()}
+	ctx := context.Background()
+	a, _, err := g.For(ctx, Caller{Scopes: everything{}, Organization: "Organization/chu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx = service.WithAccess(ctx, a)
+	for _, c := range []struct {
+		typ  string
+		want []string // nil: 403
+	}{
+		{"Patient", []string{"p1", "p2"}},
+		{"Observation", []string{"o1", "o2"}},
+		{"Specimen", []string{"s1", "s2"}},
+		{"Task", []string{"t2"}},
+		{"CarePlan", []string{}},
+		{"Organization", []string{"chu", "lab1"}},
+		{"Binary", nil},
+	} {
+		resp, err := e.svc.Search(ctx, c.typ, url.Values{}, false)
+		if c.want == nil {
+			if status(err) != 403 {
+				t.Errorf("%s: %v; want a 403", c.typ, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.typ, err)
+			continue
+		}
+		got := []string{}
+		for _, r := range resp.Result.Resources {
+			got = append(got, r.ID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v; want %v", c.typ, got, c.want)
+		}
+	}
+	if gr, err := a.Grant('c', "Patient"); err != nil || gr.Restriction.Get("organization") != "Organization/chu" || gr.Confined {
+		t.Errorf("creating a Patient: %+v, %v; want one it manages", gr, err)
+	}
+	for _, w := range []struct{ typ, body string }{
+		{"Patient", `{"resourceType":"Patient","managingOrganization":{"reference":"Organization/other"}}`},
+		{"Observation", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p3"}}`},
+	} {
+		if _, err := e.svc.Create(ctx, w.typ, []byte(w.body), service.Preconditions{}); status(err) != 403 {
+			t.Errorf("create %s: %v; want a 403", w.body, err)
+		}
+	}
+}
