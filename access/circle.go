@@ -142,8 +142,9 @@ func (a *admitted) endsAt(t time.Time) {
 	}
 }
 
-// ErrTooLarge is a care circle that could not be computed within MaxScanned.
-var ErrTooLarge = fhir.Errorf(403, "too-costly", "", "the care circle of this professional is larger than this server computes per request (%d resources read by one rule): access is refused; ask the operator", MaxScanned)
+// ErrTooLarge is a care circle, or what a system's Organization is
+// addressed (system.go), that could not be computed within MaxScanned.
+var ErrTooLarge = fhir.Errorf(403, "too-costly", "", "what this caller may reach (a professional's care circle, what is addressed to a system's organization) is larger than this server computes per request (%d resources read by one search): access is refused; ask the operator", MaxScanned)
 
 // scan runs the search q on typ as the server, page by page, and calls
 // each for every match, up to MaxScanned matches.

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/service"
 )
 
@@ -17,9 +19,10 @@ import (
 // 10) reaches what is addressed to it and what that references, within
 // its scopes:
 //   - ServiceRequest: those addressed to it — performer is the
-//     Organization, or the focus or basedOn of a Task it owns — and those
-//     they reference (an _id list: a performer restriction could not add
-//     the ones a Task addresses, restrictions AND);
+//     Organization, or the focus or basedOn of a Task it owns (the DCC's
+//     circuit: Task.owner is the current lab) — and those they reference
+//     (an _id list: a performer restriction could not add the ones a Task
+//     addresses, restrictions AND), under way or recent (below);
 //   - Task: owner is the Organization;
 //   - DiagnosticReport, Observation: based-on one of the ServiceRequests
 //     addressed to it, and confined to their patients, so that a write
@@ -74,7 +77,7 @@ type systemAccess struct {
 // when nothing references one (then it sees none).
 var systemFixed = []string{"ServiceRequest", "Task", "DiagnosticReport", "Observation", "Patient", "Specimen", "Condition"}
 
-// systemRefusal answers a read outside what is addressed to the system,
+// refusal answers a read outside what is addressed to the system,
 // the same for what does not exist.
 func (a *systemAccess) refusal() error {
 	return fhir.Errorf(403, "forbidden", "", "this resource is not addressed to %s (this client's organization), nor referenced by what is, or does not exist", a.org)
@@ -93,44 +96,77 @@ func (a *systemAccess) Grant(letter byte, typ string) (service.Grant, error) {
 		return service.Grant{}, err
 	}
 	limited := service.Grant{Confined: g.Confined, Patients: g.Patients, Restriction: g.Restriction, Refusal: a.refusal()}
-	confine := func(set []string) service.Grant {
+	confine := func(set []string) {
 		if !limited.Confined {
 			limited.Confined, limited.Patients = true, set
 		} else { // a patient/ scope as well: both
 			limited.Patients = intersect(limited.Patients, set)
 		}
-		return limited
 	}
-	restrict := func(param string, values []string) service.Grant {
-		if len(values) == 0 {
-			return confine([]string{}) // nothing: no patient at all
+	restrict := func(param string, values ...string) error {
+		switch {
+		case len(values) == 0:
+			confine([]string{}) // nothing: no patient at all
+		case len(values) > search.MaxValuesPerParam:
+			return fhir.Errorf(403, "too-costly", "", "%s has more than %d %s resources under way or changed in the last %d days, more than one search may list: access to them is refused; ask the operator", a.org, search.MaxValuesPerParam, typ, int(systemRecent.Hours()/24))
+		default:
+			limited.Restriction = merge(g.Restriction, url.Values{param: {strings.Join(values, ",")}})
 		}
-		limited.Restriction = merge(g.Restriction, url.Values{param: {strings.Join(values, ",")}})
-		return limited
+		return nil
 	}
 	if a.establishment {
 		if typ == "Patient" && (letter == 'c' || letter == 'u') {
-			limited.Restriction = merge(g.Restriction, url.Values{"organization": {a.org}})
-			return limited, nil // the Patients it manages
+			err = restrict("organization", a.org) // the Patients it manages
+		} else {
+			confine(a.patients) // the service refuses a type it cannot confine
 		}
-		return confine(a.patients), nil // the service refuses a type it cannot confine
+		return limited, err
 	}
 	switch typ {
 	case "Task":
-		limited.Restriction = merge(g.Restriction, url.Values{"owner": {a.org}})
-		return limited, nil
+		err = restrict("owner", a.org)
 	case "DiagnosticReport", "Observation":
-		restrict("based-on", a.addressed)
-		return confine(a.patients), nil
+		err = restrict("based-on", a.addressed...)
+		confine(a.patients)
+	default:
+		ids, ok := a.ids[typ]
+		switch {
+		case !ok && !slices.Contains(systemFixed, typ):
+			return service.Grant{}, fhir.Errorf(403, "forbidden", "", "this client acts for %s: it sees the ServiceRequests and Tasks addressed to it, what they reference, and the DiagnosticReports and Observations based on them; no %s is among them", a.org, typ)
+		case letter == 'c' && typ != "ServiceRequest" && typ != "Patient":
+			confine(a.patients) // a new one, for the requests' patients
+		default:
+			err = restrict("_id", ids...)
+		}
 	}
-	ids, ok := a.ids[typ]
-	if !ok && !slices.Contains(systemFixed, typ) {
-		return service.Grant{}, fhir.Errorf(403, "forbidden", "", "this client acts for %s: it sees the ServiceRequests and Tasks addressed to it, what they reference, and the DiagnosticReports and Observations based on them; no %s is among them", a.org, typ)
+	if err != nil {
+		return service.Grant{}, err
 	}
-	if letter == 'c' && typ != "ServiceRequest" && typ != "Patient" {
-		return confine(a.patients), nil // a new one, for the requests' patients
+	return limited, nil
+}
+
+// The requests that make the lists are those under way — a
+// ServiceRequest or Task of an open status — and those changed within
+// systemRecent (a result amended after its request completed): the
+// service reads a restriction as a search, whose parameters hold at most
+// search.MaxValuesPerParam values, and a laboratory accumulates requests
+// for years. A list over that bound refuses its type (403 too-costly)
+// rather than serve a part of it. The Tasks themselves are not limited
+// so (owner).
+const (
+	systemRecent = 30 * 24 * time.Hour
+	srOpen       = "draft,active,on-hold"
+	taskOpen     = "draft,requested,received,accepted,ready,in-progress,on-hold"
+)
+
+// current scans the resources of typ whose param names the Organization,
+// open or changed within systemRecent (each may come twice).
+func (a *systemAccess) current(ctx context.Context, typ, param, open string, each func([]byte)) error {
+	if err := a.circle.scan(ctx, typ, url.Values{param: {a.org}, "status": {open}}, each); err != nil {
+		return err
 	}
-	return restrict("_id", ids), nil
+	since := a.circle.Now().Add(-systemRecent).UTC().Format(time.RFC3339)
+	return a.circle.scan(ctx, typ, url.Values{param: {a.org}, "_lastUpdated": {"ge" + since}}, each)
 }
 
 // intersect is the patients of both sorted sets.
@@ -233,7 +269,7 @@ func (a *systemAccess) addressedTo(ctx context.Context) error {
 	}
 	addressed, patients := map[string]bool{}, map[string]bool{}
 	// the ServiceRequests whose performer is the Organization
-	err := a.circle.scan(ctx, "ServiceRequest", url.Values{"performer": {a.org}}, func(b []byte) {
+	err := a.current(ctx, "ServiceRequest", "performer", srOpen, func(b []byte) {
 		var r struct {
 			ID string `json:"id"`
 		}
@@ -245,7 +281,7 @@ func (a *systemAccess) addressedTo(ctx context.Context) error {
 		return err
 	}
 	// the Tasks it owns, and the ServiceRequests they are about
-	err = a.circle.scan(ctx, "Task", url.Values{"owner": {a.org}}, func(b []byte) {
+	err = a.current(ctx, "Task", "owner", taskOpen, func(b []byte) {
 		var t struct {
 			For             ref   `json:"for"`
 			Focus           ref   `json:"focus"`

@@ -3,11 +3,14 @@ package access
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/dccfhir/dccfhir/fhir"
+	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/service"
 )
 
@@ -50,6 +53,17 @@ func labEnv(t *testing.T) *circleEnv {
 	result("Observation", "o2", "p2", "sr2")
 	result("Observation", "o3", "p3", "sr3")
 	e.put("Organization", "lab1", map[string]any{"name": "Lab 1"})
+	// lab1's requests done with: sr4 long ago (no longer listed), sr5
+	// lately (still)
+	done := func(id, ago string) {
+		d, _ := time.ParseDuration(ago)
+		e.svc.Now = func() time.Time { return time.Now().Add(-d) }
+		e.put("ServiceRequest", id, map[string]any{"status": "completed", "intent": "order", "subject": refTo("Patient/p1"),
+			"code": map[string]any{"text": "NGS"}, "performer": []any{refTo("Organization/lab1")}})
+		e.svc.Now = time.Now
+	}
+	done("sr4", "2000h")
+	done("sr5", "48h")
 	return e
 }
 
@@ -61,7 +75,7 @@ func TestSystemSees(t *testing.T) {
 		name, org, typ string
 		want           []string // the ids a search finds; nil: 403
 	}{
-		{"lab1's ServiceRequests: performer, and a Task's focus", "Organization/lab1", "ServiceRequest", []string{"sr1", "sr3"}},
+		{"lab1's ServiceRequests: performer, and a Task's focus; done lately, not long ago", "Organization/lab1", "ServiceRequest", []string{"sr1", "sr3", "sr5"}},
 		{"lab1's Tasks", "Organization/lab1", "Task", []string{"t1"}},
 		{"the Patients its requests are about", "Organization/lab1", "Patient", []string{"p1", "p3"}},
 		{"the Specimens its requests name", "Organization/lab1", "Specimen", []string{"s1", "s3"}},
@@ -136,11 +150,11 @@ func TestSystemGrant(t *testing.T) {
 		restriction url.Values
 		patients    []string // nil: not confined
 	}{
-		{'c', "Observation", url.Values{"based-on": {"ServiceRequest/sr1,ServiceRequest/sr3"}}, []string{"p1", "p3"}},
-		{'u', "DiagnosticReport", url.Values{"based-on": {"ServiceRequest/sr1,ServiceRequest/sr3"}}, []string{"p1", "p3"}},
+		{'c', "Observation", url.Values{"based-on": {"ServiceRequest/sr1,ServiceRequest/sr3,ServiceRequest/sr5"}}, []string{"p1", "p3"}},
+		{'u', "DiagnosticReport", url.Values{"based-on": {"ServiceRequest/sr1,ServiceRequest/sr3,ServiceRequest/sr5"}}, []string{"p1", "p3"}},
 		{'s', "Task", url.Values{"owner": {"Organization/lab1"}}, nil},
-		{'r', "ServiceRequest", url.Values{"_id": {"sr1,sr3"}}, nil},
-		{'c', "ServiceRequest", url.Values{"_id": {"sr1,sr3"}}, nil},
+		{'r', "ServiceRequest", url.Values{"_id": {"sr1,sr3,sr5"}}, nil},
+		{'c', "ServiceRequest", url.Values{"_id": {"sr1,sr3,sr5"}}, nil},
 		{'r', "Specimen", url.Values{"_id": {"s1,s3"}}, nil},
 		{'c', "Specimen", nil, []string{"p1", "p3"}}, // a derived Specimen, for its patients
 	} {
@@ -234,6 +248,26 @@ func TestSystemEstablishment(t *testing.T) {
 	} {
 		if _, err := e.svc.Create(ctx, w.typ, []byte(w.body), service.Preconditions{}); status(err) != 403 {
 			t.Errorf("create %s: %v; want a 403", w.body, err)
+		}
+	}
+}
+// TestSystemTooMany: more requests under way than a restriction may list
+// refuses the types listed from them (403), not the Tasks.
+func TestSystemTooMany(t *testing.T) {
+	e := newCircleEnv(t)
+	for i := range search.MaxValuesPerParam + 1 {
+		e.put("ServiceRequest", fmt.Sprintf("sr%d", i), map[string]any{"status": "active", "intent": "order", "subject": refTo("Patient/p1"),
+			"code": map[string]any{"text": "NGS"}, "performer": []any{refTo("Organization/lab1")}})
+	}
+	g := &Gate{Circle: e.c, Policy: Default()}
+	a, _, _ := g.For(context.Background(), Caller{Scopes: everything{}, Organization: "Organization/lab1"})
+	ctx := service.WithAccess(context.Background(), a)
+	for _, c := range []struct {
+		typ    string
+		status int
+	}{{"ServiceRequest", 403}, {"Observation", 403}, {"Patient", 0}, {"Task", 0}} {
+		if _, err := e.svc.Search(ctx, c.typ, url.Values{}, false); status(err) != c.status {
+			t.Errorf("%s: %v; want status %d", c.typ, err, c.status)
 		}
 	}
 }
