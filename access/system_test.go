@@ -251,6 +251,7 @@ func TestSystemEstablishment(t *testing.T) {
 		}
 	}
 }
+
 // TestSystemTooMany: more requests under way than a restriction may list
 // refuses the types listed from them (403), not the Tasks.
 func TestSystemTooMany(t *testing.T) {
