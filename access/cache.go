@@ -33,7 +33,8 @@ type circleCache struct {
 	entries map[string]cached
 }
 
-// cached is what the gate knows of one Practitioner at one commit mark.
+// cached is what the gate knows of one Practitioner, or one system's
+// Organization, at one commit mark.
 // Its slices are shared by the requests that use it: never modified.
 type cached struct {
 	mark  uint64
@@ -42,7 +43,9 @@ type cached struct {
 	// the circle, less consent denials, when computed at this mark
 	circle    []string
 	hasCircle bool
-	until     time.Time // the circle's end of use
+	until     time.Time // the circle's (or lists') end of use
+	// a system's Organization (keyed by Organization/ID): what it reaches
+	lists *systemLists
 }
 
 // mark is the store's commit mark, ok false when it has none.

@@ -58,7 +58,7 @@ const MinReason = 10
 func (g *Gate) For(ctx context.Context, c Caller) (service.Access, string, error) {
 	if !c.User {
 		if c.Organization != "" {
-			return &systemAccess{ctx: ctx, circle: g.Circle, scopes: c.Scopes, org: c.Organization}, "", nil // system.go
+			return &systemAccess{ctx: ctx, gate: g, circle: g.Circle, scopes: c.Scopes, org: c.Organization}, "", nil // system.go
 		}
 		return c.Scopes, "", nil // backend tokens: their scopes (see docs/security.md)
 	}

@@ -58,16 +58,24 @@ import (
 // Organization.
 type systemAccess struct {
 	ctx    context.Context // the request's
+	gate   *Gate
 	circle *Circle
 	scopes service.Access
 	org    string // Organization/ID
 
-	once          sync.Once
-	err           error
+	once sync.Once
+	err  error
+	systemLists
+}
+
+// systemLists is what an Organization reaches, found once per request
+// (or taken from the gate's cache: shared, never modified).
+type systemLists struct {
 	establishment bool
 	// addressed are the ServiceRequests addressed to the Organization
 	// (ServiceRequest/ID, sorted); ids the ids of what it may see, by type
-	// (ServiceRequest included); patients those of the requests.
+	// (ServiceRequest included); patients those of the requests (and an
+	// establishment's).
 	addressed []string
 	ids       map[string][]string
 	patients  []string
@@ -185,12 +193,22 @@ func intersect(a, b []string) []string {
 // patients.
 func (a *systemAccess) compute() error {
 	a.once.Do(func() {
+		now := a.circle.Now()
+		mark, marked := a.gate.mark() // before reading
+		if e, ok := a.gate.cache.get(a.org, mark); marked && ok && e.lists != nil && now.Before(e.until) {
+			a.systemLists = *e.lists
+			return
+		}
 		ctx := service.WithAccess(a.ctx, nil)
 		if a.establishment, a.err = a.isEstablishment(ctx); a.err != nil {
 			return
 		}
 		if a.err = a.addressedTo(ctx); a.err == nil && a.establishment {
 			a.err = a.managed(ctx)
+		}
+		if a.err == nil && marked {
+			lists := a.systemLists
+			a.gate.cache.put(a.org, cached{mark: mark, lists: &lists, until: now.Add(cacheAge)})
 		}
 	})
 	return a.err

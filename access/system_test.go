@@ -272,3 +272,39 @@ func TestSystemTooMany(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemCache: a laboratory's lists are reused while nothing is
+// written, and a new request addressed to it is seen at once.
+func TestSystemCache(t *testing.T) {
+	e := labEnv(t)
+	g := &Gate{Circle: e.c, Policy: Default()}
+	ids := func() string {
+		t.Helper()
+		a, _, _ := g.For(context.Background(), Caller{Scopes: everything{}, Organization: "Organization/lab1"})
+		gr, err := a.Grant('r', "ServiceRequest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gr.Restriction.Get("_id")
+	}
+	if got := ids(); got != "sr1,sr3,sr5" {
+		t.Fatalf("lab1's requests: %s", got)
+	}
+	m, _ := g.mark()
+	en, ok := g.cache.get("Organization/lab1", m)
+	if !ok || en.lists == nil {
+		t.Fatal("lab1's lists are not cached")
+	}
+	lists := *en.lists
+	lists.ids = map[string][]string{"ServiceRequest": {"cached"}}
+	en.lists = &lists
+	g.cache.put("Organization/lab1", en)
+	if got := ids(); got != "cached" {
+		t.Errorf("nothing written: %s; want the cached lists", got)
+	}
+	e.put("ServiceRequest", "sr6", map[string]any{"status": "active", "intent": "order", "subject": refTo("Patient/p1"),
+		"code": map[string]any{"text": "NGS"}, "performer": []any{refTo("Organization/lab1")}})
+	if got := ids(); got != "sr1,sr3,sr5,sr6" {
+		t.Errorf("after a new request: %s", got)
+	}
+}
