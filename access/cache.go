@@ -9,8 +9,9 @@ import (
 
 // The care circle is evaluated from the stored resources (circle.go), a
 // dozen searches per request. While the store commits nothing they give
-// the same answer, so the gate keeps a professional's roles and circle
-// with the store's commit mark (store.CommitMarker) taken before reading
+// the same answer, so the gate keeps a professional's roles and circle,
+// and what a system's Organization reaches (system.go), with the store's
+// commit mark (store.CommitMarker) taken before reading
 // them, and reuses them while the mark has not moved: any write — a new
 // Encounter, an ended CareTeam membership, a consent — moves it, and the
 // next request reads again. Time alone also changes the circle: an entry
