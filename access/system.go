@@ -28,7 +28,9 @@ import (
 //     addressed to it, and confined to their patients, so that a write
 //     cannot put a result in the record of a patient the laboratory has no
 //     request for;
-//   - the resources those ServiceRequests and Tasks reference (subject,
+//   - Patient: those of the requests (subject, Task.for), as a
+//     confinement;
+//   - the other resources those ServiceRequests and Tasks reference (subject,
 //     for, focus, specimen, reasonReference, basedOn, supportingInfo,
 //     encounter, a Task's input): an _id list per type; creating one
 //     (a Specimen the laboratory derives) is confined to the requests'
@@ -136,12 +138,14 @@ func (a *systemAccess) Grant(letter byte, typ string) (service.Grant, error) {
 	case "DiagnosticReport", "Observation":
 		err = restrict("based-on", a.addressed...)
 		confine(a.patients)
+	case "Patient":
+		confine(a.patients) // exact, and not bounded as an _id list is
 	default:
 		ids, ok := a.ids[typ]
 		switch {
 		case !ok && !slices.Contains(systemFixed, typ):
 			return service.Grant{}, fhir.Errorf(403, "forbidden", "", "this client acts for %s: it sees the ServiceRequests and Tasks addressed to it, what they reference, and the DiagnosticReports and Observations based on them; no %s is among them", a.org, typ)
-		case letter == 'c' && typ != "ServiceRequest" && typ != "Patient":
+		case letter == 'c' && typ != "ServiceRequest":
 			confine(a.patients) // a new one, for the requests' patients
 		default:
 			err = restrict("_id", ids...)
