@@ -86,7 +86,11 @@ package service
 // before anything that tells resources apart: every refusal of a read,
 // vread or history — outside the grant, unknown, a malformed or missing
 // version, deleted — is the same 404 "Type/id is not known", and so is a
-// patch of an unknown or deleted resource. Writes do reveal existence, as
+// patch of an unknown or deleted resource; when the grant has a Refusal
+// (a professional's: outside the care circle, break-the-glass possible)
+// each of them is that Refusal instead, the same error whatever the
+// reason — so too $everything of a Patient so refused and a Bundle's GET
+// entries, which run the same read. Writes do reveal existence, as
 // the issue requires the 403: an update or delete of another patient's
 // live resource is 403, of an absent id 201 or 204; a conditional update
 // whose body id is another's live resource 409.
@@ -145,8 +149,10 @@ type Grant struct {
 	Patients []string
 	// Refusal, when set, is the answer to a read, vread or history of a
 	// resource outside the grant, and of one that does not exist, deleted
-	// or unknown alike (the care circle's 403, which says break-the-glass
-	// is possible); nil: the 404 of an unknown resource.
+	// or unknown alike, and to a patch of an absent or deleted resource
+	// (the care circle's 403, which says break-the-glass is possible),
+	// returned as it is; nil: the 404 of an unknown resource. It counts
+	// only when the grant narrows (Confined or Restriction).
 	Refusal error
 	// Restriction is a search every resource reached must also match (a
 	// search-restricted scope such as patient/Observation.rs?category=laboratory),

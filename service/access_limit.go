@@ -30,6 +30,21 @@ type limit struct {
 	// parameter for Task and Device (patientParams).
 	by          string
 	restriction url.Values
+	// refusal is the grant's Refusal: the answer, instead of the 404 of
+	// an unknown resource, to a read outside l (notKnown). Not compared
+	// by equal: it says nothing about what a search matches.
+	refusal error
+}
+
+// notKnown is the answer to a read, vread, history or patch of typ/id
+// that l hides, or that does not exist, is deleted or lacks the version
+// asked: the grant's Refusal when it has one (the same error, the same
+// bytes, whatever the reason), else the 404 of an unknown resource.
+func (l *limit) notKnown(typ, id string) error {
+	if l != nil && l.refusal != nil {
+		return l.refusal
+	}
+	return notKnown(typ, id)
 }
 
 // patientComp is the compartment patient/ scopes confine to.
@@ -79,9 +94,9 @@ func (s *Service) limitOf(g Grant, letter byte, typ string) (*limit, error) {
 		if g.Restriction == nil {
 			return nil, nil
 		}
-		return &limit{restriction: g.Restriction}, nil
+		return &limit{restriction: g.Restriction, refusal: g.Refusal}, nil
 	}
-	l := &limit{confined: true, patients: patientSet(g.Patients), by: search.CompartmentParam, restriction: g.Restriction}
+	l := &limit{confined: true, patients: patientSet(g.Patients), by: search.CompartmentParam, restriction: g.Restriction, refusal: g.Refusal}
 	switch p := patientParams[typ]; {
 	case typ == "*" || search.InCompartment(patientComp, typ):
 	case p != "":

@@ -54,7 +54,7 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 	var cur *store.Resource
 	if id != "" && lim != nil {
 		if cur, err = s.current(ctx, s.Store, typ, id, lim); err != nil || cur == nil {
-			return nil, cmp.Or(storeErr(err), notKnown(typ, id))
+			return nil, cmp.Or(storeErr(err), lim.notKnown(typ, id))
 		}
 	} else if id != "" {
 		if _, err := s.Store.VRead(ctx, typ, id, 1); errors.Is(err, store.ErrNotFound) {
