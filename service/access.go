@@ -15,7 +15,8 @@ package service
 // narrowed alike (one search carries one set of clauses; else 403); a
 // search naming no type needs a wildcard *.s (unconfined for a system
 // search, which reaches shared types too: else name them with _type).
-// $reindex, and any write of a SearchParameter (it changes what every
+// A type history under a narrowing grant is narrowed version by version
+// (see Compartment). $reindex, and any write of a SearchParameter (it changes what every
 // resource is indexed under), need an unconfined, unrestricted *.u
 // (system/*.u). Each write entry of a Bundle is asked as its single
 // request is, before anything runs: a transaction with one refused entry
@@ -63,21 +64,29 @@ package service
 //     the user/ or system/ scope it needs).
 // Searches get the confinement clause; reads, vreads and instance history
 // of a resource outside it (or deleted, which cannot be checked) answer
-// the 404 of an unknown resource, same words; type and system history
-// cannot be narrowed and are refused (403). A write must leave the
-// resource confined to the patients of the set alone: every Patient
-// entry of the new content's compartment index (Task, Device: of their
-// patient parameter) must be one of them — Observation{subject: p2,
-// performer: [p1]} is in p1's compartment and p1 may read it, never write
-// it — and an update, patch or delete needs the same of the current
-// version (its index computed again), else 403 and nothing is written.
+// the 404 of an unknown resource, same words. Type and system history
+// list only the versions whose own content is within the grant (its
+// compartment index computed again, the restriction checked as for an
+// older version below), deletions left out, without a total, reading at
+// most 8 store pages per page answered (it may hold fewer versions than
+// _count, or none, and pages on from the store's cursor); a system
+// history asks the grant of each type it lists, once per type, and
+// leaves out the types refused or unconfinable (history.go). A write
+// must leave the resource confined to the patients of the set alone:
+// every Patient entry of the new content's compartment index (Task,
+// Device: of their patient parameter) must be one of them —
+// Observation{subject: p2, performer: [p1]} is in p1's compartment and
+// p1 may read it, never write it — and an update, patch or delete needs
+// the same of the current version (its index computed again), else 403
+// and nothing is written.
 //
 // Restriction. A search-restricted grant (Grant.Restriction) is parsed by
 // the search parser (once per restriction and types, cached) and ANDed to
 // every search; reads check membership with one narrowed search; a
 // write's new content must match it by its token index entries (a
 // restriction on another kind of parameter refuses writes); an older
-// version is shown only when its own token entries match, and never
+// version, and any version a type or system history lists, is shown
+// only when its own token entries match, and never
 // under a restriction of another kind (date, string...), which only the
 // current version can be checked against (fail closed); a restriction the
 // server cannot read or enforce allows nothing.
@@ -110,7 +119,8 @@ package service
 // unrestricted grant an interaction costs one Grant call per letter it
 // needs (a conditional write 's' too, an answer showing a match or a
 // patch's result 'r' too; more for the types its includes and chains
-// reach), and allocates nothing for it. Under a narrowing grant a read,
+// reach), and allocates nothing for it — but a system history asks one
+// Grant per type it lists. Under a narrowing grant a read,
 // or a vread of the current version, is one store query (the membership
 // search), a vread of an older version two.
 
