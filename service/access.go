@@ -15,10 +15,18 @@ package service
 // narrowed alike (one search carries one set of clauses; else 403); a
 // search naming no type needs a wildcard *.s (unconfined for a system
 // search, which reaches shared types too: else name them with _type).
-// A type history under a narrowing grant is narrowed version by version
-// (see Compartment). $reindex, and any write of a SearchParameter (it changes what every
+// A compartment search of every type (Patient/x/*, $everything) and a
+// system history need the wildcard too, and ask 's' of each type they
+// reach besides: the types refused on their own (AuditEvent, to a
+// non-auditor) are left out, the others narrowed by the wildcard's grant
+// (a type named in _type and refused is a 403). A type history under a
+// narrowing grant is narrowed version by version (see Compartment).
+// $reindex, and any write of a SearchParameter (it changes what every
 // resource is indexed under), need an unconfined, unrestricted *.u
-// (system/*.u). Each write entry of a Bundle is asked as its single
+// (system/*.u). No client writes an AuditEvent, with any scope or none:
+// every create, update, patch and delete of one, conditional or in a
+// Bundle, is a 405 (the audit trail is the server's: package audit
+// stores it through the store). Each write entry of a Bundle is asked as its single
 // request is, before anything runs: a transaction with one refused entry
 // is refused whole (403, naming the entry), a batch entry fails alone;
 // GET entries are checked by the read or search they run.

@@ -21,7 +21,15 @@ var writeVerbs = map[string]string{"POST": "create", "PUT": "update", "PATCH": "
 // A SearchParameter changes what every later write indexes (and $reindex
 // what is stored), whoever's it is: writing one also needs what $reindex
 // needs (mayRewriteIndex).
+//
+// No client writes an AuditEvent (405, whatever its access, without one
+// too): the record of what was done is the server's (package audit puts
+// them through store.Tx.Put), and a client that could change it could
+// hide what it did.
 func (s *Service) writeGrant(ctx context.Context, method, typ string) (*limit, error) {
+	if typ == "AuditEvent" {
+		return nil, fhir.Errorf(405, "not-supported", "", "AuditEvents are written by the server only")
+	}
 	l, err := s.grant(ctx, writeLetters[method], typ)
 	if err == nil && typ == "SearchParameter" {
 		err = mayRewriteIndex(ctx, writeVerbs[method]+" of a SearchParameter, which changes the index of every resource")
