@@ -52,7 +52,8 @@ package service
 // compartments of a set of patients (Grant.Patients): a patient/ grant
 // to the launch patient, a professional's to the care circle; "the
 // patient" below is any of them, and a set that is empty confines to
-// nothing at all (every search matches nothing, every read is refused):
+// nothing at all (every search matches nothing and every read is
+// refused, without asking the store: Plan.Nothing):
 //   - the types of the R4 Patient compartment, by the compartment index
 //     (_compartment=Patient/<id>: the Patient itself, the resources
 //     referring to it through the parameters of the Patient

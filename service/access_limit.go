@@ -36,6 +36,10 @@ type limit struct {
 	refusal error
 }
 
+// none reports whether l confines to no patient at all: nothing is
+// within it, and no store query is needed to say so.
+func (l *limit) none() bool { return l != nil && l.confined && len(l.patients) == 0 }
+
 // notKnown is the answer to a read, vread, history or patch of typ/id
 // that l hides, or that does not exist, is deleted or lacks the version
 // asked: the grant's Refusal when it has one (the same error, the same
@@ -307,6 +311,9 @@ func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids [
 		return nil, err
 	}
 	out := make(map[string]*store.Resource, len(ids))
+	if l.none() {
+		return out, nil
+	}
 	for start := 0; start < len(ids); start += memberChunk {
 		chunk := ids[start:min(start+memberChunk, len(ids))]
 		idc := query.Clause{Param: "_id", Type: query.TypeToken}

@@ -152,6 +152,10 @@ func (s *Service) planNarrowed(ctx context.Context, r store.Reader, q *query.Que
 		return nil, err
 	}
 	p.Asked, p.Access = q, notes
+	if slices.ContainsFunc(ls, (*limit).none) {
+		p.Nothing = true
+		p.Access = append(p.Access, "the token's scopes confine the search to no patient at all: nothing matches, the store is not asked")
+	}
 	return p, nil
 }
 
@@ -301,7 +305,7 @@ func (s *Service) resolve(ctx context.Context, r store.Reader, q *query.Query, l
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.Search(ctx, p.Match)
+	res, err := p.search(ctx, r)
 	if err != nil {
 		return nil, err
 	}
