@@ -92,13 +92,17 @@ package service
 // Restriction. A search-restricted grant (Grant.Restriction) is parsed by
 // the search parser (once per restriction and types, cached) and ANDed to
 // every search; reads check membership with one narrowed search; a
-// write's new content must match it by its token index entries (a
-// restriction on another kind of parameter refuses writes); an older
+// write's new content must match it by its index entries — token
+// (category=system|code), reference of Type/id or bare ids
+// (based-on=ServiceRequest/1,ServiceRequest/2: a laboratory client
+// writes only the DiagnosticReports and Observations based on its
+// orders) — and by its id for _id; a restriction on another kind of
+// parameter, a modifier, a chain or a URL value refuses writes. An older
 // version, and any version a type or system history lists, is shown
-// only when its own token entries match, and never
-// under a restriction of another kind (date, string...), which only the
-// current version can be checked against (fail closed); a restriction the
-// server cannot read or enforce allows nothing.
+// only when its own entries match the same way, and never under a
+// restriction of another kind (date, string...), which only the current
+// version can be checked against (fail closed); a restriction the server
+// cannot read or enforce allows nothing.
 //
 // What answers reveal. Under a narrowing grant the access check comes
 // before anything that tells resources apart: every refusal of a read,

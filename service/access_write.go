@@ -84,13 +84,13 @@ func (s *Service) mayChange(ctx context.Context, r store.Reader, method string, 
 // compartment alone (it must refer to the patient through a parameter of
 // the Patient CompartmentDefinition, e.g. Observation.subject, and to no
 // other Patient through any; Task and Device by their patient
-// parameter), or not matching the restriction (token parameters only;
-// any other kind of restriction refuses every write).
+// parameter), or not matching the restriction (token, reference and _id
+// parameters; any other kind of restriction refuses every write).
 func (s *Service) mayWrite(w write, idx *query.Index) error {
 	if w.lim == nil {
 		return nil
 	}
-	ok, err := s.fits(w.lim, w.typ, idx, true)
+	ok, err := s.fits(w.lim, w.typ, w.id, idx, true)
 	if err != nil || ok {
 		return err
 	}

@@ -111,7 +111,7 @@ const historyPages = 8
 // or a system history under an Access (lim nil): the versions whose own
 // content is within the grant on their type (fitsStored, as an older
 // version of an instance history: the compartment index computed again,
-// a restriction checked on its token entries, any other kind failing
+// a restriction checked on its index entries, any other kind failing
 // closed), deletions left out (what they deleted cannot be checked);
 // under a type the grant leaves unnarrowed (shared data under a patient/
 // scope, an unconfined scope) every version and deletion. A system
