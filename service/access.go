@@ -133,7 +133,8 @@ package service
 // needs (a conditional write 's' too, an answer showing a match or a
 // patch's result 'r' too; more for the types its includes and chains
 // reach), and allocates nothing for it — but a system history asks one
-// Grant per type it lists. Under a narrowing grant a read,
+// Grant per type it lists, and a compartment search of every type (and
+// $everything) one per type of the compartment. Under a narrowing grant a read,
 // or a vread of the current version, is one store query (the membership
 // search), a vread of an older version two.
 

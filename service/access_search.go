@@ -57,7 +57,7 @@ func (s *Service) searchLimit(ctx context.Context, q *query.Query, comp string) 
 	var refused error
 	for _, t := range types {
 		g, err := a.Grant('s', t)
-		if err != nil && !named {
+		if fe, ok := isClientErr(err); ok && fe.Status == 403 && !named {
 			refused = cmp.Or(refused, err)
 			continue
 		}
