@@ -26,10 +26,10 @@ package service
 // (system/*.u). No client writes an AuditEvent, with any scope or none:
 // every create, update, patch and delete of one, conditional or in a
 // Bundle, is a 405 (the audit trail is the server's: package audit
-// stores it through the store). Each write entry of a Bundle is asked as its single
-// request is, before anything runs: a transaction with one refused entry
-// is refused whole (403, naming the entry), a batch entry fails alone;
-// GET entries are checked by the read or search they run.
+// stores it through the store). Each write entry of a Bundle is asked as
+// its single request is, before anything runs: a transaction with one
+// refused entry is refused whole (403, naming the entry), a batch entry
+// fails alone; GET entries are checked by the read or search they run.
 //
 // Mixed contexts. When several scopes allow an interaction the widest
 // wins, for that interaction alone (an unconfined user/ or system/ scope
@@ -73,7 +73,8 @@ package service
 //     the user/ or system/ scope it needs).
 // Searches get the confinement clause; reads, vreads and instance history
 // of a resource outside it (or deleted, which cannot be checked) answer
-// the 404 of an unknown resource, same words. Type and system history
+// the 404 of an unknown resource, same words (or the grant's Refusal:
+// What answers reveal). Type and system history
 // list only the versions whose own content is within the grant (its
 // compartment index computed again, the restriction checked as for an
 // older version below), deletions left out, without a total, reading at
@@ -134,9 +135,11 @@ package service
 // patch's result 'r' too; more for the types its includes and chains
 // reach), and allocates nothing for it — but a system history asks one
 // Grant per type it lists, and a compartment search of every type (and
-// $everything) one per type of the compartment. Under a narrowing grant a read,
-// or a vread of the current version, is one store query (the membership
-// search), a vread of an older version two.
+// $everything) one per type of the compartment. Under a narrowing grant
+// a read, or a vread of the current version, is one store query (the
+// membership search), a vread of an older version two; the confinement
+// is one clause whatever the size of the set (the engines take a long
+// list of patients as one IN / $in: 40,000 on SQLite, store/storetest).
 
 import (
 	"context"
