@@ -82,6 +82,9 @@ func TestAccessPatientSet(t *testing.T) {
 		{name: "an update of one referring to the set alone", grant: both, more: []stored{{"Observation", obsBy("o20", "p2", "p1")}}, op: op{do: "update", typ: "Observation", id: "o20", body: obs("o20", "p2", "laboratory", "A")}, status: 200, written: 1},
 		{name: "2000 patients: one clause the engine accepts", grant: circle(many(2000)...), op: op{do: "search", typ: "Observation", q: "code=A"}, status: 200, want: "Observation/o1 |"},
 		{name: "2000 patients: a read", grant: circle(many(2000)...), op: op{do: "read", typ: "Observation", id: "o1"}, status: 200, want: "Observation/o1"},
+		{name: "40000 patients: a search", grant: circle(many(40000)...), op: op{do: "search", typ: "Observation", q: "code=A"}, status: 200, want: "Observation/o1 |"},
+		{name: "40000 patients: a compartment search of every type", grant: circle(many(40000)...), op: op{do: "search", comp: "Patient", compID: "p1", q: "_id=o1,o2"}, status: 200, want: "Observation/o1 |"},
+		{name: "40000 patients: a type history", grant: circle(many(40000)...), op: op{do: "history", typ: "Encounter"}, status: 200, want: "Encounter/e1"},
 		{name: "2000 patients: the message names a few", grant: circle(many(2000)...), op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "A")}, status: 403, err: "the compartments of 2000 patients (p1, q00000, q00001, …)"},
 	})
 }
