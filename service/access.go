@@ -15,12 +15,21 @@ package service
 // narrowed alike (one search carries one set of clauses; else 403); a
 // search naming no type needs a wildcard *.s (unconfined for a system
 // search, which reaches shared types too: else name them with _type).
+// A compartment search of every type (Patient/x/*, $everything) and a
+// system history need the wildcard too, and ask 's' of each type they
+// reach besides: the types refused on their own (AuditEvent, to a
+// non-auditor) are left out, the others narrowed by the wildcard's grant
+// (a type named in _type and refused is a 403). A type history under a
+// narrowing grant is narrowed version by version (see Compartment).
 // $reindex, and any write of a SearchParameter (it changes what every
 // resource is indexed under), need an unconfined, unrestricted *.u
-// (system/*.u). Each write entry of a Bundle is asked as its single
-// request is, before anything runs: a transaction with one refused entry
-// is refused whole (403, naming the entry), a batch entry fails alone;
-// GET entries are checked by the read or search they run.
+// (system/*.u). No client writes an AuditEvent, with any scope or none:
+// every create, update, patch and delete of one, conditional or in a
+// Bundle, is a 405 (the audit trail is the server's: package audit
+// stores it through the store). Each write entry of a Bundle is asked as
+// its single request is, before anything runs: a transaction with one
+// refused entry is refused whole (403, naming the entry), a batch entry
+// fails alone; GET entries are checked by the read or search they run.
 //
 // Mixed contexts. When several scopes allow an interaction the widest
 // wins, for that interaction alone (an unconfined user/ or system/ scope
@@ -43,7 +52,8 @@ package service
 // compartments of a set of patients (Grant.Patients): a patient/ grant
 // to the launch patient, a professional's to the care circle; "the
 // patient" below is any of them, and a set that is empty confines to
-// nothing at all (every search matches nothing, every read is refused):
+// nothing at all (every search matches nothing and every read is
+// refused, without asking the store: Plan.Nothing):
 //   - the types of the R4 Patient compartment, by the compartment index
 //     (_compartment=Patient/<id>: the Patient itself, the resources
 //     referring to it through the parameters of the Patient
@@ -63,30 +73,47 @@ package service
 //     the user/ or system/ scope it needs).
 // Searches get the confinement clause; reads, vreads and instance history
 // of a resource outside it (or deleted, which cannot be checked) answer
-// the 404 of an unknown resource, same words; type and system history
-// cannot be narrowed and are refused (403). A write must leave the
-// resource confined to the patients of the set alone: every Patient
-// entry of the new content's compartment index (Task, Device: of their
-// patient parameter) must be one of them — Observation{subject: p2,
-// performer: [p1]} is in p1's compartment and p1 may read it, never write
-// it — and an update, patch or delete needs the same of the current
-// version (its index computed again), else 403 and nothing is written.
+// the 404 of an unknown resource, same words (or the grant's Refusal:
+// What answers reveal). Type and system history
+// list only the versions whose own content is within the grant (its
+// compartment index computed again, the restriction checked as for an
+// older version below), deletions left out, without a total, reading at
+// most 8 store pages per page answered (it may hold fewer versions than
+// _count, or none, and pages on from the store's cursor); a system
+// history asks the grant of each type it lists, once per type, and
+// leaves out the types refused or unconfinable (history.go). A write
+// must leave the resource confined to the patients of the set alone:
+// every Patient entry of the new content's compartment index (Task,
+// Device: of their patient parameter) must be one of them —
+// Observation{subject: p2, performer: [p1]} is in p1's compartment and
+// p1 may read it, never write it — and an update, patch or delete needs
+// the same of the current version (its index computed again), else 403
+// and nothing is written.
 //
 // Restriction. A search-restricted grant (Grant.Restriction) is parsed by
 // the search parser (once per restriction and types, cached) and ANDed to
 // every search; reads check membership with one narrowed search; a
-// write's new content must match it by its token index entries (a
-// restriction on another kind of parameter refuses writes); an older
-// version is shown only when its own token entries match, and never
-// under a restriction of another kind (date, string...), which only the
-// current version can be checked against (fail closed); a restriction the
-// server cannot read or enforce allows nothing.
+// write's new content must match it by its index entries — token
+// (category=system|code), reference of Type/id or bare ids
+// (based-on=ServiceRequest/1,ServiceRequest/2: a laboratory client
+// writes only the DiagnosticReports and Observations based on its
+// orders) — and by its id for _id; a restriction on another kind of
+// parameter, a modifier, a chain or a URL value refuses writes. An older
+// version, and any version a type or system history lists, is shown
+// only when its own entries match the same way, and never under a
+// restriction of another kind (date, string...), which only the current
+// version can be checked against (fail closed); a restriction the server
+// cannot read or enforce allows nothing.
 //
 // What answers reveal. Under a narrowing grant the access check comes
 // before anything that tells resources apart: every refusal of a read,
 // vread or history — outside the grant, unknown, a malformed or missing
 // version, deleted — is the same 404 "Type/id is not known", and so is a
-// patch of an unknown or deleted resource. Writes do reveal existence, as
+// patch of an unknown or deleted resource; when the grant has a Refusal
+// (a professional's: outside the care circle, break-the-glass possible)
+// each of them is that Refusal instead, the same error whatever the
+// reason — so too $everything of a Patient so refused and a Bundle's GET
+// entries, which run the same read. Writes do reveal existence, as
 // the issue requires the 403: an update or delete of another patient's
 // live resource is 403, of an absent id 201 or 204; a conditional update
 // whose body id is another's live resource 409.
@@ -106,9 +133,13 @@ package service
 // unrestricted grant an interaction costs one Grant call per letter it
 // needs (a conditional write 's' too, an answer showing a match or a
 // patch's result 'r' too; more for the types its includes and chains
-// reach), and allocates nothing for it. Under a narrowing grant a read,
-// or a vread of the current version, is one store query (the membership
-// search), a vread of an older version two.
+// reach), and allocates nothing for it — but a system history asks one
+// Grant per type it lists, and a compartment search of every type (and
+// $everything) one per type of the compartment. Under a narrowing grant
+// a read, or a vread of the current version, is one store query (the
+// membership search), a vread of an older version two; the confinement
+// is one clause whatever the size of the set (the engines take a long
+// list of patients as one IN / $in: 40,000 on SQLite, store/storetest).
 
 import (
 	"context"
@@ -145,8 +176,10 @@ type Grant struct {
 	Patients []string
 	// Refusal, when set, is the answer to a read, vread or history of a
 	// resource outside the grant, and of one that does not exist, deleted
-	// or unknown alike (the care circle's 403, which says break-the-glass
-	// is possible); nil: the 404 of an unknown resource.
+	// or unknown alike, and to a patch of an absent or deleted resource
+	// (the care circle's 403, which says break-the-glass is possible),
+	// returned as it is; nil: the 404 of an unknown resource. It counts
+	// only when the grant narrows (Confined or Restriction).
 	Refusal error
 	// Restriction is a search every resource reached must also match (a
 	// search-restricted scope such as patient/Observation.rs?category=laboratory),

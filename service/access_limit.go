@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -30,6 +31,25 @@ type limit struct {
 	// parameter for Task and Device (patientParams).
 	by          string
 	restriction url.Values
+	// refusal is the grant's Refusal: the answer, instead of the 404 of
+	// an unknown resource, to a read outside l (notKnown). Not compared
+	// by equal: it says nothing about what a search matches.
+	refusal error
+}
+
+// none reports whether l confines to no patient at all: nothing is
+// within it, and no store query is needed to say so.
+func (l *limit) none() bool { return l != nil && l.confined && len(l.patients) == 0 }
+
+// notKnown is the answer to a read, vread, history or patch of typ/id
+// that l hides, or that does not exist, is deleted or lacks the version
+// asked: the grant's Refusal when it has one (the same error, the same
+// bytes, whatever the reason), else the 404 of an unknown resource.
+func (l *limit) notKnown(typ, id string) error {
+	if l != nil && l.refusal != nil {
+		return l.refusal
+	}
+	return notKnown(typ, id)
 }
 
 // patientComp is the compartment patient/ scopes confine to.
@@ -79,9 +99,9 @@ func (s *Service) limitOf(g Grant, letter byte, typ string) (*limit, error) {
 		if g.Restriction == nil {
 			return nil, nil
 		}
-		return &limit{restriction: g.Restriction}, nil
+		return &limit{restriction: g.Restriction, refusal: g.Refusal}, nil
 	}
-	l := &limit{confined: true, patients: patientSet(g.Patients), by: search.CompartmentParam, restriction: g.Restriction}
+	l := &limit{confined: true, patients: patientSet(g.Patients), by: search.CompartmentParam, restriction: g.Restriction, refusal: g.Refusal}
 	switch p := patientParams[typ]; {
 	case typ == "*" || search.InCompartment(patientComp, typ):
 	case p != "":
@@ -292,6 +312,9 @@ func (s *Service) members(ctx context.Context, r store.Reader, typ string, ids [
 		return nil, err
 	}
 	out := make(map[string]*store.Resource, len(ids))
+	if l.none() {
+		return out, nil
+	}
 	for start := 0; start < len(ids); start += memberChunk {
 		chunk := ids[start:min(start+memberChunk, len(ids))]
 		idc := query.Clause{Param: "_id", Type: query.TypeToken}
@@ -328,19 +351,21 @@ func (s *Service) current(ctx context.Context, r store.Reader, typ, id string, l
 	return m[id], err
 }
 
-// fits reports whether a version, by its search index, falls within l:
-// confined to the launch patient by its _compartment entries (Task and
-// Device: their patient parameter), and matching each restriction clause
-// by its token entries. strict is a write's check: the resource must then
-// name no other Patient there either (Observation{subject: p2, performer:
-// p1} is in p1's compartment, and p2's too: a patient/ grant of p1 may
-// read it, never write it). Only token clauses (system|code, |code, code,
-// system|) can be checked on an index: with strict (a write) any other
-// clause refuses the write; without (an older version read), it counts as
-// not matching — fail closed: a date, string or reference restriction is
-// checked by a membership search, on the current version only, so an
-// older version is never shown under it.
-func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (bool, error) {
+// fits reports whether a version (typ/id), by its search index, falls
+// within l: confined to the launch patient by its _compartment entries
+// (Task and Device: their patient parameter), and matching each
+// restriction clause (onIndex). strict is a write's check: the resource
+// must then name no other Patient there either (Observation{subject: p2,
+// performer: p1} is in p1's compartment, and p2's too: a patient/ grant
+// of p1 may read it, never write it). Only token clauses (system|code,
+// |code, code, system|), reference clauses of Type/id or id values
+// (based-on=ServiceRequest/1,ServiceRequest/2: a laboratory writes only
+// what is based on its orders) and _id can be checked on an index: with
+// strict (a write) any other clause refuses the write; without (an older
+// version read), it counts as not matching — fail closed: a date or
+// string restriction is checked by a membership search, on the current
+// version only, so an older version is never shown under it.
+func (s *Service) fits(l *limit, typ, id string, idx *query.Index, strict bool) (bool, error) {
 	if l.confined && !refersTo(idx, l.by, l.patients, strict) {
 		return false, nil
 	}
@@ -353,17 +378,65 @@ func (s *Service) fits(l *limit, typ string, idx *query.Index, strict bool) (boo
 	}
 	for i := range cls {
 		cl := &cls[i]
-		if cl.Type != query.TypeToken || cl.Modifier != "" || cl.Missing != nil || cl.Chain != nil || cl.Has != nil {
+		ok, checked := onIndex(cl, id, idx)
+		if !checked {
 			if strict {
-				return false, forbidden("restrict %s to %s, and %s cannot be checked on what is written (only token parameters such as category=system|code can): writes are not allowed", typ, restrictionText(l.restriction), cl.Param)
+				return false, forbidden("restrict %s to %s, and %s cannot be checked on what is written (only token parameters such as category=system|code, references such as based-on=ServiceRequest/1 and _id can): writes are not allowed", typ, restrictionText(l.restriction), cl.Param)
 			}
 			return false, nil
 		}
-		if !tokenMatch(cl, idx.Tokens) {
+		if !ok {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// onIndex reports whether the version id, of index idx, matches cl, as
+// the engine's search would; checked is false when cl cannot be checked
+// on an index (a modifier, :missing, a chain, _has, a canonical or
+// absolute URL, another kind of parameter).
+func onIndex(cl *query.Clause, id string, idx *query.Index) (ok, checked bool) {
+	if cl.Modifier != "" || cl.Missing != nil || cl.Chain != nil || cl.Has != nil {
+		return false, false
+	}
+	switch {
+	case cl.Param == "_id":
+		return slices.ContainsFunc(cl.Values, func(v query.Value) bool { return cmp.Or(v.Code, v.Str) == id }), true
+	case cl.Type == query.TypeToken:
+		return tokenMatch(cl, idx.Tokens), true
+	case cl.Type == query.TypeReference:
+		return refMatch(cl, idx.Refs)
+	}
+	return false, false
+}
+
+// refMatch reports whether one of the reference entries matches one of
+// the clause's values, Type/id or a bare id (of one of the clause's
+// target types when it names them); checked is false when a value is a
+// URL (absolute or canonical), which the index resolves in ways this
+// check does not repeat.
+func refMatch(cl *query.Clause, entries []query.RefEntry) (ok, checked bool) {
+	for _, v := range cl.Values {
+		if v.RefURL != "" || v.RefID == "" {
+			return false, false
+		}
+	}
+	for _, v := range cl.Values {
+		for _, e := range entries {
+			if e.Param != cl.Param || e.ID != v.RefID {
+				continue
+			}
+			if v.RefType != "" && v.RefType != e.Type {
+				continue
+			}
+			if v.RefType == "" && len(cl.TargetTypes) > 0 && !slices.Contains(cl.TargetTypes, e.Type) {
+				continue
+			}
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // refersTo reports whether idx refers to one of patients (a sorted set)
@@ -415,7 +488,7 @@ func (s *Service) fitsStored(l *limit, r *store.Resource) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return s.fits(l, r.Type, idx, false)
+	return s.fits(l, r.Type, r.ID, idx, false)
 }
 
 // indexOf is the search index of a stored version, computed again.

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -21,50 +22,74 @@ import (
 // search without _type, or types the scopes narrow differently
 // (Observation confined, Medication not; two restrictions), are refused
 // with a 403 asking for one type at a time or for _type.
-func (s *Service) searchLimit(ctx context.Context, q *query.Query, comp string) (*limit, error) {
+//
+// A compartment search naming no type (Patient/x/*, $everything) asks
+// the grant of each type of the compartment too, and searches only the
+// types it allows: kept is then those types (nil: q's own), so what the
+// wildcard allows never reaches a type refused on its own (an AuditEvent
+// to a non-auditor). When it allows none, the first refusal.
+func (s *Service) searchLimit(ctx context.Context, q *query.Query, comp string) (first *limit, kept []string, err error) {
 	a := AccessFrom(ctx)
 	if a == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	types, named := q.Types, len(q.Types) > 0
 	if comp != "" {
 		types = compartmentTypes(comp, q.Types)
 	}
-	var wild Grant
+	var wild *limit
 	if !named {
 		g, err := a.Grant('s', "*")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(types) == 0 {
 			if g.Confined {
-				return nil, forbidden("confine search to %s, which a search of every resource type cannot be (some types are shared, outside any compartment): name the types with _type", compartmentsText(patientSet(g.Patients)))
+				return nil, nil, forbidden("confine search to %s, which a search of every resource type cannot be (some types are shared, outside any compartment): name the types with _type", compartmentsText(patientSet(g.Patients)))
 			}
-			return s.limitOf(g, 's', "*")
+			l, err := s.limitOf(g, 's', "*")
+			return l, nil, err
 		}
-		wild = g
+		if wild, err = s.limitOf(g, 's', "*"); err != nil {
+			return nil, nil, err
+		}
 	}
-	var first *limit
-	for i, t := range types {
-		g := wild
-		if named {
-			var err error
-			if g, err = a.Grant('s', t); err != nil {
-				return nil, err
-			}
+	var refused error
+	for _, t := range types {
+		g, err := a.Grant('s', t)
+		if fe, ok := isClientErr(err); ok && fe.Status == 403 && !named {
+			refused = cmp.Or(refused, err)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 		l, err := s.limitOf(g, 's', t)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if i == 0 {
+		if !named && (l == nil || l.equal(wild)) {
+			// the wildcard narrows every type of the compartment alike;
+			// a type's own grant unnarrowed (a user/ scope beside
+			// patient/*.s) is not widened to
+			l = wild
+		}
+		switch {
+		case len(kept) == 0:
 			first = l
-		} else if !first.equal(l) {
-			return nil, forbidden("narrow search of %s (%s) and of %s (%s) differently, which one search cannot: search them one type at a time",
-				types[0], limitText(first), t, limitText(l))
+		case !first.equal(l):
+			return nil, nil, forbidden("narrow search of %s (%s) and of %s (%s) differently, which one search cannot: search them one type at a time",
+				kept[0], limitText(first), t, limitText(l))
 		}
+		kept = append(kept, t)
 	}
-	return first, nil
+	if len(kept) == 0 {
+		return nil, nil, refused
+	}
+	if named || refused == nil {
+		kept = nil
+	}
+	return first, kept, nil
 }
 
 func limitText(l *limit) string {
@@ -127,6 +152,10 @@ func (s *Service) planNarrowed(ctx context.Context, r store.Reader, q *query.Que
 		return nil, err
 	}
 	p.Asked, p.Access = q, notes
+	if slices.ContainsFunc(ls, (*limit).none) {
+		p.Nothing = true
+		p.Access = append(p.Access, "the token's scopes confine the search to no patient at all: nothing matches, the store is not asked")
+	}
 	return p, nil
 }
 
@@ -276,7 +305,7 @@ func (s *Service) resolve(ctx context.Context, r store.Reader, q *query.Query, l
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.Search(ctx, p.Match)
+	res, err := p.search(ctx, r)
 	if err != nil {
 		return nil, err
 	}

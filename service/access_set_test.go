@@ -3,10 +3,13 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"testing"
 
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/service"
+	"github.com/dccfhir/dccfhir/store"
 )
 
 // fixed is an Access giving the same Grant for every letter and type:
@@ -79,6 +82,49 @@ func TestAccessPatientSet(t *testing.T) {
 		{name: "an update of one referring to the set alone", grant: both, more: []stored{{"Observation", obsBy("o20", "p2", "p1")}}, op: op{do: "update", typ: "Observation", id: "o20", body: obs("o20", "p2", "laboratory", "A")}, status: 200, written: 1},
 		{name: "2000 patients: one clause the engine accepts", grant: circle(many(2000)...), op: op{do: "search", typ: "Observation", q: "code=A"}, status: 200, want: "Observation/o1 |"},
 		{name: "2000 patients: a read", grant: circle(many(2000)...), op: op{do: "read", typ: "Observation", id: "o1"}, status: 200, want: "Observation/o1"},
+		{name: "40000 patients: a search", grant: circle(many(40000)...), op: op{do: "search", typ: "Observation", q: "code=A"}, status: 200, want: "Observation/o1 |"},
+		{name: "40000 patients: a compartment search of every type", grant: circle(many(40000)...), op: op{do: "search", comp: "Patient", compID: "p1", q: "_id=o1,o2"}, status: 200, want: "Observation/o1 |"},
+		{name: "40000 patients: a type history", grant: circle(many(40000)...), op: op{do: "history", typ: "Encounter"}, status: 200, want: "Encounter/e1"},
 		{name: "2000 patients: the message names a few", grant: circle(many(2000)...), op: op{do: "create", typ: "Observation", body: obs("", "p2", "laboratory", "A")}, status: 403, err: "the compartments of 2000 patients (p1, q00000, q00001, …)"},
 	})
+}
+
+// searchCounting is the real store counting its searches.
+type searchCounting struct {
+	store.Store
+	n int
+}
+
+func (s *searchCounting) Search(ctx context.Context, q *query.Query) (*store.SearchResult, error) {
+	s.n++
+	return s.Store.Search(ctx, q)
+}
+
+// TestAccessNoPatient: a grant confined to no patient matches nothing
+// without asking the store: a search (its plan says Nothing), a read, a
+// compartment search.
+func TestAccessNoPatient(t *testing.T) {
+	f := newFixture(t, engines()[0])
+	storeAccessData(t, f.svc)
+	counted := &searchCounting{Store: f.svc.Store}
+	f.svc.Store = counted
+	ctx := service.WithAccess(context.Background(), fixed{circle()})
+	resp, err := f.svc.Search(ctx, "Observation", url.Values{"_total": {"accurate"}}, true)
+	if err != nil || len(resp.Result.Resources) != 0 || !resp.Plan.Nothing || resp.Result.Total != 0 {
+		t.Errorf("search: %v %+v, want nothing, a plan of Nothing, a total of 0", err, resp)
+	}
+	if _, err := f.svc.Read(ctx, "Observation", "o1"); err == nil {
+		t.Errorf("read: no error")
+	}
+	if resp, err := f.svc.SearchCompartment(ctx, "Patient", "p1", "*", url.Values{}, true); err != nil || len(resp.Result.Resources) != 0 {
+		t.Errorf("compartment search: %v", err)
+	}
+	if counted.n != 0 {
+		t.Errorf("%d store searches, want none", counted.n)
+	}
+	// the same searches under a set of one patient do ask it
+	ctx = service.WithAccess(context.Background(), fixed{circle("p1")})
+	if _, err := f.svc.Search(ctx, "Observation", url.Values{}, true); err != nil || counted.n != 1 {
+		t.Errorf("a set of one: %v, %d searches", err, counted.n)
+	}
 }

@@ -190,8 +190,9 @@ var accessCases = []accessCase{
 	{name: "vread of the patient's own", scopes: pat1, patient: "p1", op: op{do: "vread", typ: "Observation", id: "o1", vid: "1"}, status: 200, want: "Observation/o1"},
 	{name: "history of another patient's resource: 404", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Observation", id: "o2"}, status: 404},
 	{name: "history of the patient's own", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Observation", id: "o1"}, status: 200, want: "Observation/o1"},
-	{name: "type history under a patient/ scope: 403", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Observation"}, status: 403, err: "which a history cannot be"},
-	{name: "system history under a patient/ scope: 403", scopes: pat1, patient: "p1", op: op{do: "history"}, status: 403, err: "history of the whole server"},
+	{name: "type history under a patient/ scope: the patient's versions", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Observation"}, status: 200, want: "Observation/o5 Observation/o4 Observation/o3 Observation/o1"},
+	{name: "system history under a patient/ scope: the patient's and shared data", scopes: pat1, patient: "p1", op: op{do: "history", q: "_count=50"}, status: 200,
+		want: "Encounter/e1 Device/dev1 Task/t1 Condition/c4 Condition/c3 Condition/c2 Condition/c1 Observation/o5 Observation/o4 Observation/o3 Observation/o1 Patient/p1 Medication/m1 Organization/org2 Organization/org1 Practitioner/dr1"},
 	{name: "type history of shared data under a patient/ scope", scopes: pat1, patient: "p1", op: op{do: "history", typ: "Medication"}, status: 200, want: "Medication/m1"},
 	{name: "user/ scopes are not confined", scopes: "user/Observation.rs patient/*.rs", patient: "p1", op: op{do: "read", typ: "Observation", id: "o2"}, status: 200, want: "Observation/o2"},
 

@@ -21,7 +21,15 @@ var writeVerbs = map[string]string{"POST": "create", "PUT": "update", "PATCH": "
 // A SearchParameter changes what every later write indexes (and $reindex
 // what is stored), whoever's it is: writing one also needs what $reindex
 // needs (mayRewriteIndex).
+//
+// No client writes an AuditEvent (405, whatever its access, without one
+// too): the record of what was done is the server's (package audit puts
+// them through store.Tx.Put), and a client that could change it could
+// hide what it did.
 func (s *Service) writeGrant(ctx context.Context, method, typ string) (*limit, error) {
+	if typ == "AuditEvent" {
+		return nil, fhir.Errorf(405, "not-supported", "", "AuditEvents are written by the server only")
+	}
 	l, err := s.grant(ctx, writeLetters[method], typ)
 	if err == nil && typ == "SearchParameter" {
 		err = mayRewriteIndex(ctx, writeVerbs[method]+" of a SearchParameter, which changes the index of every resource")
@@ -76,13 +84,13 @@ func (s *Service) mayChange(ctx context.Context, r store.Reader, method string, 
 // compartment alone (it must refer to the patient through a parameter of
 // the Patient CompartmentDefinition, e.g. Observation.subject, and to no
 // other Patient through any; Task and Device by their patient
-// parameter), or not matching the restriction (token parameters only;
-// any other kind of restriction refuses every write).
+// parameter), or not matching the restriction (token, reference and _id
+// parameters; any other kind of restriction refuses every write).
 func (s *Service) mayWrite(w write, idx *query.Index) error {
 	if w.lim == nil {
 		return nil
 	}
-	ok, err := s.fits(w.lim, w.typ, idx, true)
+	ok, err := s.fits(w.lim, w.typ, w.id, idx, true)
 	if err != nil || ok {
 		return err
 	}

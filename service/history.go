@@ -17,22 +17,21 @@ import (
 // _count and the paging cursor.
 //
 // Access: instance history needs 'r' on typ, type history 's' on typ and
-// system history a wildcard 's' (*.s). The engines cannot narrow a
-// history, so type and system history under a grant that narrows them
-// (a patient/ scope on a type of the Patient compartment, a restricted
-// scope) are refused (403: search with _lastUpdated instead); instance
-// history under such a grant needs the current version within it (else
-// the 404 of an unknown resource, checked first) and lists it, and of the
-// older versions only those within the grant by their own content
-// (fitsStored: a restriction clause it cannot check on an index, such as
-// a date, fails closed), and the deletions.
+// system history a wildcard 's' (*.s). Instance history under a grant
+// that narrows typ needs the current version within it (else the grant's
+// refusal, checked first) and lists it, and of the older versions only
+// those within the grant by their own content (fitsStored: a restriction
+// clause it cannot check on an index, such as a date, fails closed), and
+// the deletions. Type history under a narrowing grant, and system history
+// under any Access, list only the versions the caller may see
+// (historyNarrowed).
 func (s *Service) History(ctx context.Context, typ, id string, params url.Values) (*store.HistoryPage, error) {
 	if typ != "" {
 		if err := checkTypeID(typ, id); err != nil {
 			return nil, err
 		}
 	}
-	lim, err := s.historyGrant(ctx, typ, id)
+	lim, narrowed, err := s.historyGrant(ctx, typ, id)
 	if err != nil {
 		return nil, err
 	}
@@ -51,10 +50,13 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 		}
 	}
 	q.Total = params.Get("_total") == "accurate"
+	if id == "" && narrowed {
+		return s.historyNarrowed(ctx, q, lim)
+	}
 	var cur *store.Resource
 	if id != "" && lim != nil {
 		if cur, err = s.current(ctx, s.Store, typ, id, lim); err != nil || cur == nil {
-			return nil, cmp.Or(storeErr(err), notKnown(typ, id))
+			return nil, cmp.Or(storeErr(err), lim.notKnown(typ, id))
 		}
 	} else if id != "" {
 		if _, err := s.Store.VRead(ctx, typ, id, 1); errors.Is(err, store.ErrNotFound) {
@@ -85,24 +87,103 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 	return page, nil
 }
 
-// historyGrant asks the caller's access for a history (see History).
-func (s *Service) historyGrant(ctx context.Context, typ, id string) (*limit, error) {
+// historyGrant asks the caller's access for a history (see History): the
+// limit on typ, and whether a type or system history must be narrowed
+// version by version — a type history under a grant that narrows typ, a
+// system history under any Access (its types are each granted apart).
+func (s *Service) historyGrant(ctx context.Context, typ, id string) (*limit, bool, error) {
 	if id != "" {
-		return s.grant(ctx, 'r', typ)
+		l, err := s.grant(ctx, 'r', typ)
+		return l, false, err
 	}
-	of := typ
-	if of == "" {
-		of = "*"
+	if typ != "" {
+		l, err := s.grant(ctx, 's', typ)
+		return l, l != nil, err
 	}
-	lim, err := s.grant(ctx, 's', of)
-	if err != nil || lim == nil {
-		return nil, err
+	_, err := s.grant(ctx, 's', "*")
+	return nil, AccessFrom(ctx) != nil && err == nil, err
+}
+
+// historyPages bounds the store pages one narrowed history page reads.
+const historyPages = 8
+
+// historyNarrowed is a type history under lim (a grant narrowing q.Type),
+// or a system history under an Access (lim nil): the versions whose own
+// content is within the grant on their type (fitsStored, as an older
+// version of an instance history: the compartment index computed again,
+// a restriction checked on its index entries, any other kind failing
+// closed), deletions left out (what they deleted cannot be checked);
+// under a type the grant leaves unnarrowed (shared data under a patient/
+// scope, an unconfined scope) every version and deletion. A system
+// history asks 's' on the type of each version, once per type, and
+// leaves out the types refused (an AuditEvent to a non-auditor) or that
+// the grant cannot confine (Binary under a patient/ scope). It reads at
+// most historyPages store pages, each asking only for what the answer
+// still lacks, so no version read is skipped: an answer may hold fewer
+// versions than _count, none, with the store's cursor for the next page.
+// No total: counting would need every version read.
+func (s *Service) historyNarrowed(ctx context.Context, q *store.HistoryQuery, lim *limit) (*store.HistoryPage, error) {
+	out := &store.HistoryPage{Total: -1}
+	need := q.Count
+	if need <= 0 {
+		return out, nil
 	}
-	what := "the history of " + typ
-	if typ == "" {
-		what = "the history of the whole server"
+	q.Total = false
+	lims := map[string]*limit{}
+	refused := map[string]bool{}
+	limitFor := func(typ string) (*limit, bool, error) {
+		if q.Type != "" {
+			return lim, true, nil
+		}
+		if refused[typ] {
+			return nil, false, nil
+		}
+		if l, ok := lims[typ]; ok {
+			return l, true, nil
+		}
+		l, err := s.grant(ctx, 's', typ)
+		if fe, ok := isClientErr(err); ok && fe.Status == 403 {
+			refused[typ] = true
+			return nil, false, nil
+		} else if err != nil {
+			return nil, false, err
+		}
+		lims[typ] = l
+		return l, true, nil
 	}
-	return nil, forbidden("narrow %s to %s, which a history cannot be: search with _lastUpdated instead, or read the history of one resource", what, lim)
+	for range historyPages {
+		sq := *q
+		sq.Count = need - len(out.Versions)
+		page, err := s.Store.History(ctx, &sq)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		for _, v := range page.Versions {
+			l, ok, err := limitFor(v.Type)
+			if err != nil {
+				return nil, err
+			}
+			if ok && l != nil {
+				ok, err = s.fitsStored(l, v)
+				if fe, is := isClientErr(err); is && fe.Status == 403 && q.Type == "" {
+					// a restriction the server cannot enforce on this
+					// type: the type is refused, not the whole history
+					refused[v.Type], ok, err = true, false, nil
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			if ok {
+				out.Versions = append(out.Versions, v)
+			}
+		}
+		out.Next, q.Page = page.Next, page.Next
+		if page.Next == "" || len(out.Versions) == need {
+			break
+		}
+	}
+	return out, nil
 }
 
 // count reads _count, defaulting and capping it.

@@ -109,7 +109,7 @@ func (s *Service) patch(ctx context.Context, tx store.Tx, w write) (*Result, err
 	if cur == nil || (cur.Deleted && w.lim != nil) {
 		// under a narrowing grant a deleted resource is not known either:
 		// what it was cannot be checked, and a 410 would say it existed
-		return nil, notKnown(typ, id)
+		return nil, w.lim.notKnown(typ, id)
 	}
 	if cur.Deleted {
 		return nil, fhir.Errorf(410, "deleted", "", "%s/%s was deleted", typ, id)

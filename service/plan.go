@@ -43,6 +43,10 @@ type Plan struct {
 	// Access says what the caller's access added (clauses, resolved
 	// chains, the include filter), for __explain; nil when nothing.
 	Access []string
+	// Nothing: the search matches nothing whatever is stored (a grant
+	// confined to no patient at all), and execute answers without asking
+	// the store.
+	Nothing bool
 }
 
 // Driving is the clause the search starts from, the first of Match.Where,
@@ -97,7 +101,7 @@ func evaluationOrder(where []query.Clause) []query.Clause {
 // (visible). It is the only way a client's search reaches the store (see
 // Plan).
 func (s *Service) execute(ctx context.Context, r store.Reader, p *Plan) (*store.SearchResult, error) {
-	res, err := r.Search(ctx, p.Match)
+	res, err := p.search(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +115,19 @@ func (s *Service) execute(ctx context.Context, r store.Reader, p *Plan) (*store.
 		if res.Included, err = store.Includes(ctx, r, res.Resources, spec); err != nil {
 			return nil, err
 		}
+	}
+	return res, nil
+}
+
+// search is the engine's page of matches of p, or, when p matches
+// Nothing, an empty page (a total of 0 when asked) without a query.
+func (p *Plan) search(ctx context.Context, r store.Reader) (*store.SearchResult, error) {
+	if !p.Nothing {
+		return r.Search(ctx, p.Match)
+	}
+	res := &store.SearchResult{Total: -1}
+	if p.Match.Total {
+		res.Total = 0
 	}
 	return res, nil
 }

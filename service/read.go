@@ -36,7 +36,7 @@ func (s *Service) Read(ctx context.Context, typ, id string) (*store.Resource, er
 	if lim != nil {
 		cur, err := s.current(ctx, s.Store, typ, id, lim)
 		if err != nil || cur == nil {
-			return nil, cmp.Or(storeErr(err), notKnown(typ, id))
+			return nil, cmp.Or(storeErr(err), lim.notKnown(typ, id))
 		}
 		return cur, nil
 	}
@@ -105,19 +105,19 @@ func (s *Service) vreadNarrowed(ctx context.Context, lim *limit, typ, id, vid st
 	v, perr := strconv.ParseInt(vid, 10, 64)
 	switch {
 	case cur == nil || perr != nil || v < 1:
-		return nil, notKnown(typ, id)
+		return nil, lim.notKnown(typ, id)
 	case v == cur.Version:
 		return cur, nil
 	}
 	r, err := s.Store.VRead(ctx, typ, id, v)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notKnown(typ, id)
+		return nil, lim.notKnown(typ, id)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if ok, err := s.fitsStored(lim, r); err != nil || !ok {
-		return nil, cmp.Or(err, notKnown(typ, id))
+		return nil, cmp.Or(err, lim.notKnown(typ, id))
 	}
 	return r, nil
 }

@@ -81,11 +81,17 @@ func (s *Service) SearchCompartment(ctx context.Context, comp, compID, typ strin
 		return nil, unknownErr("the search uses", unknown)
 	}
 	q.Page = params.Get(PageParam)
-	lim, err := s.searchLimit(ctx, q, comp)
+	lim, kept, err := s.searchLimit(ctx, q, comp)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := s.planNarrowed(ctx, s.Store, q, comp, compID, lim)
+	pq := q
+	if kept != nil { // the compartment's types the caller may search
+		c := *q
+		c.Types = kept
+		pq = &c
+	}
+	plan, err := s.planNarrowed(ctx, s.Store, pq, comp, compID, lim)
 	if err != nil {
 		return nil, storeErr(err) // its inner searches ran on the engine
 	}

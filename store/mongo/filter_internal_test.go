@@ -106,3 +106,47 @@ func TestAbbreviate(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// TestLongRefList: a reference clause of many plain Type/ids of one type
+// (a care circle's confinement) is one $elemMatch with an $in of the
+// ids, not an $or of one $elemMatch per value, and its Go evaluation
+// (FerretDB) is a set lookup meaning the same.
+func TestLongRefList(t *testing.T) {
+	c := &query.Clause{Param: "_compartment", Type: query.TypeReference}
+	for i := range 40000 {
+		id := fmt.Sprintf("q%05d", i)
+		c.Values = append(c.Values, query.Value{RefType: "Patient", RefID: id, Raw: "Patient/" + id})
+	}
+	s := &Store{elemMatch: true}
+	f, err := s.clause(t.Context(), []string{"Observation"}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f) != 1 || f[0].Key != "ref" {
+		t.Fatalf("filter %.200v, want one $elemMatch on ref", f)
+	}
+	m := f[0].Value.(bson.D)[0].Value.(bson.D)
+	if len(m) != 3 || m[1].Key != "i" || m[2].Key != "t" || len(m[1].Value.(bson.D)[0].Value.(bson.A)) != 40000 {
+		t.Fatalf("$elemMatch %.200v, want p, i $in of the 40000 ids, t", m)
+	}
+	if _, err := bson.Marshal(f); err != nil {
+		t.Fatalf("the filter does not marshal: %v", err)
+	}
+	ids, typ, ok := refList(c)
+	if !ok || typ != "Patient" || len(ids) != 40000 {
+		t.Fatal("not a list")
+	}
+	p := &elemPred{arr: "ref", param: "_compartment", any: [][]cond{{{"i", "$in", newInSet(ids)}, eq("t", "Patient")}}}
+	el := func(typ, id string) bson.Raw {
+		b, _ := bson.Marshal(bson.D{{Key: "a", Value: bson.A{bson.D{{Key: "p", Value: "_compartment"}, {Key: "t", Value: typ}, {Key: "i", Value: id}}}}})
+		return bson.Raw(bson.Raw(b).Lookup("a").Array())
+	}
+	for _, tc := range []struct {
+		typ, id string
+		want    bool
+	}{{"Patient", "q39999", true}, {"Patient", "r1", false}, {"Group", "q00001", false}} {
+		if got := p.match(el(tc.typ, tc.id)); got != tc.want {
+			t.Errorf("match %s/%s = %v", tc.typ, tc.id, got)
+		}
+	}
+}

@@ -13,7 +13,22 @@ import (
 type cond struct {
 	f  string
 	op string // $eq $gt $gte $lt $lte $in $regex
-	v  any
+	v  any    // for $in a bson.A, or an *inSet
+}
+
+// inSet is the values of a long $in of strings: a list to render, a set
+// for match.
+type inSet struct {
+	list bson.A
+	set  map[string]bool
+}
+
+func newInSet(vs []string) *inSet {
+	s := &inSet{list: make(bson.A, len(vs)), set: make(map[string]bool, len(vs))}
+	for i, v := range vs {
+		s.list[i], s.set[v] = v, true
+	}
+	return s
 }
 
 // elemPred matches resources having an element of arr with p = param that
@@ -62,6 +77,9 @@ func (e *elemPred) renderAt(prefix string) bson.D {
 		byField := map[string]int{}
 		for _, c := range conj {
 			var v any = bson.D{{Key: c.op, Value: c.v}}
+			if in, ok := c.v.(*inSet); ok {
+				v = bson.D{{Key: c.op, Value: in.list}}
+			}
 			if c.op == "$regex" {
 				v = bson.D{{Key: "$regex", Value: bson.Regex{Pattern: c.v.(string)}}}
 			}
@@ -176,6 +194,10 @@ func compare(v any, c cond) bool {
 		s, ok := v.(string)
 		return ok && compiled(c.v.(string)).MatchString(s)
 	case "$in":
+		if in, ok := c.v.(*inSet); ok {
+			str, ok := v.(string)
+			return ok && in.set[str]
+		}
 		for _, x := range c.v.(bson.A) {
 			if sameType(v, x) && !less(v, x) && !less(x, v) {
 				return true

@@ -142,7 +142,7 @@ func (c *compiler) clause(f *frag, cl *query.Clause, ra string, drive bool) erro
 		vals.w(cx, ".type = ")
 		vals.p(typ)
 		vals.w(" AND ", cx, ".id IN ")
-		vals.list(ids)
+		vals.in(ids)
 	} else {
 		for i := range cl.Values {
 			if i > 0 {
@@ -175,7 +175,8 @@ func (c *compiler) clause(f *frag, cl *query.Clause, ra string, drive bool) erro
 // IN list then, rather than an OR of conditions, which SQLite nests one
 // level of expression depth per value (its limit is 1,000) — the
 // confinement of a care circle is one clause of thousands of
-// Patient/<id>, one bound parameter each (plus one for the type).
+// Patient/<id>: over inListMax ids, one JSON array parameter (frag.in),
+// plus one for the type.
 func refList(k *kind, cl *query.Clause) ([]string, string, bool) {
 	if k != kRef || cl.Modifier != "" || len(cl.Values) < 2 {
 		return nil, "", false
@@ -219,7 +220,7 @@ func (c *compiler) idClause(f *frag, cl *query.Clause, ra string) error {
 	default:
 		return unsupported("modifier :%s on _id", cl.Modifier)
 	}
-	f.list(ids)
+	f.in(ids)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,6 +43,9 @@ func TestQueryPlans(t *testing.T) {
 			Where: []query.Clause{{Param: "patient", Type: query.TypeReference, TargetTypes: []string{"Patient"},
 				Chain: &query.Clause{Param: "gender", Type: query.TypeToken, Values: []query.Value{{Code: "male"}}}}}},
 			[]string{"INDEX idx_token_code (param=? AND code=?)", "idx_ref_target (type=? AND id=? AND param=?)"}, []string{"SCAN"}},
+		{"a long reference list drives through the target index", &query.Query{Types: []string{"Observation"}, Count: 20,
+			Where: []query.Clause{{Param: "patient", Type: query.TypeReference, Values: refValues("Patient", 100)}}},
+			[]string{"json_each", "INDEX idx_ref_target (type=? AND id=? AND param=?)"}, []string{"SCAN r"}},
 		{"_id uses the resource key", &query.Query{Types: []string{"Observation"}, Count: 20,
 			Where: []query.Clause{tok("_id", "obs0000001"), tok("status", "final")}},
 			[]string{"USING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)"}, []string{"SCAN r"}},
@@ -157,4 +161,14 @@ func TestExplain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refValues are n plain references typ/pat0000...
+func refValues(typ string, n int) []query.Value {
+	out := make([]query.Value, n)
+	for i := range out {
+		id := fmt.Sprintf("pat%04d", i)
+		out[i] = query.Value{RefType: typ, RefID: id, Raw: typ + "/" + id}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"strings"
 )
 
@@ -32,6 +33,27 @@ func (f *frag) list(vs []string) {
 		f.p(v)
 	}
 	f.b.WriteByte(')')
+}
+
+// inListMax is the longest list in writes as bound parameters; a longer
+// one is one JSON array parameter read by json_each, so no list reaches
+// SQLite's limit on bound parameters (32,766) or the statement cache
+// holds one statement per list length: a care circle's confinement is a
+// list of thousands of patient ids.
+const inListMax = 50
+
+// in writes the right side of an IN test of vs: "(?, ?, ...)" for a
+// short list, else "(SELECT value FROM json_each(?))" with vs as one
+// JSON array.
+func (f *frag) in(vs []string) {
+	if len(vs) <= inListMax {
+		f.list(vs)
+		return
+	}
+	b, _ := json.Marshal(vs) // strings always marshal
+	f.w("(SELECT value FROM json_each(")
+	f.p(string(b))
+	f.w("))")
 }
 
 func (f *frag) add(g *frag) {

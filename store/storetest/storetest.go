@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ApproxDate", func(t *testing.T) { testApproxDate(t, open(t)) })
 	t.Run("Errors", func(t *testing.T) { testErrors(t, open(t)) })
 	t.Run("Records", func(t *testing.T) { testRecords(t, open(t)) })
+	t.Run("LongLists", func(t *testing.T) { testLongLists(t, open(t)) })
 }
 
 // T0 is the base instant of the suite's timestamps; it carries
