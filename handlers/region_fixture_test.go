@@ -235,7 +235,7 @@ func (r *region) register() {
 	k := newSecKey(t, jwa.ES384, rgLab+"-key")
 	r.keys[rgLab] = k
 	if _, err := r.reg.AddClient(r.ctx, auth.ClientSpec{ID: rgLab, Kind: "backend", JWKS: k.jwks, Organization: "Organization/rg-lab",
-		Scopes: "system/ServiceRequest.rs system/Task.rsu system/Patient.rs system/Observation.crs system/DiagnosticReport.crs system/Condition.rs"}); err != nil {
+		Scopes: "system/ServiceRequest.rs system/Task.rus system/Patient.rs system/Observation.crs system/DiagnosticReport.crs system/Condition.rs"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range r.users {
@@ -405,10 +405,14 @@ func (r *region) seed() {
 func (r *region) as(t *testing.T, u *rgUser, what, method, path string, body any, hdr ...string) *secResp {
 	t.Helper()
 	res := r.raw(u.token, method, path, body, hdr...)
+	var leaked []string
 	for _, m := range u.forbidden() {
 		if strings.Contains(string(res.body), m) {
-			t.Errorf("%s: %s %s %s leaks %s (status %d): %.300s", u.name, what, method, path, m, res.status, res.body)
+			leaked = append(leaked, m)
 		}
+	}
+	if leaked != nil {
+		t.Errorf("%s: %s (%s %s) leaks %s (status %d): %.200s", u.name, what, method, path, strings.Join(leaked, " "), res.status, res.body)
 	}
 	return res
 }
