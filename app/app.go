@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dccfhir/dccfhir/access"
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/handlers"
@@ -59,6 +60,10 @@ type Config struct {
 	// one unless --auth off; tests that do not concern security, and
 	// `import --storage`, which serves nothing, pass none.
 	Auth *auth.Config
+	// AccessPolicy is the profession table of the care-circle rules
+	// (--access-policy; nil: access.Default()). With Auth, every user
+	// token is narrowed by the access gate (access.Gate).
+	AccessPolicy *access.Policy
 	// DataDir receives admin-credentials.json at the first start with Auth
 	// (required with Auth).
 	DataDir string
@@ -151,6 +156,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 		protect(&hc, a.Auth)
+		hc.Gate = gate(svc, cfg.AccessPolicy)
 	}
 	hc.SeparateMetrics = hc.SeparateMetrics || cfg.MetricsApart
 	h := handlers.New(svc, hc)

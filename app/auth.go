@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/dccfhir/dccfhir/access"
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/handlers"
 	"github.com/dccfhir/dccfhir/service"
@@ -49,4 +50,13 @@ func (a *App) startAuth(ctx context.Context, cfg Config, svc *service.Service, b
 // require a token on the FHIR API and mount the /auth endpoints.
 func protect(hc *handlers.Config, srv *auth.Server) {
 	hc.Auth = srv
+}
+
+// gate is the access gate over svc: the care-circle rules with policy
+// (nil: the built-in one).
+func gate(svc *service.Service, policy *access.Policy) *access.Gate {
+	if policy == nil {
+		policy = access.Default()
+	}
+	return &access.Gate{Circle: &access.Circle{Service: svc, Now: svc.Now}, Policy: policy}
 }

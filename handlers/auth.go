@@ -102,11 +102,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if p == nil {
 			return errors.New("token check: no principal and no error")
 		}
-		var a service.Access = denyAll{}
-		if p.Access != nil { // nil would read as unrestricted: never for a caller
-			a = p.Access
-		}
 		c.Set(keyPrincipal, p)
+		a, err := s.access(c, p)
+		if err != nil {
+			return err
+		}
 		c.SetRequest(req.WithContext(service.WithAccess(req.Context(), a)))
 		return next(c)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/dccfhir/dccfhir/access"
 	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/auth/psc/psctest"
@@ -427,6 +428,13 @@ func (f *secFixture) seed() {
 		{"resourceType": "Patient", "id": "e2e-pa", "name": []any{map[string]any{"family": "Alpha"}}, "gender": "female", "birthDate": "1970-01-01",
 			"identifier": []any{map[string]any{"system": secINS, "value": secINSVal}}, "generalPractitioner": []any{ref("Practitioner/e2e-dr")}},
 		{"resourceType": "Patient", "id": "e2e-pb", "name": []any{map[string]any{"family": "Beta"}}, "gender": "male", "birthDate": "1960-02-02"},
+		// The user's Practitioner is a doctor (profession 10), Alpha's GP
+		// and in Beta's care team: both are in her care circle (the
+		// region suite, region_test.go, tests the circle itself).
+		{"resourceType": "PractitionerRole", "id": "e2e-dr-md", "active": true, "practitioner": ref("Practitioner/e2e-dr"),
+			"code": []any{map[string]any{"coding": []any{map[string]any{"system": access.ProfessionSystem, "code": "10"}}}}},
+		{"resourceType": "CareTeam", "id": "e2e-ct-b", "status": "active", "subject": ref("Patient/e2e-pb"),
+			"participant": []any{map[string]any{"member": ref("Practitioner/e2e-dr")}}},
 		{"resourceType": "Encounter", "id": "e2e-ea", "status": "finished", "subject": ref("Patient/e2e-pa"),
 			"class": map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}},
 		secObs("e2e-oa", "Patient/e2e-pa", "A", map[string]any{"encounter": ref("Encounter/e2e-ea"), "performer": []any{ref("Practitioner/e2e-dr")}}),

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/dccfhir/dccfhir/access"
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/profiles/conformance"
@@ -49,6 +50,11 @@ type Config struct {
 	// document needs a valid bearer token, its endpoints are mounted, and
 	// CORS and the CapabilityStatement follow it. nil: protection off.
 	Auth Authenticator
+	// Gate narrows each token's scopes to the care circle, profession and
+	// consent of the professional behind it, and opens one patient by
+	// break-the-glass (access.Gate); nil: the scopes alone (tests of the
+	// scopes). Used only with Auth.
+	Gate *access.Gate
 	// SeparateMetrics leaves /metrics off this handler, for a caller that
 	// serves MetricsHandler on a listener of its own (--metrics-listen).
 	SeparateMetrics bool

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 
+	"github.com/dccfhir/dccfhir/access"
 	"github.com/dccfhir/dccfhir/auth"
 )
 
@@ -50,7 +51,15 @@ func TestSMARTClientLaunches(t *testing.T) {
 		"resourceType": "Practitioner", "id": "prat-lefebvre",
 		"name": []any{map[string]any{"family": "Lefebvre", "given": []any{"Anne"}}},
 	}), 201)
+	// a doctor (PractitionerRole of profession 10), the patient's GP: the
+	// patient is in her care circle, the other patient is not
+	f.want(f.do("PUT", "/PractitionerRole/prat-lefebvre-md", map[string]any{
+		"resourceType": "PractitionerRole", "id": "prat-lefebvre-md", "active": true,
+		"practitioner": map[string]any{"reference": "Practitioner/prat-lefebvre"},
+		"code":         []any{map[string]any{"coding": []any{map[string]any{"system": access.ProfessionSystem, "code": "10"}}}},
+	}), 201)
 	pat := withID(patient(smartPatientName, smartINS, "270037501234567"), "pat-kerbrat")
+	pat["generalPractitioner"] = []any{map[string]any{"reference": "Practitioner/prat-lefebvre"}}
 	f.want(f.do("PUT", "/Patient/pat-kerbrat", pat), 201)
 	other := withID(patient("Kerbrat-Le Goff", smartINS, "180057501234599"), "pat-other")
 	f.want(f.do("PUT", "/Patient/pat-other", other), 201)

@@ -181,7 +181,7 @@ func serve(args []string) error {
 	a, err := app.New(ctx, app.Config{
 		Storage: cfg.storage, Profiles: prof, Publish: true, Logger: log,
 		HTTP: handlers.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple},
-		Auth: cfg.auth.config(cfg.baseURL), DataDir: cfg.auth.dataDir, MetricsApart: cfg.auth.metricsListen != "",
+		Auth: cfg.auth.config(cfg.baseURL), DataDir: cfg.auth.dataDir, AccessPolicy: cfg.auth.accessPolicy, MetricsApart: cfg.auth.metricsListen != "",
 	})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dccfhir/dccfhir/access"
 	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/auth"
 )
@@ -27,6 +28,8 @@ type authFlags struct {
 	pscSecret, pscSecretFile string
 	pscACR                   string
 	smtpURL, smtpFrom        string
+	accessPolicyFile         string
+	accessPolicy             *access.Policy // read from accessPolicyFile by check
 	ttlBackendErr, ttlUsrErr func() error
 	pscSecretOf, smtpURLOf   func() string
 }
@@ -40,6 +43,7 @@ func defineAuthFlags(fs *flag.FlagSet) *authFlags {
 	fs.StringVar(&a.tlsCert, "tls-cert", env("DCC_TLS_CERT", ""), "serve TLS (1.2 or later) with this PEM certificate chain; with --tls-key (DCC_TLS_CERT)")
 	fs.StringVar(&a.tlsKey, "tls-key", env("DCC_TLS_KEY", ""), "the PEM private key of --tls-cert (DCC_TLS_KEY)")
 	fs.StringVar(&a.metricsListen, "metrics-listen", env("DCC_METRICS_LISTEN", ""), "serve /metrics on this address instead of --listen (DCC_METRICS_LISTEN)")
+	fs.StringVar(&a.accessPolicyFile, "access-policy", env("DCC_ACCESS_POLICY", ""), "the profession table of the care-circle rules, a JSON file (docs/security.md, \"The policy file\"); empty: the built-in one (DCC_ACCESS_POLICY)")
 	fs.StringVar(&a.dataDir, "data-dir", env("DCC_DATA_DIR", ""), "folder of admin-credentials.json, written at the first start (DCC_DATA_DIR; default the SQLite file's folder; required with MongoDB)")
 	a.ttlBackendErr = durationFlag(fs, &a.ttlBackend, "token-ttl-backend", "DCC_TOKEN_TTL_BACKEND", 5*time.Minute, "lifetime of the access tokens of backend clients (client credentials)")
 	a.ttlUsrErr = durationFlag(fs, &a.ttlUser, "token-ttl-user", "DCC_TOKEN_TTL_USER", time.Hour, "lifetime of the access tokens of apps used by a professional")
@@ -103,6 +107,13 @@ func (a *authFlags) check(fs *flag.FlagSet, storage string) error {
 	case "on", "off":
 	default:
 		return fmt.Errorf("--auth %q: want on or off", a.mode)
+	}
+	if a.accessPolicyFile != "" {
+		p, err := access.Load(a.accessPolicyFile)
+		if err != nil {
+			return fmt.Errorf("--access-policy: %w", err)
+		}
+		a.accessPolicy = p
 	}
 	if (a.tlsCert == "") != (a.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
