@@ -56,6 +56,10 @@ func (p rgPatient) ref() string             { return "Patient/" + p.id() }
 func (p rgPatient) res(kind string) string  { return fmt.Sprintf("rg-%s-%d", kind, p.n) }
 func (p rgPatient) mark(kind string) string { return fmt.Sprintf("rgmk%d-%s", p.n, kind) }
 
+// given is the patient's given name: what searches and chains name them
+// by (a marker in a query would come back in the Bundle's self link).
+func (p rgPatient) given() string { return fmt.Sprintf("Gvnrgp%dx", p.n) }
+
 // prefix is in every marker of the patient's resources.
 func (p rgPatient) prefix() string { return fmt.Sprintf("rgmk%d-", p.n) }
 
@@ -73,15 +77,16 @@ func rgP(n int) rgPatient { return rgAll[n-1] }
 
 var rgAbsent = rgPatient{0, "never stored"}
 
-// The kinds of marked resources each patient has (P1 also a Communication
-// to nurse A "comn" and a ServiceRequest; P3, P5, P7 an Encounter; P4 a
+// The kinds of marked resources (no kind is the start of another, so a
+// marker is never inside another's) each patient has (P1 also a Communication
+// to nurse A "ncom" and a ServiceRequest; P3, P5, P7 an Encounter; P4 a
 // ServiceRequest and a Task).
-var rgKinds = []string{"pat", "obs", "cond", "cp", "cpx", "com", "pps", "doc", "enc", "sr", "task", "comn"}
+var rgKinds = []string{"pat", "obs", "cond", "cp", "xcp", "com", "pps", "doc", "enc", "sr", "task", "ncom"}
 
 // limitedKinds are what nurses and community pharmacists see of a patient
-// of their circle (Communications only when addressed to them: comn, for
+// of their circle (Communications only when addressed to them: ncom, for
 // nurse A).
-var limitedKinds = []string{"pat", "cond", "cp", "cpx", "pps"}
+var limitedKinds = []string{"pat", "cond", "cp", "xcp", "pps"}
 
 // rgUser is a professional with an account.
 type rgUser struct {
@@ -153,7 +158,7 @@ func rgUsers() []*rgUser {
 	return []*rgUser{
 		{name: "dr-a", code: "10", org: "Organization/rg-org-a", circle: []int{1, 3, 6}},
 		{name: "dr-b", code: "10", org: "Organization/rg-org-b", circle: []int{2, 5}},
-		{name: "nurse-a", code: "60", org: "Organization/rg-org-a", circle: []int{1, 3}, limited: true, extraVisible: []string{rgP(1).mark("comn")}},
+		{name: "nurse-a", code: "60", org: "Organization/rg-org-a", circle: []int{1, 3}, limited: true, extraVisible: []string{rgP(1).mark("ncom")}},
 		{name: "nurse-b", code: "60", org: "Organization/rg-org-b", circle: []int{2}, limited: true},
 		{name: "pharm-a", code: "21", circle: []int{1}, limited: true},
 		{name: "pharm-b", code: "21", circle: []int{2}, limited: true},
@@ -294,7 +299,7 @@ func (r *region) seed() {
 		r.put(role)
 	}
 	for _, p := range rgAll {
-		r.put(map[string]any{"resourceType": "Patient", "id": p.id(), "name": []any{map[string]any{"family": p.mark("pat"), "given": []any{"Région"}}},
+		r.put(map[string]any{"resourceType": "Patient", "id": p.id(), "name": []any{map[string]any{"family": p.mark("pat"), "given": []any{p.given()}}},
 			"gender": "female", "birthDate": "1960-01-0" + fmt.Sprint(p.n), "identifier": []any{map[string]any{"system": rgIPP, "value": "ipp-" + p.id()}}})
 		r.put(map[string]any{"resourceType": "Observation", "id": p.res("obs"), "status": "final", "code": rgCoding("http://loinc.org", "8302-2"),
 			"subject": rgRef(p.ref()), "valueString": p.mark("obs")})
@@ -321,7 +326,7 @@ func (r *region) seed() {
 			}
 		}
 		r.put(map[string]any{"resourceType": "CarePlan", "id": p.res("cpx"), "status": "active", "intent": "plan", "subject": rgRef(p.ref()),
-			"basedOn": others, "description": p.mark("cpx")})
+			"basedOn": others, "description": p.mark("xcp")})
 	}
 
 	// P1: rule 1, and a Communication to nurse A.
@@ -330,8 +335,8 @@ func (r *region) seed() {
 		map[string]any{"member": rgRef("PractitionerRole/rg-role-nurse-a")},
 		map[string]any{"member": rgRef("Practitioner/rg-pharm-a")},
 	}})
-	r.put(map[string]any{"resourceType": "Communication", "id": "rg-comn-1", "status": "completed", "subject": rgRef(rgP(1).ref()),
-		"recipient": []any{rgRef("Practitioner/rg-nurse-a")}, "payload": []any{map[string]any{"contentString": rgP(1).mark("comn")}}})
+	r.put(map[string]any{"resourceType": "Communication", "id": "rg-ncom-1", "status": "completed", "subject": rgRef(rgP(1).ref()),
+		"recipient": []any{rgRef("Practitioner/rg-nurse-a")}, "payload": []any{map[string]any{"contentString": rgP(1).mark("ncom")}}})
 	// a ServiceRequest of P1 the laboratory is not concerned by
 	r.put(map[string]any{"resourceType": "ServiceRequest", "id": "rg-sr-1", "status": "active", "intent": "order", "subject": rgRef(rgP(1).ref()),
 		"code": rgCoding("http://loinc.org", "21908-9"), "requester": rgRef("Practitioner/rg-dr-x"), "performer": []any{rgRef("Organization/rg-org-x")},
