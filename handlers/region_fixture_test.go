@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,6 +139,11 @@ func (u *rgUser) forbidden() []string {
 // logged in.
 type region struct {
 	*secFixture
+	// full: every denied pair and every patient of each circle (SQLite);
+	// otherwise a sample (FerretDB computes a care circle in about half
+	// a second, so the whole table would take a quarter of an hour).
+	full  bool
+	sent  atomic.Int64 // requests sent, for the parts' timings
 	users []*rgUser
 	admin string // admin-cli's token (system/*.cruds)
 	lab   string // the laboratory system's token
@@ -215,7 +221,7 @@ func startRegion(t *testing.T, e engine) *region {
 	}
 	f.keys[f.admin.ClientID] = &secKey{priv: adminKey}
 
-	r := &region{secFixture: f, users: rgUsers()}
+	r := &region{secFixture: f, users: rgUsers(), full: e.name == "sqlite"}
 	r.admin = f.adminToken()
 	r.register()
 	r.seed()
@@ -424,6 +430,7 @@ func (r *region) as(t *testing.T, u *rgUser, what, method, path string, body any
 
 // raw sends a request with token: path below the base or absolute.
 func (r *region) raw(token, method, path string, body any, hdr ...string) *secResp {
+	r.sent.Add(1)
 	if strings.HasPrefix(path, "http") {
 		path = strings.TrimPrefix(path, r.base)
 	}

@@ -36,9 +36,11 @@ func TestRegion(t *testing.T) {
 			}
 			for _, p := range parts {
 				r.run(t, p.name, func(t *testing.T) {
-					start := time.Now()
+					start, sent := time.Now(), r.sent.Load()
 					p.run(t, r)
-					t.Logf("%s: %v", p.name, time.Since(start).Round(time.Millisecond))
+					n := r.sent.Load() - sent
+					took := time.Since(start)
+					t.Logf("%s: %v, %d requests (%v each)", p.name, took.Round(time.Millisecond), n, (took / time.Duration(max(n, 1))).Round(time.Millisecond))
 				})
 			}
 		})
@@ -139,7 +141,11 @@ var rgTypes = []rgType{
 // Communications addressed to them and the PPS, nothing else.
 func rgProfession(t *testing.T, r *region) {
 	for _, u := range r.users {
-		for _, n := range u.circle {
+		circle := u.circle
+		if !r.full {
+			circle = circle[:1]
+		}
+		for _, n := range circle {
 			p := rgP(n)
 			for _, ty := range rgTypes {
 				want := ty.doctor(u, p)
@@ -306,6 +312,12 @@ func rgCommunications(u *rgUser) int {
 	return n
 }
 
+// rgSample is the denied pair of each professional tried off SQLite: each
+// kind of refusal (another establishment, consent, an Encounter too old,
+// a professional without an Organization, the tumour board of others) and
+// each patient at least once.
+var rgSample = map[string]int{"dr-a": 2, "dr-b": 6, "nurse-a": 7, "nurse-b": 5, "pharm-a": 3, "pharm-b": 1, "pharm-h": 4, "path": 5}
+
 // rgDenied: for every professional and every patient outside their
 // circle, every way in (rgProbes), and a page link of another user's
 // search replayed with their token.
@@ -335,7 +347,7 @@ func rgDenied(t *testing.T, r *region) {
 			}
 		}
 		for _, p := range rgAll {
-			if u.sees(p.n) {
+			if u.sees(p.n) || !r.full && rgSample[u.name] != p.n {
 				continue
 			}
 			t.Run(u.name+"/"+p.id(), func(t *testing.T) {
