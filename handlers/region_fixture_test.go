@@ -416,16 +416,21 @@ func (r *region) seed() {
 func (r *region) as(t *testing.T, u *rgUser, what, method, path string, body any, hdr ...string) *secResp {
 	t.Helper()
 	res := r.raw(u.token, method, path, body, hdr...)
-	var leaked []string
-	for _, m := range u.forbidden() {
-		if strings.Contains(string(res.body), m) {
-			leaked = append(leaked, m)
-		}
-	}
-	if leaked != nil {
+	if leaked := u.leaks(res); leaked != nil {
 		t.Errorf("%s: %s (%s %s) leaks %s (status %d): %.200s", u.name, what, method, path, strings.Join(leaked, " "), res.status, res.body)
 	}
 	return res
+}
+
+// leaks are the markers of res that u may not see.
+func (u *rgUser) leaks(res *secResp) []string {
+	var out []string
+	for _, m := range u.forbidden() {
+		if strings.Contains(string(res.body), m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // raw sends a request with token: path below the base or absolute.

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -338,6 +339,17 @@ func rgDenied(t *testing.T, r *region) {
 			t.Errorf("no next link to replay for %s: %d %.300s", p.id(), res.status, res.body)
 		}
 	}
+	// tally and failed count, per probe, the pairs tried and those that
+	// failed: the summary logged at the end says which ways in leak.
+	tally, failed := map[string]int{}, map[string]int{}
+	defer func() {
+		var lines []string
+		for name, n := range tally {
+			lines = append(lines, fmt.Sprintf("%-40s %3d of %3d pairs failed", name, failed[name], n))
+		}
+		slices.Sort(lines)
+		t.Logf("denied pairs, per way in:\n%s", strings.Join(lines, "\n"))
+	}()
 	for _, u := range r.users {
 		v := rgP(u.circle[0])
 		absent := map[string]*secResp{}
@@ -352,26 +364,37 @@ func rgDenied(t *testing.T, r *region) {
 			}
 			t.Run(u.name+"/"+p.id(), func(t *testing.T) {
 				for _, pr := range rgProbes(r.base, u, v, p) {
+					tally[pr.name]++
 					res := r.as(t, u, pr.name, pr.method, pr.path, pr.body)
+					bad := u.leaks(res) != nil
 					if res.status >= 500 {
+						bad = true
 						t.Errorf("%s: %s %s: %d %.300s", pr.name, pr.method, pr.path, res.status, res.body)
 					}
 					if pr.write {
 						if res.status < 400 {
+							bad = true
 							t.Errorf("%s: %s %s succeeded: %d %.300s", pr.name, pr.method, pr.path, res.status, res.body)
 						}
 						if got := r.raw(r.admin, "GET", "/CarePlan/"+p.res("cp"), nil); got.status != 200 || got.str("meta", "versionId") != "1" || !strings.Contains(string(got.body), p.mark("cp")) {
+							failed[pr.name]++
 							t.Fatalf("%s changed %s's CarePlan: %d %.300s", pr.name, p.id(), got.status, got.body)
 						}
 					}
 					if a := absent[pr.name]; pr.compare && a != nil && (a.status != res.status || a.total() != res.total() || a.entries() != res.entries()) {
+						bad = true
 						t.Errorf("%s tells %s from a patient that does not exist: %d total %d entries %d, absent %d total %d entries %d: %.300s",
 							pr.name, p.id(), res.status, res.total(), res.entries(), a.status, a.total(), a.entries(), res.body)
 					}
+					if bad {
+						failed[pr.name]++
+					}
 				}
 				if next := pages[p.n]; next != "" {
+					tally["replayed page link"]++
 					res := r.as(t, u, "replayed page link", "GET", next, nil)
 					if res.status == 200 && res.entries() > 0 {
+						failed["replayed page link"]++
 						t.Errorf("a page link of another user's search of %s, replayed: %d entries", p.id(), res.entries())
 					}
 				}
