@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -139,9 +140,10 @@ func (u *rgUser) forbidden() []string {
 // logged in.
 type region struct {
 	*secFixture
-	// full: every denied pair and every patient of each circle (SQLite);
-	// otherwise a sample (FerretDB computes a care circle in about half
-	// a second, so the whole table would take a quarter of an hour).
+	// full: every user, every patient of each circle and every denied
+	// pair (SQLite); otherwise a sample (on FerretDB a request of a
+	// professional takes about 2 s, the care circle's dozen searches, so
+	// the whole table would take an hour).
 	full  bool
 	sent  atomic.Int64 // requests sent, for the parts' timings
 	users []*rgUser
@@ -157,6 +159,21 @@ func (r *region) user(name string) *rgUser {
 	}
 	r.t.Fatalf("no user %s", name)
 	return nil
+}
+
+// sampled are the users whose whole table is checked: all of them on
+// SQLite, one of each profession elsewhere.
+func (r *region) sampled() []*rgUser {
+	if r.full {
+		return r.users
+	}
+	var out []*rgUser
+	for _, u := range r.users {
+		if slices.Contains([]string{"dr-b", "nurse-a", "pharm-a", "pharm-h"}, u.name) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // rgUsers is the region's professionals and the patients each must see.
