@@ -102,8 +102,6 @@ type rgUser struct {
 }
 
 func (u *rgUser) practitioner() string { return "Practitioner/rg-" + u.name }
-func (u *rgUser) role() string         { return "PractitionerRole/rg-role-" + u.name }
-func (u *rgUser) doctor() bool         { return u.code == "10" }
 
 func (u *rgUser) sees(n int) bool {
 	for _, c := range u.circle {
