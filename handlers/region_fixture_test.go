@@ -145,9 +145,15 @@ type region struct {
 	full  bool
 	sent  atomic.Int64 // requests sent, for the parts' timings
 	users []*rgUser
-	admin string // admin-cli's token (system/*.cruds)
-	lab   string // the laboratory system's token
+	// dentist is a profession the policy does not name: sees nothing,
+	// although their Organization A had P3's Encounter.
+	dentist *rgUser
+	admin   string // admin-cli's token (system/*.cruds)
+	lab     string // the laboratory system's token
 }
+
+// accounts are the users and the dentist.
+func (r *region) accounts() []*rgUser { return append(slices.Clone(r.users), r.dentist) }
 
 func (r *region) user(name string) *rgUser {
 	for _, u := range r.users {
@@ -236,11 +242,12 @@ func startRegion(t *testing.T, e engine) *region {
 	}
 	f.keys[f.admin.ClientID] = &secKey{priv: adminKey}
 
-	r := &region{secFixture: f, users: rgUsers(), full: e.name == "sqlite"}
+	r := &region{secFixture: f, users: rgUsers(), full: e.name == "sqlite",
+		dentist: &rgUser{name: "dentist", code: "40", org: "Organization/rg-org-a"}}
 	r.admin = f.adminToken()
 	r.register()
 	r.seed()
-	for _, u := range r.users {
+	for _, u := range r.accounts() {
 		tok := f.userTokens(t, f.browser(), &secAuthz{client: rgApp, redirect: secAppRedirect, scope: "openid fhirUser user/*.cruds"}, u.name, rgPassword(u.name))
 		if got := tok.str("fhirUser"); !strings.HasSuffix(got, u.practitioner()) {
 			t.Fatalf("%s's token names fhirUser %q", u.name, got)
@@ -264,7 +271,7 @@ func (r *region) register() {
 		Scopes: "system/ServiceRequest.rs system/Task.rus system/Patient.rs system/Observation.crs system/DiagnosticReport.crs system/Condition.rs"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range r.users {
+	for _, u := range r.accounts() {
 		if err := r.reg.AddUser(r.ctx, auth.UserSpec{Username: u.name, Practitioner: u.practitioner(), Password: rgPassword(u.name)}); err != nil {
 			t.Fatalf("user %s: %v", u.name, err)
 		}
@@ -310,7 +317,7 @@ func (r *region) seed() {
 		r.put(map[string]any{"resourceType": "Organization", "id": o.id, "name": o.name, "active": true})
 	}
 	r.put(map[string]any{"resourceType": "Practitioner", "id": "rg-dr-x", "name": []any{map[string]any{"family": "Extérieur"}}})
-	for _, u := range r.users {
+	for _, u := range r.accounts() {
 		r.put(map[string]any{"resourceType": "Practitioner", "id": "rg-" + u.name, "name": []any{map[string]any{"family": "Pro " + u.name}}})
 		role := map[string]any{"resourceType": "PractitionerRole", "id": "rg-role-" + u.name, "active": true,
 			"practitioner": rgRef(u.practitioner()), "code": []any{rgCoding(rgProf, u.code)}}

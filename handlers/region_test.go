@@ -81,6 +81,14 @@ func rgCircle(t *testing.T, r *region) {
 			t.Errorf("rule %s: %s searches %s's CarePlans: %d, %d entries %.300s", row.rule, u.name, p.id(), res.status, res.entries(), res.body)
 		}
 	}
+	// A profession the policy does not name sees nothing of the patients
+	// of its Organization's Encounters.
+	for _, path := range []string{"/Patient/rg-p3", "/CarePlan?patient=rg-p3", "/Patient?_summary=count", "/Patient/rg-p3/$everything"} {
+		res := r.as(t, r.dentist, "unconfigured profession", "GET", path, nil)
+		if res.status == 200 && (res.entries() > 0 || res.total() > 0 || res.str("resourceType") == "Patient") {
+			t.Errorf("a dentist (profession 40, not in the policy) %s: %d %.300s", path, res.status, res.body)
+		}
+	}
 	// Out of every circle: an Encounter ended four years ago (P7), and
 	// doctor B, in P6's care team, where the patient objects to sharing
 	// outside Organization A.
