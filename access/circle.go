@@ -73,7 +73,7 @@ type Circle struct {
 // Patient/<patient> looked for when patient is set), as a set of ids.
 type rule struct {
 	reason Reason
-	admit  func(c *Circle, ctx context.Context, pro *Professional, patient string, into map[string]bool) error
+	admit  func(c *Circle, ctx context.Context, pro *Professional, patient string, into *admitted) error
 }
 
 var rules = []rule{
@@ -89,11 +89,11 @@ var rules = []rule{
 func (c *Circle) Of(ctx context.Context, pro *Professional, id string) (Reason, error) {
 	ctx = service.WithAccess(ctx, nil) // as the server
 	for _, r := range rules {
-		in := map[string]bool{}
+		in := &admitted{ids: map[string]bool{}}
 		if err := r.admit(c, ctx, pro, id, in); err != nil {
 			return NotInCircle, err
 		}
-		if in[id] {
+		if in.ids[id] {
 			return r.reason, nil
 		}
 	}
@@ -103,23 +103,48 @@ func (c *Circle) Of(ctx context.Context, pro *Professional, id string) (Reason, 
 // Patients is pro's care circle: the ids of every patient one of the
 // rules admits pro to, sorted.
 func (c *Circle) Patients(ctx context.Context, pro *Professional) ([]string, error) {
+	set, _, err := c.circle(ctx, pro)
+	return set, err
+}
+
+// circle is Patients, and until when time alone leaves it true (the
+// first end of a CareTeam membership that admits a patient; zero: no
+// such end): the gate's cache keeps it no longer.
+func (c *Circle) circle(ctx context.Context, pro *Professional) ([]string, time.Time, error) {
 	ctx = service.WithAccess(ctx, nil)
-	in := map[string]bool{}
+	in := &admitted{ids: map[string]bool{}}
 	for _, r := range rules {
 		if err := r.admit(c, ctx, pro, "", in); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 	}
-	out := make([]string, 0, len(in))
-	for id := range in {
+	out := make([]string, 0, len(in.ids))
+	for id := range in.ids {
 		out = append(out, id)
 	}
 	slices.Sort(out)
-	return out, nil
+	return out, in.until, nil
 }
 
-// ErrTooLarge is a care circle that could not be computed within MaxScanned.
-var ErrTooLarge = fhir.Errorf(403, "too-costly", "", "the care circle of this professional is larger than this server computes per request (%d resources read by one rule): access is refused; ask the operator", MaxScanned)
+// admitted is what the rules found: the patients, and the first instant
+// at which one of them leaves by time alone (zero: none does).
+type admitted struct {
+	ids   map[string]bool
+	until time.Time
+}
+
+func (a *admitted) add(id string) { a.ids[id] = true }
+
+// endsAt notes that an admission holds until t.
+func (a *admitted) endsAt(t time.Time) {
+	if a.until.IsZero() || t.Before(a.until) {
+		a.until = t
+	}
+}
+
+// ErrTooLarge is a care circle, or what a system's Organization is
+// addressed (system.go), that could not be computed within MaxScanned.
+var ErrTooLarge = fhir.Errorf(403, "too-costly", "", "what this caller may reach (a professional's care circle, what is addressed to a system's organization) is larger than this server computes per request (%d resources read by one search): access is refused; ask the operator", MaxScanned)
 
 // scan runs the search q on typ as the server, page by page, and calls
 // each for every match, up to MaxScanned matches.
@@ -166,7 +191,7 @@ func (r ref) patientID() string {
 }
 
 // subjects adds the Patient subject (or Task.for) of every match of q.
-func (c *Circle) subjects(ctx context.Context, typ string, q url.Values, patient string, into map[string]bool) error {
+func (c *Circle) subjects(ctx context.Context, typ string, q url.Values, patient string, into *admitted) error {
 	if patient != "" {
 		param := "subject"
 		if typ == "Task" {
@@ -181,7 +206,7 @@ func (c *Circle) subjects(ctx context.Context, typ string, q url.Values, patient
 		}
 		for _, x := range []ref{r.Subject, r.For} {
 			if id := x.patientID(); id != "" {
-				into[id] = true
+				into.add(id)
 			}
 		}
 	})
@@ -189,7 +214,7 @@ func (c *Circle) subjects(ctx context.Context, typ string, q url.Values, patient
 
 // careTeam (rule 1): an active CareTeam of the patient where pro is a
 // participant whose membership has not ended (participant.period.end).
-func (c *Circle) careTeam(ctx context.Context, pro *Professional, patient string, into map[string]bool) error {
+func (c *Circle) careTeam(ctx context.Context, pro *Professional, patient string, into *admitted) error {
 	self := pro.self()
 	q := url.Values{"status": {"active"}, "participant": {strings.Join(self, ",")}}
 	if patient != "" {
@@ -211,7 +236,10 @@ func (c *Circle) careTeam(ctx context.Context, pro *Professional, patient string
 		}
 		for _, p := range ct.Participant {
 			if slices.Contains(self, p.Member.Reference) && !ended(p.Period.End, now) {
-				into[ct.Subject.patientID()] = true
+				into.add(ct.Subject.patientID())
+				if end, ok := endOf(p.Period.End); ok {
+					into.endsAt(end)
+				}
 				return
 			}
 		}
@@ -220,7 +248,7 @@ func (c *Circle) careTeam(ctx context.Context, pro *Professional, patient string
 
 // generalPractitioner (rule 2): Patient.generalPractitioner names pro or
 // one of their roles.
-func (c *Circle) generalPractitioner(ctx context.Context, pro *Professional, patient string, into map[string]bool) error {
+func (c *Circle) generalPractitioner(ctx context.Context, pro *Professional, patient string, into *admitted) error {
 	q := url.Values{"general-practitioner": {strings.Join(pro.self(), ",")}}
 	if patient != "" {
 		q.Set("_id", patient)
@@ -228,7 +256,7 @@ func (c *Circle) generalPractitioner(ctx context.Context, pro *Professional, pat
 	return c.scan(ctx, "Patient", q, func(b []byte) {
 		var r refs
 		if json.Unmarshal(b, &r) == nil && r.ID != "" {
-			into[r.ID] = true
+			into.add(r.ID)
 		}
 	})
 }
@@ -236,7 +264,7 @@ func (c *Circle) generalPractitioner(ctx context.Context, pro *Professional, pat
 // encounters (rule 3): a participant of one of the patient's Encounters,
 // or staff of the serviceProvider of one that ended less than
 // encounterYears ago or has not ended.
-func (c *Circle) encounters(ctx context.Context, pro *Professional, patient string, into map[string]bool) error {
+func (c *Circle) encounters(ctx context.Context, pro *Professional, patient string, into *admitted) error {
 	if err := c.subjects(ctx, "Encounter", url.Values{"participant": {strings.Join(pro.self(), ",")}}, patient, into); err != nil {
 		return err
 	}
@@ -249,7 +277,7 @@ func (c *Circle) encounters(ctx context.Context, pro *Professional, patient stri
 
 // orders (rule 4): requester or performer of a ServiceRequest, owner or
 // requester of a Task, themselves, by a role or by their Organization.
-func (c *Circle) orders(ctx context.Context, pro *Professional, patient string, into map[string]bool) error {
+func (c *Circle) orders(ctx context.Context, pro *Professional, patient string, into *admitted) error {
 	withOrgs := strings.Join(append(pro.self(), pro.Organizations...), ",")
 	for _, q := range []struct{ typ, param string }{
 		{"ServiceRequest", "requester"}, {"ServiceRequest", "performer"}, {"Task", "owner"}, {"Task", "requester"},
@@ -264,7 +292,7 @@ func (c *Circle) orders(ctx context.Context, pro *Professional, patient string, 
 // tumourBoards (rule 5): a participant of a tumour-board meeting (an
 // Encounter of the meeting profile, without subject) at which the
 // patient's case (an Encounter partOf the meeting) was presented.
-func (c *Circle) tumourBoards(ctx context.Context, pro *Professional, patient string, into map[string]bool) error {
+func (c *Circle) tumourBoards(ctx context.Context, pro *Professional, patient string, into *admitted) error {
 	var meetings []string
 	err := c.scan(ctx, "Encounter", url.Values{"participant": {strings.Join(pro.self(), ",")}, "_profile": {MeetingProfile}}, func(b []byte) {
 		var r refs
@@ -286,17 +314,25 @@ func (c *Circle) tumourBoards(ctx context.Context, pro *Professional, patient st
 
 // ended: a period end (a FHIR dateTime, of any precision) before now.
 func ended(end string, now time.Time) bool {
+	t, ok := endOf(end)
+	return ok && !now.Before(t)
+}
+
+// endOf is the instant a period end (a FHIR dateTime, of any precision)
+// is past: a date of day, month or year precision ends with its day,
+// month or year. ok false: none, or unreadable (the validator refuses it
+// on write).
+func endOf(end string) (time.Time, bool) {
 	if end == "" {
-		return false
+		return time.Time{}, false
 	}
-	// a date of day, month or year precision ends with its day, month or year
 	for _, f := range []struct {
 		layout  string
 		y, m, d int
 	}{{time.RFC3339Nano, 0, 0, 0}, {"2006-01-02T15:04:05", 0, 0, 0}, {"2006-01-02", 0, 0, 1}, {"2006-01", 0, 1, 0}, {"2006", 1, 0, 0}} {
 		if t, err := time.Parse(f.layout, end); err == nil {
-			return !now.Before(t.AddDate(f.y, f.m, f.d))
+			return t.AddDate(f.y, f.m, f.d), true
 		}
 	}
-	return false // unreadable: the validator refuses it on write
+	return time.Time{}, false
 }

@@ -19,12 +19,12 @@ import (
 var now = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 
 type circleEnv struct {
-	t   *testing.T
+	t   testing.TB
 	svc *service.Service
 	c   *Circle
 }
 
-func newCircleEnv(t *testing.T) *circleEnv {
+func newCircleEnv(t testing.TB) *circleEnv {
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "dcc.db"))
 	if err != nil {
 		t.Fatal(err)

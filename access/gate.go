@@ -22,6 +22,8 @@ import (
 type Gate struct {
 	Circle *Circle
 	Policy *Policy
+
+	cache circleCache // cache.go
 }
 
 // Caller is what the gate knows of a request.
@@ -55,15 +57,27 @@ const MinReason = 10
 // organisations, before anything is served).
 func (g *Gate) For(ctx context.Context, c Caller) (service.Access, string, error) {
 	if !c.User {
+		if c.Organization != "" {
+			return &systemAccess{ctx: ctx, gate: g, circle: g.Circle, scopes: c.Scopes, org: c.Organization}, "", nil // system.go
+		}
 		return c.Scopes, "", nil // backend tokens: their scopes (see docs/security.md)
 	}
 	a := &careAccess{ctx: ctx, gate: g, scopes: c.Scopes, auditor: slices.Contains(c.Roles, "auditor")}
 	if i := strings.LastIndex(c.Practitioner, "Practitioner/"); i >= 0 {
-		pro, rules, err := g.professional(ctx, c.Practitioner[i:])
-		if err != nil {
-			return nil, "", err
+		self := c.Practitioner[i:]
+		a.mark, a.marked = g.mark() // before reading: a commit after it moves it
+		e, hit := g.cache.get(self, a.mark)
+		if !a.marked || !hit {
+			pro, rules, err := g.professional(ctx, self)
+			if err != nil {
+				return nil, "", err
+			}
+			e = cached{mark: a.mark, pro: pro, rules: rules}
+			if a.marked {
+				g.cache.put(self, e)
+			}
 		}
-		a.pro, a.rules = pro, rules
+		a.pro, a.rules = e.pro, e.rules
 	}
 	if c.BreakGlass == "" {
 		return a, "", nil
@@ -139,6 +153,10 @@ type careAccess struct {
 	pro     *Professional // nil: a user with no Practitioner (sees no patient)
 	rules   []*Rule       // the professions of the pro's roles
 	auditor bool
+	// mark is the store's commit mark before anything was read (marked
+	// false: none), the key of the gate's cache
+	mark   uint64
+	marked bool
 
 	once sync.Once
 	set  []string // the patients: the circle, and one opened by break-the-glass
@@ -162,10 +180,24 @@ func (a *careAccess) patients() ([]string, error) {
 		if a.pro == nil {
 			return
 		}
+		now := a.gate.Circle.Now()
+		if a.marked {
+			if e, ok := a.gate.cache.get(a.pro.Practitioner, a.mark); ok && e.hasCircle && now.Before(e.until) {
+				a.set = e.circle
+				return
+			}
+		}
 		ctx := service.WithAccess(a.ctx, nil)
-		a.set, a.err = a.gate.Circle.Patients(ctx, a.pro)
-		if a.err == nil {
-			a.set, a.err = a.gate.Circle.consented(ctx, a.pro, a.set)
+		set, until, err := a.gate.Circle.circle(ctx, a.pro)
+		if err == nil {
+			set, err = a.gate.Circle.consented(ctx, a.pro, set)
+		}
+		a.set, a.err = set, err
+		if a.marked && err == nil {
+			if limit := now.Add(cacheAge); until.IsZero() || until.After(limit) {
+				until = limit
+			}
+			a.gate.cache.put(a.pro.Practitioner, cached{mark: a.mark, pro: a.pro, rules: a.rules, circle: set, hasCircle: true, until: until})
 		}
 	})
 	return a.set, a.err

@@ -86,6 +86,7 @@ type App struct {
 	// Metrics serves the metrics when Config.MetricsApart (else nil); the
 	// caller mounts it at /metrics on a listener of its own.
 	Metrics  http.Handler
+	gate     *access.Gate // the access gate, with Auth
 	ownStore bool
 }
 
@@ -152,11 +153,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 	if cfg.Auth != nil {
+		a.gate = gate(svc, cfg.AccessPolicy)
 		if err := a.startAuth(ctx, cfg, svc, hc.BaseURL, log); err != nil {
 			return nil, err
 		}
 		protect(&hc, a.Auth)
-		hc.Gate = gate(svc, cfg.AccessPolicy)
+		hc.Gate = a.gate
 	}
 	hc.SeparateMetrics = hc.SeparateMetrics || cfg.MetricsApart
 	h := handlers.New(svc, hc)

@@ -23,6 +23,13 @@ func (a *App) startAuth(ctx context.Context, cfg Config, svc *service.Service, b
 	}
 	ac := *cfg.Auth
 	ac.Store, ac.Service, ac.BaseURL = a.Store, svc, baseURL
+	if ac.Narrow == nil {
+		g := a.gate
+		ac.Narrow = func(ctx context.Context, scopes service.Access, u *auth.User) (service.Access, error) {
+			acc, _, err := g.For(ctx, access.Caller{Scopes: scopes, Practitioner: u.Practitioner, User: true, Roles: u.Roles})
+			return acc, err
+		}
+	}
 	if ac.Logger == nil {
 		ac.Logger = log
 	}

@@ -22,6 +22,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -71,7 +72,12 @@ type Config struct {
 	// HTTPClient fetches client JWKS URLs and talks to Pro Santé Connect
 	// (nil: a client with the 5 s timeout).
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Narrow narrows a professional's scopes as the FHIR API narrows them
+	// (the access gate: care circle, profession, consent), for what the
+	// authorization server itself shows of patients — the patient picker
+	// of a standalone launch. nil: the scopes alone.
+	Narrow func(ctx context.Context, scopes service.Access, u *User) (service.Access, error)
+	Logger *slog.Logger
 	// Now is the clock (tests move it).
 	Now func() time.Time
 }

@@ -73,7 +73,12 @@ func (w *browserSide) picker(c echo.Context) error {
 		return w.finish(c, id, p, "access_denied", "the user chose no patient")
 	}
 	granted, _ := scope.Parse(p.Scope)
-	access := granted.Access("") // user-level: no patient yet
+	access, err := w.narrow(ctx, granted.Access(""), sess) // user-level: no patient yet
+	if fe := (*fhir.Error)(nil); errors.As(err, &fe) && fe.Status < 500 {
+		return w.pickerPage(c, fe.Status, sess, id, client, &view{Error: "La recherche n'est pas possible : " + fe.Error()})
+	} else if err != nil {
+		return w.internal(c, "picker access", err)
+	}
 	if pid := form.Get("patient"); pid != "" {
 		if !fhir.ValidID(pid) || w.s.cfg.Service == nil {
 			return w.pickerPage(c, http.StatusBadRequest, sess, id, client, &view{Error: "Ce patient n'est pas disponible."})
@@ -187,4 +192,17 @@ func (a readAsSearch) Grant(letter byte, typ string) (service.Grant, error) {
 		letter = 'r'
 	}
 	return a.Access.Grant(letter, typ)
+}
+
+// narrow is the user's access as the FHIR API would give it: the scopes,
+// narrowed by Config.Narrow (the care circle) when set.
+func (w *browserSide) narrow(ctx context.Context, scopes service.Access, sess *webSession) (service.Access, error) {
+	if w.s.cfg.Narrow == nil {
+		return scopes, nil
+	}
+	u, err := w.s.reg.User(ctx, sess.Username)
+	if err != nil {
+		return nil, err
+	}
+	return w.s.cfg.Narrow(ctx, scopes, u)
 }

@@ -102,3 +102,37 @@ func TestPickerUserScopes(t *testing.T) {
 		})
 	}
 }
+
+// confinedTo grants everything, confined to a set of patients (what the
+// access gate gives a professional: their care circle).
+type confinedTo []string
+
+func (c confinedTo) Grant(byte, string) (service.Grant, error) {
+	return service.Grant{Confined: true, Patients: c}, nil
+}
+
+// TestPickerNarrowed: the picker finds and accepts only the patients the
+// FHIR API would show the user (Config.Narrow: the care circle).
+func TestPickerNarrowed(t *testing.T) {
+	var asked *User
+	h := newWebHarness(t, func(c *Config) {
+		c.Narrow = func(_ context.Context, _ service.Access, u *User) (service.Access, error) {
+			asked = u
+			return confinedTo{"p1"}, nil
+		}
+	})
+	h.patient("p1", `{"resourceType":"Patient","id":"p1","name":[{"family":"Martin","given":["Jeanne"]}]}`)
+	h.patient("p2", `{"resourceType":"Patient","id":"p2","name":[{"family":"Martin","given":["Paul"]}]}`)
+	b := h.browser()
+	picker := b.login(b.get(h.authorizeURL(map[string]string{"scope": "launch/patient patient/*.rs user/Patient.rs openid"})), "alice", testPassword)
+	found := b.submit(picker, "/auth/picker", map[string]string{"name": "martin"})
+	if !strings.Contains(found.body, `value="p1"`) || strings.Contains(found.body, `value="p2"`) {
+		t.Errorf("search by name, narrowed to p1: %s", found.body)
+	}
+	if asked == nil || asked.Username != "alice" {
+		t.Errorf("Narrow asked for %+v", asked)
+	}
+	if r := b.submit(picker, "/auth/picker", map[string]string{"patient": "p2"}); r.status != http.StatusBadRequest {
+		t.Errorf("a patient outside the circle chosen: %d", r.status)
+	}
+}

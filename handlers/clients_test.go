@@ -86,8 +86,11 @@ func TestFhirKitClient(t *testing.T) {
 	t.Run("backend services token", func(t *testing.T) {
 		f := start(t, sqliteEngine(), withAuth)
 		priv := addBackendClient(t, f, auth.ClientSpec{
-			ID: "lab-platform", Name: "Plateforme de biologie moléculaire",
-			Scopes: "system/Patient.cruds system/Observation.cruds", Organization: "Organization/lab-1",
+			// a record system registered with no Organization: its scopes
+			// alone (a laboratory's --organization would limit it to what
+			// is addressed to it, region_test.go)
+			ID: "lab-platform", Name: "Dossier patient du CHU",
+			Scopes: "system/Patient.cruds system/Observation.cruds",
 		}, jwa.RS384)
 		tok, err := auth.IssueToken(context.Background(), f.auth.Registry(), auth.TokenRequest{ClientID: "lab-platform", Key: priv})
 		if err != nil {
