@@ -118,6 +118,20 @@ type rgType struct {
 
 func rgN(n int) func(*rgUser, rgPatient) int { return func(*rgUser, rgPatient) int { return n } }
 
+// rgCommunication: a doctor sees every Communication of the patient
+// (P1 has two), a limited profession those addressed to them.
+var rgCommunication = rgType{"Communication", func(_ *rgUser, p rgPatient) int {
+	if p.n == 1 {
+		return 2
+	}
+	return 1
+}, func(u *rgUser, p rgPatient) int { // limited: those addressed to them
+	if u.name == "nurse-a" && p.n == 1 {
+		return 1
+	}
+	return 0
+}}
+
 var rgTypes = []rgType{
 	{"Patient", rgN(1), rgN(1)},
 	{"Condition", rgN(1), rgN(1)},
@@ -131,17 +145,7 @@ var rgTypes = []rgType{
 		return 0
 	}, rgN(-1)},
 	{"DocumentReference", rgN(2), rgN(1)}, // limited: the PPS (18776-5) only
-	{"Communication", func(_ *rgUser, p rgPatient) int {
-		if p.n == 1 {
-			return 2
-		}
-		return 1
-	}, func(u *rgUser, p rgPatient) int { // limited: those addressed to them
-		if u.name == "nurse-a" && p.n == 1 {
-			return 1
-		}
-		return 0
-	}},
+	rgCommunication,
 }
 
 // rgProfession: doctors and establishment pharmacists see the whole
@@ -313,9 +317,9 @@ func rgCommunications(u *rgUser) int {
 	n := 0
 	for _, c := range u.circle {
 		if u.limited {
-			n += rgTypes[7].limited(u, rgP(c))
+			n += rgCommunication.limited(u, rgP(c))
 		} else {
-			n += rgTypes[7].doctor(u, rgP(c))
+			n += rgCommunication.doctor(u, rgP(c))
 		}
 	}
 	return n
