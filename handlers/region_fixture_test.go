@@ -166,14 +166,15 @@ func (r *region) user(name string) *rgUser {
 }
 
 // sampled are the users whose whole table is checked: all of them on
-// SQLite, one of each profession elsewhere.
+// SQLite, elsewhere a doctor, a nurse (the limited professions share one
+// rule) and an establishment pharmacist.
 func (r *region) sampled() []*rgUser {
 	if r.full {
 		return r.users
 	}
 	var out []*rgUser
 	for _, u := range r.users {
-		if slices.Contains([]string{"dr-b", "nurse-a", "pharm-a", "pharm-h"}, u.name) {
+		if slices.Contains([]string{"dr-b", "nurse-a", "pharm-h"}, u.name) {
 			out = append(out, u)
 		}
 	}
