@@ -1,0 +1,303 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/store"
+)
+
+// LockKey is the storage lock every append takes: one chain, one writer
+// at a time, across processes sharing the storage.
+const LockKey = "audit.chain"
+
+// maxBatch bounds the events of one group commit.
+const maxBatch = 256
+
+// ErrClosed is a Record after Close.
+var ErrClosed = errors.New("audit: writer closed")
+
+// Config is what a Writer needs.
+type Config struct {
+	Store    store.Store
+	Registry *search.Registry // indexes the events (AuditEvent?patient=…)
+	// BaseURL is the server's FHIR base: the source and server agent, and
+	// the base absolute references are indexed against.
+	BaseURL string
+	Now     func() time.Time // nil: time.Now
+}
+
+// Writer appends AuditEvents to the chain of one storage.
+type Writer struct {
+	cfg Config
+
+	// hint is the last event known committed; Append confirms it (by a
+	// Read of the next id) since another process, or a write's own
+	// transaction, may have appended since. It only moves after a commit.
+	mu   sync.Mutex
+	hint head
+
+	reqs chan *pending
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+type head struct {
+	seq   int64
+	hash  string
+	known bool
+}
+
+type pending struct {
+	ev   *Event
+	done chan error
+}
+
+// NewWriter returns a running Writer; Close stops it.
+func NewWriter(cfg Config) *Writer {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	w := &Writer{cfg: cfg, reqs: make(chan *pending, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// Close stops the group-commit goroutine after the batch in progress.
+func (w *Writer) Close() {
+	w.once.Do(func() { close(w.quit) })
+	<-w.done
+}
+
+// Record writes ev in its own storage transaction, batched with the
+// events other requests record at the same time, and returns when it is
+// committed (nil) or failed: the request must not be answered as served
+// before.
+func (w *Writer) Record(ctx context.Context, ev *Event) error {
+	p := &pending{ev: ev, done: make(chan error, 1)}
+	select {
+	case w.reqs <- p:
+	case <-w.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Writer) loop() {
+	defer close(w.done)
+	for {
+		var p *pending
+		select {
+		case p = <-w.reqs:
+		case <-w.quit:
+			return
+		}
+		batch := []*pending{p}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case p = <-w.reqs:
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		err := w.commit(batch)
+		for _, p := range batch {
+			p.done <- err
+		}
+	}
+}
+
+func (w *Writer) commit(batch []*pending) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs := make([]*Event, len(batch))
+	for i, p := range batch {
+		evs[i] = p.ev
+	}
+	var h head
+	err := w.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		h, err = w.appendAll(ctx, tx, evs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	w.mu.Lock()
+	if h.seq > w.hint.seq || !w.hint.known {
+		w.hint = h
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// Append puts evs at the end of the chain inside tx (the transaction of a
+// write: the events commit with it or not at all). It takes LockKey and
+// keeps no state: a transaction run again appends again.
+func (w *Writer) Append(ctx context.Context, tx store.Tx, evs []*Event) error {
+	_, err := w.appendAll(ctx, tx, evs)
+	return err
+}
+
+func (w *Writer) appendAll(ctx context.Context, tx store.Tx, evs []*Event) (head, error) {
+	if err := tx.Lock(ctx, LockKey); err != nil {
+		return head{}, err
+	}
+	w.mu.Lock()
+	h := w.hint
+	w.mu.Unlock()
+	h, err := findHead(ctx, tx, h)
+	if err != nil {
+		return head{}, err
+	}
+	for _, ev := range evs {
+		if h, err = w.put(ctx, tx, h, ev); err != nil {
+			return head{}, err
+		}
+	}
+	return h, nil
+}
+
+// put writes ev as the event after h.
+func (w *Writer) put(ctx context.Context, tx store.Tx, h head, ev *Event) (head, error) {
+	now := w.cfg.Now().UTC().Truncate(time.Microsecond)
+	if ev.Recorded.IsZero() {
+		ev.Recorded = now
+	}
+	ae := ev.tree(w.cfg.BaseURL)
+	seq := h.seq + 1
+	id := ID(seq)
+	ae["id"] = id
+	ae["meta"] = map[string]any{"versionId": "1", "lastUpdated": now.Format("2006-01-02T15:04:05.000000Z07:00")}
+	hash, err := setChain(ae, h.hash)
+	if err != nil {
+		return head{}, err
+	}
+	b, err := marshal(ae)
+	if err != nil {
+		return head{}, err
+	}
+	idx, err := search.ExtractLocal(w.cfg.Registry, Type, ae, w.cfg.BaseURL)
+	if err != nil {
+		return head{}, fmt.Errorf("index of AuditEvent/%s: %w", id, err)
+	}
+	err = tx.Put(ctx, &store.Write{Resource: store.Resource{Type: Type, ID: id, Version: 1, LastUpdated: now, Method: "POST", JSON: b}, Index: idx})
+	if err != nil {
+		return head{}, fmt.Errorf("AuditEvent/%s: %w", id, err)
+	}
+	return head{seq: seq, hash: hash, known: true}, nil
+}
+
+// findHead returns the last event of the chain, starting from the hint
+// h: it reads the ids after it until one is absent (another process may
+// have appended), or probes for the end when h is unknown.
+func findHead(ctx context.Context, r store.Reader, h head) (head, error) {
+	if !h.known {
+		n, err := lastSeq(ctx, r)
+		if err != nil {
+			return head{}, err
+		}
+		h = head{seq: n, known: true}
+		if n > 0 {
+			if h.hash, err = hashAt(ctx, r, n); err != nil {
+				return head{}, err
+			}
+		}
+	}
+	moved := false
+	for {
+		_, err := r.Read(ctx, Type, ID(h.seq+1))
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return head{}, err
+		}
+		h.seq++
+		moved = true
+	}
+	if moved {
+		var err error
+		if h.hash, err = hashAt(ctx, r, h.seq); err != nil {
+			return head{}, err
+		}
+	}
+	return h, nil
+}
+
+// hashAt is the hash event seq carries (the head: never purged).
+func hashAt(ctx context.Context, r store.Reader, seq int64) (string, error) {
+	res, err := r.Read(ctx, Type, ID(seq))
+	if err != nil {
+		return "", err
+	}
+	if res.Deleted {
+		return "", fmt.Errorf("the head of the audit chain, AuditEvent/%s, is deleted", ID(seq))
+	}
+	ae, err := decode(res.JSON)
+	if err != nil {
+		return "", fmt.Errorf("AuditEvent/%s: %w", ID(seq), err)
+	}
+	_, h, err := links(ae)
+	if err != nil {
+		return "", fmt.Errorf("AuditEvent/%s: %w", ID(seq), err)
+	}
+	return h, nil
+}
+
+// exists reports whether event seq was ever written (a purged one too).
+func exists(ctx context.Context, r store.Reader, seq int64) (bool, error) {
+	_, err := r.Read(ctx, Type, ID(seq))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// lastSeq finds the last event by reads alone: ids run 1, 2, … without
+// gaps (purged events stay as tombstones), so doubling then bisecting
+// takes about 2·log2(n) reads.
+func lastSeq(ctx context.Context, r store.Reader) (int64, error) {
+	ok, err := exists(ctx, r, 1)
+	if err != nil || !ok {
+		return 0, err
+	}
+	lo, hi := int64(1), int64(2) // lo exists; hi is the first power not known
+	for {
+		ok, err := exists(ctx, r, hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo, hi = hi, hi*2
+	}
+	for hi-lo > 1 { // lo exists, hi does not
+		mid := lo + (hi-lo)/2
+		ok, err := exists(ctx, r, mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
