@@ -45,6 +45,9 @@ const (
 	// Authentication, subtype 110122 Login / 110123 Logout).
 	Login
 	Logout
+	// Authn is another request to the authorization server (authorize,
+	// consent, picker, introspect...): 110114 without a subtype.
+	Authn
 )
 
 // Event describes one audited request; Writer turns it into an AuditEvent.
@@ -128,11 +131,12 @@ func concept(system, code, display string) map[string]any {
 func (e *Event) tree(server string) map[string]any {
 	ae := map[string]any{"resourceType": "AuditEvent"}
 	switch e.Kind {
-	case Login, Logout:
+	case Login, Logout, Authn:
 		ae["type"] = coding(sysDICOM, "110114", "User Authentication")
-		if e.Kind == Login {
+		switch e.Kind {
+		case Login:
 			ae["subtype"] = []any{coding(sysDICOM, "110122", "Login")}
-		} else {
+		case Logout:
 			ae["subtype"] = []any{coding(sysDICOM, "110123", "Logout")}
 		}
 	default:

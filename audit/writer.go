@@ -81,6 +81,11 @@ func (w *Writer) Close() {
 func (w *Writer) Record(ctx context.Context, ev *Event) error {
 	p := &pending{ev: ev, done: make(chan error, 1)}
 	select {
+	case <-w.quit:
+		return ErrClosed
+	default:
+	}
+	select {
 	case w.reqs <- p:
 	case <-w.quit:
 		return ErrClosed
@@ -90,6 +95,8 @@ func (w *Writer) Record(ctx context.Context, ev *Event) error {
 	select {
 	case err := <-p.done:
 		return err
+	case <-w.done: // closed with p still queued
+		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -149,6 +156,11 @@ func (w *Writer) commit(batch []*pending) error {
 // write: the events commit with it or not at all). It takes LockKey and
 // keeps no state: a transaction run again appends again.
 func (w *Writer) Append(ctx context.Context, tx store.Tx, evs []*Event) error {
+	select {
+	case <-w.quit:
+		return ErrClosed // the trail is down: so are the writes
+	default:
+	}
 	_, err := w.appendAll(ctx, tx, evs)
 	return err
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/dccfhir/dccfhir/audit"
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/profiles/conformance"
@@ -49,6 +50,9 @@ type Config struct {
 	// document needs a valid bearer token, its endpoints are mounted, and
 	// CORS and the CapabilityStatement follow it. nil: protection off.
 	Auth Authenticator
+	// Audit, when set, records every request to the FHIR base and /auth as
+	// an AuditEvent (audit.go); nil: no trail.
+	Audit *audit.Writer
 	// SeparateMetrics leaves /metrics off this handler, for a caller that
 	// serves MetricsHandler on a listener of its own (--metrics-listen).
 	SeparateMetrics bool
@@ -99,6 +103,9 @@ func New(svc *service.Service, cfg Config) *Server {
 	s.e = e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	if cfg.Audit != nil { // outside every middleware: it records the final answer
+		e.Pre(s.auditTrail)
+	}
 	// The token check comes before anything looks at the request's body
 	// or format; CORS before it, to answer preflights (which carry no token).
 	e.Use(s.requestContext, s.recoverPanic, s.cors)
