@@ -271,3 +271,39 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("verify after append: %+v, %v", rep, err)
 	}
 }
+
+// TestShapes: a break-the-glass read carries BTG and its reason; a refused
+// login is a User Authentication / Login failure.
+func TestShapes(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := engines[0].open(t)
+	w := audit.NewWriter(audit.Config{Store: st, Registry: search.Default(), BaseURL: "http://x/fhir"})
+	defer w.Close()
+	btg := event(0)
+	btg.BreakGlass = "arrêt cardiaque aux urgences"
+	login := &audit.Event{Kind: audit.Login, Username: "dr", ClientID: "app", Status: 200, Failed: true}
+	for _, ev := range []*audit.Event{btg, login} {
+		if err := w.Record(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := st.Read(ctx, "AuditEvent", audit.ID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := string(r.JSON)
+	for _, want := range []string{`"purposeOfEvent":[{"coding":[{"code":"BTG"`, `"purposeOfUse":[{"coding":[{"code":"BTG"`, `"text":"arrêt cardiaque aux urgences"`} {
+		if !strings.Contains(js, want) {
+			t.Errorf("break-the-glass event lacks %s: %s", want, js)
+		}
+	}
+	vals, _ := url.ParseQuery("type=http://dicom.nema.org/resources/ontology/DCM|110114&subtype=110122&outcome=4&agent:identifier=" + audit.SysUsername + "|dr")
+	q, _, err := search.Parse(search.Default(), "AuditEvent", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Total = true
+	if res, err := st.Search(ctx, q); err != nil || res.Total != 1 {
+		t.Fatalf("the refused login: %v %v", res, err)
+	}
+}
