@@ -35,11 +35,11 @@ type engine struct {
 	// open returns the store and tamper, which replaces old by new in the
 	// stored JSON of AuditEvent/id directly in the engine, and reopen,
 	// the store as a new process would open it.
-	open func(t *testing.T) (st store.Store, tamper func(id, old, new string), reopen func() store.Store)
+	open func(t testing.TB) (st store.Store, tamper func(id, old, new string), reopen func() store.Store)
 }
 
 var engines = []engine{
-	{"sqlite", func(t *testing.T) (store.Store, func(id, old, new string), func() store.Store) {
+	{"sqlite", func(t testing.TB) (store.Store, func(id, old, new string), func() store.Store) {
 		path := filepath.Join(t.TempDir(), "db.sqlite")
 		st, err := sqlite.Open(path)
 		if err != nil {
@@ -70,7 +70,7 @@ var engines = []engine{
 		}
 		return st, tamper, reopen
 	}},
-	{"mongodb", func(t *testing.T) (store.Store, func(id, old, new string), func() store.Store) {
+	{"mongodb", func(t testing.TB) (store.Store, func(id, old, new string), func() store.Store) {
 		uri := mongotest.URI(t)
 		ctx := context.Background()
 		st := openMongo(t, uri)
@@ -108,7 +108,7 @@ func dbName(uri string) string {
 	return strings.TrimPrefix(u.Path, "/")
 }
 
-func openMongo(t *testing.T, uri string) store.Store {
+func openMongo(t testing.TB, uri string) store.Store {
 	t.Helper()
 	st, err := openMongoStore(uri)
 	if err != nil {

@@ -15,8 +15,12 @@ import (
 // at a time, across processes sharing the storage.
 const LockKey = "audit.chain"
 
-// maxBatch bounds the events of one group commit.
-const maxBatch = 256
+// maxBatch bounds the events of one group commit; lingerTime is how long
+// a batch waits for as many events as the previous one had.
+const (
+	maxBatch   = 256
+	lingerTime = 500 * time.Microsecond
+)
 
 // ErrClosed is a Record after Close.
 var ErrClosed = errors.New("audit: writer closed")
@@ -104,6 +108,7 @@ func (w *Writer) Record(ctx context.Context, ev *Event) error {
 
 func (w *Writer) loop() {
 	defer close(w.done)
+	last := 0 // the size of the previous batch
 	for {
 		var p *pending
 		select {
@@ -112,15 +117,38 @@ func (w *Writer) loop() {
 			return
 		}
 		batch := []*pending{p}
+		// Under concurrent load the clients a commit released come back
+		// together: waiting a moment for them makes one commit of what
+		// would be a commit of one and then one of the rest. Alone, a
+		// request does not wait.
+		var linger <-chan time.Time
+		var timer *time.Timer
+		if last > 1 {
+			timer = time.NewTimer(lingerTime)
+			linger = timer.C
+		}
 	drain:
 		for len(batch) < maxBatch {
 			select {
 			case p = <-w.reqs:
 				batch = append(batch, p)
+				continue
 			default:
+			}
+			if linger == nil || len(batch) >= last {
+				break
+			}
+			select {
+			case p = <-w.reqs:
+				batch = append(batch, p)
+			case <-linger:
 				break drain
 			}
 		}
+		if timer != nil {
+			timer.Stop()
+		}
+		last = len(batch)
 		err := w.commit(batch)
 		for _, p := range batch {
 			p.done <- err

@@ -2,8 +2,12 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/dccfhir/dccfhir/app"
@@ -11,6 +15,8 @@ import (
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/handlers"
+	"github.com/dccfhir/dccfhir/service"
+	"github.com/dccfhir/dccfhir/store/sqlite"
 )
 
 // startAudited starts a protected server with the audit trail on, as
@@ -134,4 +140,69 @@ func clientOf(t *testing.T, f *fixture) string {
 		t.Fatal(err)
 	}
 	return p.ClientID
+}
+
+// BenchmarkReadByIDAudit is a read by id through the whole handler, with a
+// token checked, from parallel clients (8 per core), with the audit trail
+// off and on: what each read's AuditEvent costs once the group-commit
+// writer batches concurrent reads' events (docs/benchmarks.md).
+func BenchmarkReadByIDAudit(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "audit-off"
+		if on {
+			name = "audit-on"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			st, err := sqlite.Open(filepath.Join(dir, "db.sqlite"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			base := "http://127.0.0.1:1/fhir"
+			a, err := app.New(context.Background(), app.Config{Store: st, Logger: testLogger(), HTTP: handlers.Config{BaseURL: base},
+				Auth: &auth.Config{}, DataDir: dir, Audit: on})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			ctx := context.Background()
+			if _, err := a.Service.Update(ctx, "Patient", "p1", []byte(`{"resourceType":"Patient","id":"p1","name":[{"family":"Durand"}]}`), service.Preconditions{}); err != nil {
+				b.Fatal(err)
+			}
+			raw, err := os.ReadFile(a.Credentials)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var cred auth.AdminCredentials
+			if err := json.Unmarshal(raw, &cred); err != nil {
+				b.Fatal(err)
+			}
+			tok, err := auth.IssueToken(ctx, a.Auth.Registry(), auth.TokenRequest{ClientID: cred.ClientID, Key: cred.Key, BaseURL: base})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(8)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest("GET", base+"/Patient/p1", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				for pb.Next() {
+					w := httptest.NewRecorder()
+					a.Handler.ServeHTTP(w, req)
+					if w.Code != http.StatusOK {
+						b.Errorf("status %d: %s", w.Code, w.Body)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			if on {
+				if n, err := audit.Verify(ctx, st); err != nil || n.Events < b.N {
+					b.Fatalf("verify: %v %v, want %d events", n, err, b.N)
+				}
+			}
+		})
+	}
 }
