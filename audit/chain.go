@@ -43,19 +43,34 @@ func Seq(id string) int64 {
 	return n
 }
 
-// setChain puts the chain extension on ae: previous, and the hash of the
-// event so far (its canonical form, which leaves the hash out).
-func setChain(ae map[string]any, previous string) (string, error) {
+// seal puts the chain extension on ae (which has no other extension),
+// and returns its hash and its stored JSON. The canonical form of ae
+// with "previous" alone is its encoding (marshal sorts keys): it is
+// encoded once, hashed, and the hash sub-extension spliced in after
+// "previous", where marshal would put it.
+func seal(ae map[string]any, previous string) (string, []byte, error) {
 	ext := map[string]any{"url": ChainURL, "extension": []any{
 		map[string]any{"url": "previous", "valueString": previous},
 	}}
 	ae["extension"] = []any{ext}
-	h, err := Hash(ae)
+	canon, err := marshal(ae)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
+	sum := sha256.Sum256(canon)
+	h := hex.EncodeToString(sum[:])
 	ext["extension"] = append(ext["extension"].([]any), map[string]any{"url": "hash", "valueString": h})
-	return h, nil
+	prev := `{"url":"previous","valueString":"` + previous + `"}`
+	i := bytes.Index(canon, []byte(prev))
+	if i < 0 {
+		return "", nil, errors.New("audit: the chain extension is not where its encoding puts it")
+	}
+	i += len(prev)
+	stored := make([]byte, 0, len(canon)+100)
+	stored = append(stored, canon[:i]...)
+	stored = append(stored, `,{"url":"hash","valueString":"`+h+`"}`...)
+	stored = append(stored, canon[i:]...)
+	return h, stored, nil
 }
 
 // Hash is the hex SHA-256 of the canonical form of the AuditEvent ae:

@@ -223,11 +223,7 @@ func (w *Writer) put(ctx context.Context, tx store.Tx, h head, ev *Event) (head,
 	id := ID(seq)
 	ae["id"] = id
 	ae["meta"] = map[string]any{"versionId": "1", "lastUpdated": now.Format("2006-01-02T15:04:05.000000Z07:00")}
-	hash, err := setChain(ae, h.hash)
-	if err != nil {
-		return head{}, err
-	}
-	b, err := marshal(ae)
+	hash, b, err := seal(ae, h.hash)
 	if err != nil {
 		return head{}, err
 	}
