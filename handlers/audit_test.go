@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -146,13 +147,17 @@ func clientOf(t *testing.T, f *fixture) string {
 // token checked, from parallel clients (8 per core), with the audit trail
 // off and on: what each read's AuditEvent costs once the group-commit
 // writer batches concurrent reads' events (docs/benchmarks.md).
+//
+// The in-process variants call the handler directly (the harshest
+// ratio: nothing but the server's work); the http variants go through a
+// loopback TCP server and a keep-alive client, as clients do.
 func BenchmarkReadByIDAudit(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		name := "audit-off"
-		if on {
-			name = "audit-on"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, v := range []struct {
+		name    string
+		on, net bool
+	}{{"audit-off", false, false}, {"audit-on", true, false}, {"http/audit-off", false, true}, {"http/audit-on", true, true}} {
+		on := v.on
+		b.Run(v.name, func(b *testing.B) {
 			dir := b.TempDir()
 			st, err := sqlite.Open(filepath.Join(dir, "db.sqlite"))
 			if err != nil {
@@ -184,6 +189,32 @@ func BenchmarkReadByIDAudit(b *testing.B) {
 			}
 			b.SetParallelism(8)
 			b.ReportAllocs()
+			if v.net {
+				srv := httptest.NewServer(a.Handler)
+				defer srv.Close()
+				tr := &http.Transport{MaxIdleConnsPerHost: 64}
+				defer tr.CloseIdleConnections()
+				hc := &http.Client{Transport: tr}
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					req, _ := http.NewRequest("GET", srv.URL+"/fhir/Patient/p1", nil)
+					req.Header.Set("Authorization", "Bearer "+tok)
+					for pb.Next() {
+						r, err := hc.Do(req)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, _ = io.Copy(io.Discard, r.Body)
+						r.Body.Close()
+						if r.StatusCode != http.StatusOK {
+							b.Errorf("status %d", r.StatusCode)
+							return
+						}
+					}
+				})
+				return
+			}
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				req := httptest.NewRequest("GET", base+"/Patient/p1", nil)
