@@ -307,3 +307,38 @@ func TestShapes(t *testing.T) {
 		t.Fatalf("the refused login: %v %v", res, err)
 	}
 }
+
+// TestAbortedAppend: an event appended in a write's transaction that does
+// not commit leaves no gap: the next append finds the real head.
+func TestAbortedAppend(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, _, _ := e.open(t)
+			if !st.Features().Transactions {
+				t.Skip("no transactions: nothing to abort")
+			}
+			w := audit.NewWriter(audit.Config{Store: st, Registry: search.Default(), BaseURL: "http://x/fhir"})
+			defer w.Close()
+			if err := w.Record(ctx, event(0)); err != nil {
+				t.Fatal(err)
+			}
+			abort := errors.New("the write fails after its event")
+			err := st.Update(ctx, func(tx store.Tx) error {
+				if err := w.Append(ctx, tx, []*audit.Event{event(1)}); err != nil {
+					return err
+				}
+				return abort
+			})
+			if !errors.Is(err, abort) {
+				t.Fatal(err)
+			}
+			if err := w.Record(ctx, event(2)); err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := audit.Verify(ctx, st); err != nil || rep.Events != 2 {
+				t.Fatalf("verify: %+v %v", rep, err)
+			}
+		})
+	}
+}

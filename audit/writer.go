@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,9 +40,9 @@ type Config struct {
 type Writer struct {
 	cfg Config
 
-	// hint is the last event known committed; Append confirms it (by a
-	// Read of the next id) since another process, or a write's own
-	// transaction, may have appended since. It only moves after a commit.
+	// hint is the last event appended, by this process; an append checks
+	// it (the event is there with that hash: its transaction committed)
+	// and reads the ids after it (another process may have appended).
 	mu   sync.Mutex
 	hint head
 
@@ -163,20 +164,13 @@ func (w *Writer) commit(batch []*pending) error {
 	for i, p := range batch {
 		evs[i] = p.ev
 	}
-	var h head
 	err := w.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		var err error
-		h, err = w.appendAll(ctx, tx, evs)
+		_, err := w.appendAll(ctx, tx, evs)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	w.mu.Lock()
-	if h.seq > w.hint.seq || !w.hint.known {
-		w.hint = h
-	}
-	w.mu.Unlock()
 	return nil
 }
 
@@ -209,6 +203,12 @@ func (w *Writer) appendAll(ctx context.Context, tx store.Tx, evs []*Event) (head
 			return head{}, err
 		}
 	}
+	// The hint moves before the commit: if the transaction does not
+	// commit, the next append finds the hinted event absent (or another
+	// in its place) and looks for the head again.
+	w.mu.Lock()
+	w.hint = h
+	w.mu.Unlock()
 	return h, nil
 }
 
@@ -242,6 +242,18 @@ func (w *Writer) put(ctx context.Context, tx store.Tx, h head, ev *Event) (head,
 // h: it reads the ids after it until one is absent (another process may
 // have appended), or probes for the end when h is unknown.
 func findHead(ctx context.Context, r store.Reader, h head) (head, error) {
+	if h.known && h.seq > 0 {
+		// the hinted event must be there, with the hinted hash
+		res, err := r.Read(ctx, Type, ID(h.seq))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			h = head{}
+		case err != nil:
+			return head{}, err
+		case res.Deleted || !bytes.Contains(res.JSON, []byte(`{"url":"hash","valueString":"`+h.hash+`"}`)):
+			h = head{}
+		}
+	}
 	if !h.known {
 		n, err := lastSeq(ctx, r)
 		if err != nil {
