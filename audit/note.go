@@ -15,6 +15,9 @@ type Note struct {
 	// Login is set by the authorization server when a request tried to
 	// authenticate a user: who, and whether it succeeded.
 	Login *Attempt
+	// Client is the client_id an authorization server request named in
+	// its form (which the middleware does not read).
+	Client string
 }
 
 // Attempt is one authentication attempt.
@@ -58,5 +61,13 @@ func (n *Note) Patient(patient string) {
 func NoteLogin(ctx context.Context, username string, ok bool) {
 	if n := NoteFrom(ctx); n != nil {
 		n.Login = &Attempt{Username: username, OK: ok}
+	}
+}
+
+// NoteClient records the client_id a request to the authorization server
+// named (the token endpoint reads its form itself).
+func NoteClient(ctx context.Context, clientID string) {
+	if n := NoteFrom(ctx); n != nil && clientID != "" {
+		n.Client = clientID
 	}
 }

@@ -234,6 +234,9 @@ func (s *Server) authEvent(c echo.Context, ev *audit.Event, note *audit.Note) {
 		ev.Username = note.Login.Username
 		ev.Failed = !note.Login.OK
 	}
+	if ev.ClientID == "" && note != nil {
+		ev.ClientID = note.Client
+	}
 	if ev.ClientID == "" {
 		// what the handler already parsed: nothing is read again
 		if id, _, ok := req.BasicAuth(); ok {

@@ -87,10 +87,22 @@ func TestAuditTrail(t *testing.T) {
 				t.Fatalf("bad token: %d", r.status)
 			}
 
+			// a refused client at the token endpoint: a failed Login
+			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"nobody"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"x.y.z"}}
+			tr, err := http.PostForm(f.base[:len(f.base)-len("/fhir")]+"/auth/token", form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.Body.Close()
+			if tr.StatusCode < 400 {
+				t.Fatalf("token for nobody: %d", tr.StatusCode)
+			}
+
 			for _, c := range []struct {
 				query string
 				want  int
 			}{
+				{"type=http://dicom.nema.org/resources/ontology/DCM|110114&subtype=110122&outcome=4&agent:identifier=" + audit.SysClient + "|nobody", 1},
 				// each request, found by patient and by agent
 				{"patient=Patient/p1&subtype=update&action=U&outcome=0&entity=Patient/p1&" + client, 1},
 				// the create: one event, written in the create's transaction
@@ -111,8 +123,8 @@ func TestAuditTrail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Events != 6 {
-				t.Errorf("verify: %d events, want 6", rep.Events)
+			if rep.Events != 7 {
+				t.Errorf("verify: %d events, want 7", rep.Events)
 			}
 
 			// the trail down: reads and writes get a 503, not an unrecorded answer
