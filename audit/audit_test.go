@@ -187,6 +187,9 @@ func TestChain(t *testing.T) {
 				{"date=ge2000-01-01", 9},
 				{"date=lt2000-01-01", 0},
 				{"address=192.0.2.1", 9},
+				{"_id=" + audit.ID(3), 1},
+				{"_lastUpdated=ge2000-01-01", 9},
+				{"_lastUpdated=lt2000-01-01", 0},
 			} {
 				vals, _ := url.ParseQuery(q.query)
 				qq, _, err := search.Parse(search.Default(), "AuditEvent", vals)

@@ -43,23 +43,13 @@ func Seq(id string) int64 {
 	return n
 }
 
-// seal puts the chain extension on ae (which has no other extension),
-// and returns its hash and its stored JSON. The canonical form of ae
-// with "previous" alone is its encoding (marshal sorts keys): it is
-// encoded once, hashed, and the hash sub-extension spliced in after
-// "previous", where marshal would put it.
-func seal(ae map[string]any, previous string) (string, []byte, error) {
-	ext := map[string]any{"url": ChainURL, "extension": []any{
-		map[string]any{"url": "previous", "valueString": previous},
-	}}
-	ae["extension"] = []any{ext}
-	canon, err := marshal(ae)
-	if err != nil {
-		return "", nil, err
-	}
+// seal hashes canon, the canonical form of an event (chain extension
+// with "previous" alone), and returns the hash and the stored JSON: canon
+// with the hash sub-extension spliced in after "previous", where the
+// encoder would put it.
+func seal(canon []byte, previous string) (string, []byte, error) {
 	sum := sha256.Sum256(canon)
 	h := hex.EncodeToString(sum[:])
-	ext["extension"] = append(ext["extension"].([]any), map[string]any{"url": "hash", "valueString": h})
 	prev := `{"url":"previous","valueString":"` + previous + `"}`
 	i := bytes.Index(canon, []byte(prev))
 	if i < 0 {

@@ -155,7 +155,7 @@ func (e *Event) tree(server string) map[string]any {
 		}
 	}
 	ae["action"] = e.action()
-	ae["recorded"] = e.Recorded.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	ae["recorded"] = e.Recorded.UTC().Format(stamp)
 	ae["outcome"] = e.outcome()
 	if e.outcome() != "0" {
 		desc := e.Failure

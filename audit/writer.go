@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
 	"github.com/dccfhir/dccfhir/store"
 )
 
@@ -59,9 +60,63 @@ type head struct {
 }
 
 type pending struct {
-	ev   *Event
+	ev   *ready
 	done chan error
 }
+
+// ready is an event encoded and indexed by its requester, in parallel
+// with the others: the writer, serial, only chains it. body is the
+// canonical encoding of the event without extension, id and meta, which
+// sort just before "outcome", at cut; idx its index, whose _id and
+// _lastUpdated entries the writer sets.
+type ready struct {
+	body []byte
+	cut  int
+	idx  *query.Index
+}
+
+// placeholderID stands for the id while the event is indexed ahead.
+const placeholderID = "0000000000000000"
+
+// prepare encodes and indexes ev.
+func (w *Writer) prepare(ev *Event) (*ready, error) {
+	if ev.Recorded.IsZero() {
+		ev.Recorded = w.cfg.Now()
+	}
+	ae := ev.tree(w.cfg.BaseURL)
+	body, err := marshal(ae)
+	if err != nil {
+		return nil, err
+	}
+	cut := bytes.Index(body, []byte(`,"outcome":`))
+	if cut < 0 {
+		return nil, errors.New("audit: an event without outcome")
+	}
+	ae["id"] = placeholderID
+	ae["meta"] = map[string]any{"versionId": "1", "lastUpdated": ev.Recorded.UTC().Format(stamp)}
+	idx, err := search.ExtractLocal(w.cfg.Registry, Type, ae, w.cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("index of an AuditEvent: %w", err)
+	}
+	var ids, dates int
+	for _, t := range idx.Tokens {
+		if t.Param == "_id" {
+			ids++
+		}
+	}
+	for _, d := range idx.Dates {
+		if d.Param == "_lastUpdated" {
+			dates++
+		}
+	}
+	if ids != 1 || dates != 1 {
+		return nil, fmt.Errorf("audit: the index has %d _id and %d _lastUpdated entries, not one of each", ids, dates)
+	}
+	return &ready{body: body, cut: cut + 1, idx: idx}, nil
+}
+
+// stamp is the format of recorded and meta.lastUpdated.
+const stamp = "2006-01-02T15:04:05.000000Z07:00"
 
 // NewWriter returns a running Writer; Close stops it.
 func NewWriter(cfg Config) *Writer {
@@ -84,7 +139,11 @@ func (w *Writer) Close() {
 // committed (nil) or failed: the request must not be answered as served
 // before.
 func (w *Writer) Record(ctx context.Context, ev *Event) error {
-	p := &pending{ev: ev, done: make(chan error, 1)}
+	r, err := w.prepare(ev)
+	if err != nil {
+		return err
+	}
+	p := &pending{ev: r, done: make(chan error, 1)}
 	select {
 	case <-w.quit:
 		return ErrClosed
@@ -160,7 +219,7 @@ func (w *Writer) loop() {
 func (w *Writer) commit(batch []*pending) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	evs := make([]*Event, len(batch))
+	evs := make([]*ready, len(batch))
 	for i, p := range batch {
 		evs[i] = p.ev
 	}
@@ -183,11 +242,18 @@ func (w *Writer) Append(ctx context.Context, tx store.Tx, evs []*Event) error {
 		return ErrClosed // the trail is down: so are the writes
 	default:
 	}
-	_, err := w.appendAll(ctx, tx, evs)
+	rs := make([]*ready, len(evs))
+	for i, ev := range evs {
+		var err error
+		if rs[i], err = w.prepare(ev); err != nil {
+			return err
+		}
+	}
+	_, err := w.appendAll(ctx, tx, rs)
 	return err
 }
 
-func (w *Writer) appendAll(ctx context.Context, tx store.Tx, evs []*Event) (head, error) {
+func (w *Writer) appendAll(ctx context.Context, tx store.Tx, evs []*ready) (head, error) {
 	if err := tx.Lock(ctx, LockKey); err != nil {
 		return head{}, err
 	}
@@ -212,26 +278,40 @@ func (w *Writer) appendAll(ctx context.Context, tx store.Tx, evs []*Event) (head
 	return h, nil
 }
 
-// put writes ev as the event after h.
-func (w *Writer) put(ctx context.Context, tx store.Tx, h head, ev *Event) (head, error) {
+// put writes r as the event after h: id, meta and the chain extension
+// spliced into its encoding, hashed; its index given the id and time.
+func (w *Writer) put(ctx context.Context, tx store.Tx, h head, r *ready) (head, error) {
 	now := w.cfg.Now().UTC().Truncate(time.Microsecond)
-	if ev.Recorded.IsZero() {
-		ev.Recorded = now
-	}
-	ae := ev.tree(w.cfg.BaseURL)
 	seq := h.seq + 1
 	id := ID(seq)
-	ae["id"] = id
-	ae["meta"] = map[string]any{"versionId": "1", "lastUpdated": now.Format("2006-01-02T15:04:05.000000Z07:00")}
-	hash, b, err := seal(ae, h.hash)
+	mid, err := marshal(map[string]any{
+		"extension": []any{map[string]any{"url": ChainURL, "extension": []any{map[string]any{"url": "previous", "valueString": h.hash}}}},
+		"id":        id,
+		"meta":      map[string]any{"versionId": "1", "lastUpdated": now.Format(stamp)},
+	})
 	if err != nil {
 		return head{}, err
 	}
-	idx, err := search.ExtractLocal(w.cfg.Registry, Type, ae, w.cfg.BaseURL)
+	canon := make([]byte, 0, len(r.body)+len(mid))
+	canon = append(canon, r.body[:r.cut]...)
+	canon = append(canon, mid[1:len(mid)-1]...)
+	canon = append(canon, ',')
+	canon = append(canon, r.body[r.cut:]...)
+	hash, b, err := seal(canon, h.hash)
 	if err != nil {
-		return head{}, fmt.Errorf("index of AuditEvent/%s: %w", id, err)
+		return head{}, err
 	}
-	err = tx.Put(ctx, &store.Write{Resource: store.Resource{Type: Type, ID: id, Version: 1, LastUpdated: now, Method: "POST", JSON: b}, Index: idx})
+	for i := range r.idx.Tokens {
+		if r.idx.Tokens[i].Param == "_id" {
+			r.idx.Tokens[i].Code = id
+		}
+	}
+	for i := range r.idx.Dates {
+		if r.idx.Dates[i].Param == "_lastUpdated" {
+			r.idx.Dates[i].Low, r.idx.Dates[i].High = now.UnixMicro(), now.UnixMicro()
+		}
+	}
+	err = tx.Put(ctx, &store.Write{Resource: store.Resource{Type: Type, ID: id, Version: 1, LastUpdated: now, Method: "POST", JSON: b}, Index: r.idx})
 	if err != nil {
 		return head{}, fmt.Errorf("AuditEvent/%s: %w", id, err)
 	}
