@@ -15,8 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dccfhir/dccfhir/access"
+	"github.com/dccfhir/dccfhir/audit"
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/handlers"
@@ -70,6 +72,12 @@ type Config struct {
 	// MetricsApart serves /metrics on App.Metrics instead of App.Handler
 	// (serve --metrics-listen).
 	MetricsApart bool
+	// Audit records every request to the FHIR API and /auth as an
+	// AuditEvent (serve --audit on, its default; off here so that tests
+	// not about the trail do not pay for it). AuditRetention purges, every
+	// hour, the events older than it (0: keep everything).
+	Audit          bool
+	AuditRetention time.Duration
 }
 
 // App is an assembled server.
@@ -85,9 +93,12 @@ type App struct {
 	Credentials string
 	// Metrics serves the metrics when Config.MetricsApart (else nil); the
 	// caller mounts it at /metrics on a listener of its own.
-	Metrics  http.Handler
-	gate     *access.Gate // the access gate, with Auth
-	ownStore bool
+	Metrics http.Handler
+	gate    *access.Gate // the access gate, with Auth
+	// Audit is the audit trail's writer (nil without Config.Audit).
+	Audit      *audit.Writer
+	stopRetain context.CancelFunc
+	ownStore   bool
 }
 
 // New builds the server: it opens the storage (unless given), loads the
@@ -161,6 +172,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		hc.Gate = a.gate
 	}
 	hc.SeparateMetrics = hc.SeparateMetrics || cfg.MetricsApart
+	if cfg.Audit {
+		a.startAudit(cfg, reg, &hc, log)
+	}
 	h := handlers.New(svc, hc)
 	a.Handler = h
 	if hc.SeparateMetrics {
@@ -183,8 +197,31 @@ func LoadValidator(opts profiles.Options, log *slog.Logger) (*profiles.Validator
 	return v, nil
 }
 
-// Close closes the storage the App opened itself.
+// startAudit starts the trail's writer and, with a retention, its hourly purge.
+func (a *App) startAudit(cfg Config, reg *search.Registry, hc *handlers.Config, log *slog.Logger) {
+	a.Audit = audit.NewWriter(audit.Config{Store: a.Store, Registry: reg, BaseURL: hc.BaseURL})
+	hc.Audit = a.Audit
+	if cfg.AuditRetention > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		a.stopRetain = cancel
+		go a.Audit.Retain(ctx, cfg.AuditRetention, time.Hour, func(n int, err error) {
+			if err != nil {
+				log.Error("audit retention", "err", err)
+				return
+			}
+			log.Info("audit retention: events purged", "count", n, "older than", cfg.AuditRetention.String())
+		})
+	}
+}
+
+// Close stops the audit trail and closes the storage the App opened itself.
 func (a *App) Close() error {
+	if a.stopRetain != nil {
+		a.stopRetain()
+	}
+	if a.Audit != nil {
+		a.Audit.Close()
+	}
 	if a.ownStore {
 		return a.Store.Close()
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/dccfhir/dccfhir/audit"
 )
 
 // loginFailed is the one answer to a wrong password, an unknown account,
@@ -49,6 +51,7 @@ func (w *browserSide) login(c echo.Context) error {
 	if err != nil {
 		return w.internal(c, "login", err)
 	}
+	audit.NoteLogin(ctx, username, good) // a refused password is a 200 page: the trail is told
 	if !good {
 		return w.loginPage(c, sess, id, client, loginFailed)
 	}
@@ -106,6 +109,7 @@ func (s *Server) completeLogin(c echo.Context, username, pending string) error {
 	w := &s.web
 	ctx := c.Request().Context()
 	u, err := s.reg.User(ctx, username)
+	audit.NoteLogin(ctx, username, err == nil && !u.Disabled)
 	if errors.Is(err, ErrUnknown) || (err == nil && u.Disabled) {
 		return w.problem(c, http.StatusForbidden, "Ce compte n'existe pas ou est désactivé.")
 	}

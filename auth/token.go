@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dccfhir/dccfhir/audit"
 	"github.com/dccfhir/dccfhir/auth/scope"
 	"github.com/dccfhir/dccfhir/store"
 )
@@ -76,6 +77,7 @@ func (s *Server) tokenEndpoint(c echo.Context) error {
 	if err != nil {
 		return s.oauthFail(c, err)
 	}
+	audit.NoteClient(c.Request().Context(), form.Get("client_id"))
 	resp, err := s.grant(c.Request().Context(), credentialsOf(c.Request()), form)
 	if err != nil {
 		return s.oauthFail(c, err)

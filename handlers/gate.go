@@ -15,10 +15,6 @@ import (
 // their care circle (access.Gate).
 const breakGlassHeader = "X-Break-Glass"
 
-// keyBreakGlass holds, on a request that opened a patient by
-// break-the-glass, the reason given (the audit records it).
-const keyBreakGlass = "dcc.breakGlass"
-
 // access is the service.Access of a verified token's request: the
 // token's scopes, narrowed by the gate for a professional.
 func (s *Server) access(c echo.Context, p *auth.Principal) (service.Access, error) {
@@ -47,8 +43,9 @@ func (s *Server) access(c echo.Context, p *auth.Principal) (service.Access, erro
 	if err != nil {
 		return nil, err
 	}
-	if reason != "" {
-		c.Set(keyBreakGlass, reason)
+	if reason != "" { // the patient was opened by break-the-glass: the audit says so
+		noteBreakGlass(c, reason)
+		notePatient(c, caller.Patient)
 	}
 	return a, nil
 }

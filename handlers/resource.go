@@ -52,6 +52,7 @@ func (s *Server) read(c echo.Context) error {
 		return err
 	}
 	setVersionHeaders(c, r)
+	s.notePatientsOf(c, r)
 	if notModified(c, r) {
 		return c.NoContent(http.StatusNotModified)
 	}
@@ -100,6 +101,7 @@ func (s *Server) vread(c echo.Context) error {
 		return err
 	}
 	setVersionHeaders(c, r)
+	s.notePatientsOf(c, r)
 	body, err := renderResource(r, c.QueryParams())
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dccfhir/dccfhir/access"
+	"github.com/dccfhir/dccfhir/audit"
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/profiles/conformance"
@@ -55,6 +56,9 @@ type Config struct {
 	// break-the-glass (access.Gate); nil: the scopes alone (tests of the
 	// scopes). Used only with Auth.
 	Gate *access.Gate
+	// Audit, when set, records every request to the FHIR base and /auth as
+	// an AuditEvent (audit.go); nil: no trail.
+	Audit *audit.Writer
 	// SeparateMetrics leaves /metrics off this handler, for a caller that
 	// serves MetricsHandler on a listener of its own (--metrics-listen).
 	SeparateMetrics bool
@@ -105,6 +109,9 @@ func New(svc *service.Service, cfg Config) *Server {
 	s.e = e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	if cfg.Audit != nil { // outside every middleware: it records the final answer
+		e.Pre(s.auditTrail)
+	}
 	// The token check comes before anything looks at the request's body
 	// or format; CORS before it, to answer preflights (which carry no token).
 	e.Use(s.requestContext, s.recoverPanic, s.cors)

@@ -31,6 +31,8 @@ usage:
   dccfhir client add|list|remove          the apps and systems allowed to ask for tokens
   dccfhir user add|disable                professionals' accounts
   dccfhir keys rotate                     a new token-signing key
+  dccfhir audit verify|export             check the audit trail's hash chain (exit 1 where it breaks);
+                                          export it as NDJSON (--since RFC3339) for archiving
   dccfhir help [COMMAND]                  this text, or a command's flags (as COMMAND -h)
 `)
 }
@@ -134,6 +136,8 @@ func run(args []string) int {
 		err = runUser(args[1:], os.Stdout)
 	case "keys":
 		err = runKeys(args[1:], os.Stdout)
+	case "audit":
+		err = runAudit(args[1:], os.Stdout)
 	case "-h", "-help", "--help":
 		usage(os.Stdout)
 	case "help":

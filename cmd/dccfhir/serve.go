@@ -47,6 +47,10 @@ type serveConfig struct {
 	// auth holds the flags of protection, TLS, metrics, tokens, Pro Santé
 	// Connect and mail.
 	auth *authFlags
+	// audit: the audit trail on (--audit on), and its retention (0: keep
+	// every event).
+	audit          bool
+	auditRetention time.Duration
 }
 
 // defaultStorage is the storage of serve and of the tools working on its
@@ -83,8 +87,20 @@ func parseServe(args []string) (*serveConfig, error) {
 	memLimit := fs.String("memory-limit", env("DCC_MEMORY_LIMIT", defaultMemoryLimit),
 		"soft limit of the Go heap, e.g. 192MiB, 1GiB, 0 for none (DCC_MEMORY_LIMIT; GOMEMLIMIT, when set, wins over the default)")
 	c.auth = defineAuthFlags(fs)
+	auditMode := fs.String("audit", env("DCC_AUDIT", "on"), "on: every request to /fhir and /auth is recorded as a hash-chained AuditEvent, before its answer; off: no trail (DCC_AUDIT)")
+	auditRetention := fs.String("audit-retention", env("DCC_AUDIT_RETENTION", "0"),
+		"purge, every hour, the AuditEvents older than this duration (e.g. 8760h); 0 keeps everything; `dccfhir audit export` archives first (DCC_AUDIT_RETENTION)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	switch *auditMode {
+	case "on", "off":
+		c.audit = *auditMode == "on"
+	default:
+		return nil, fmt.Errorf("--audit %q: want on or off", *auditMode)
+	}
+	if c.auditRetention, err = time.ParseDuration(*auditRetention); err != nil || c.auditRetention < 0 {
+		return nil, fmt.Errorf("--audit-retention %q: want a duration such as 8760h, or 0", *auditRetention)
 	}
 	if err := c.auth.check(fs, c.storage); err != nil {
 		return nil, err
@@ -182,6 +198,7 @@ func serve(args []string) error {
 		Storage: cfg.storage, Profiles: prof, Publish: true, Logger: log,
 		HTTP: handlers.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, ConditionalDeleteMultiple: cfg.condDeleteMultiple},
 		Auth: cfg.auth.config(cfg.baseURL), DataDir: cfg.auth.dataDir, AccessPolicy: cfg.auth.accessPolicy, MetricsApart: cfg.auth.metricsListen != "",
+		Audit: cfg.audit, AuditRetention: cfg.auditRetention,
 	})
 	if err != nil {
 		return err

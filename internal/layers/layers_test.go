@@ -27,13 +27,15 @@ var rules = []struct {
 	{"store/...", []string{"fhir/fhirpath", "fhir/search", "service", "handlers", "app", "profiles/..."},
 		"storage engines execute queries; they parse nothing and validate nothing"},
 	{"profiles/...", []string{"service", "handlers", "app", "store/..."}, "validation does not write"},
-	{"service", []string{"handlers", "app", "tools/...", "auth/..."}, "the service knows nothing of HTTP, assembly or who the caller is beyond its Access"},
+	{"service", []string{"handlers", "app", "tools/...", "auth/...", "audit"}, "the service knows nothing of HTTP, assembly or who the caller is beyond its Access"},
 	{"auth/...", []string{"handlers", "app", "tools/...", "store/sqlite", "store/mongo"},
 		"the authorization server keeps its state through store.Records and the FHIR side through the service"},
 	{"auth/scope", []string{"store/sqlite", "store/mongo", "auth", "auth/psc", "handlers", "app"},
 		"the scope language is pure: it gives a service.Access and reads nothing"},
 	{"access", []string{"handlers", "app", "auth/...", "store/sqlite", "store/mongo", "tools/..."},
 		"who sees what is decided from the service's resources, for any caller the handlers name"},
+	{"audit", []string{"handlers", "app", "auth/...", "access", "service", "store/sqlite", "store/mongo", "tools/...", "profiles/..."},
+		"the audit trail is a capability under the handlers: it builds and chains AuditEvents on the store, for any caller"},
 	{"handlers", []string{"app", "store/sqlite", "store/mongo", "tools/..."}, "handlers reach storage through the service"},
 	{"tools/...", []string{"handlers", "app", "store/sqlite", "store/mongo"}, "tools talk to a server or a service, never to an engine"},
 }
@@ -49,6 +51,7 @@ var direct = []struct {
 	{"fhir/...", []string{"github.com/labstack/echo/v4"}, "FHIR libraries know no web framework"},
 	{"store/...", []string{"github.com/labstack/echo/v4", "net/http"}, "engines know no HTTP"},
 	{"auth/scope", []string{"github.com/labstack/echo/v4", "net/http"}, "the scope language knows no HTTP"},
+	{"audit", []string{"github.com/labstack/echo/v4", "net/http"}, "AuditEvents are built from an Event the handlers fill: no HTTP here"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -67,7 +70,7 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
-	for _, pkg := range []string{"fhir/model", "fhir/fhirpath", "fhir/search/query", "store", "service", "handlers", "app", "auth", "auth/scope", "auth/psc", "access"} {
+	for _, pkg := range []string{"fhir/model", "fhir/fhirpath", "fhir/search/query", "store", "service", "handlers", "app", "auth", "auth/scope", "auth/psc", "access", "audit"} {
 		if _, ok := deps[pkg]; !ok {
 			t.Fatalf("package %s not listed: the rules are stale", pkg)
 		}

@@ -1,0 +1,431 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/fhir/search/query"
+	"github.com/dccfhir/dccfhir/store"
+)
+
+// LockKey is the storage lock every append takes: one chain, one writer
+// at a time, across processes sharing the storage.
+const LockKey = "audit.chain"
+
+// maxBatch bounds the events of one group commit; lingerTime is how long
+// a batch waits for as many events as the previous one had.
+const (
+	maxBatch   = 256
+	lingerTime = 500 * time.Microsecond
+)
+
+// ErrClosed is a Record after Close.
+var ErrClosed = errors.New("audit: writer closed")
+
+// Config is what a Writer needs.
+type Config struct {
+	Store    store.Store
+	Registry *search.Registry // indexes the events (AuditEvent?patient=…)
+	// BaseURL is the server's FHIR base: the source and server agent, and
+	// the base absolute references are indexed against.
+	BaseURL string
+	Now     func() time.Time // nil: time.Now
+}
+
+// Writer appends AuditEvents to the chain of one storage.
+type Writer struct {
+	cfg Config
+
+	// hint is the last event appended, by this process; an append checks
+	// it (the event is there with that hash: its transaction committed)
+	// and reads the ids after it (another process may have appended).
+	mu   sync.Mutex
+	hint head
+
+	reqs chan *pending
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+type head struct {
+	seq   int64
+	hash  string
+	known bool
+}
+
+type pending struct {
+	ev   *ready
+	done chan error
+}
+
+// ready is an event encoded and indexed by its requester, in parallel
+// with the others: the writer, serial, only chains it. body is the
+// canonical encoding of the event without extension, id and meta, which
+// sort just before "outcome", at cut; idx its index, whose _id and
+// _lastUpdated entries the writer sets.
+type ready struct {
+	body []byte
+	cut  int
+	idx  *query.Index
+}
+
+// placeholderID stands for the id while the event is indexed ahead.
+const placeholderID = "0000000000000000"
+
+// prepare encodes and indexes ev.
+func (w *Writer) prepare(ev *Event) (*ready, error) {
+	if ev.Recorded.IsZero() {
+		ev.Recorded = w.cfg.Now()
+	}
+	ae := ev.tree(w.cfg.BaseURL)
+	body, err := marshal(ae)
+	if err != nil {
+		return nil, err
+	}
+	cut := bytes.Index(body, []byte(`,"outcome":`))
+	if cut < 0 {
+		return nil, errors.New("audit: an event without outcome")
+	}
+	ae["id"] = placeholderID
+	ae["meta"] = map[string]any{"versionId": "1", "lastUpdated": ev.Recorded.UTC().Format(stamp)}
+	idx, err := search.ExtractLocal(w.cfg.Registry, Type, ae, w.cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("index of an AuditEvent: %w", err)
+	}
+	var ids, dates int
+	for _, t := range idx.Tokens {
+		if t.Param == "_id" {
+			ids++
+		}
+	}
+	for _, d := range idx.Dates {
+		if d.Param == "_lastUpdated" {
+			dates++
+		}
+	}
+	if ids != 1 || dates != 1 {
+		return nil, fmt.Errorf("audit: the index has %d _id and %d _lastUpdated entries, not one of each", ids, dates)
+	}
+	return &ready{body: body, cut: cut + 1, idx: idx}, nil
+}
+
+// stamp is the format of recorded and meta.lastUpdated.
+const stamp = "2006-01-02T15:04:05.000000Z07:00"
+
+// NewWriter returns a running Writer; Close stops it.
+func NewWriter(cfg Config) *Writer {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	w := &Writer{cfg: cfg, reqs: make(chan *pending, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// Close stops the group-commit goroutine after the batch in progress.
+func (w *Writer) Close() {
+	w.once.Do(func() { close(w.quit) })
+	<-w.done
+}
+
+// Record writes ev in its own storage transaction, batched with the
+// events other requests record at the same time, and returns when it is
+// committed (nil) or failed: the request must not be answered as served
+// before.
+func (w *Writer) Record(ctx context.Context, ev *Event) error {
+	r, err := w.prepare(ev)
+	if err != nil {
+		return err
+	}
+	p := &pending{ev: r, done: make(chan error, 1)}
+	select {
+	case <-w.quit:
+		return ErrClosed
+	default:
+	}
+	select {
+	case w.reqs <- p:
+	case <-w.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-w.done: // closed with p still queued
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Writer) loop() {
+	defer close(w.done)
+	last := 0 // the size of the previous batch
+	for {
+		var p *pending
+		select {
+		case p = <-w.reqs:
+		case <-w.quit:
+			return
+		}
+		batch := []*pending{p}
+		// Under concurrent load the clients a commit released come back
+		// together: waiting a moment for them makes one commit of what
+		// would be a commit of one and then one of the rest. Alone, a
+		// request does not wait.
+		var linger <-chan time.Time
+		var timer *time.Timer
+		if last > 1 {
+			timer = time.NewTimer(lingerTime)
+			linger = timer.C
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case p = <-w.reqs:
+				batch = append(batch, p)
+				continue
+			default:
+			}
+			if linger == nil || len(batch) >= last {
+				break
+			}
+			select {
+			case p = <-w.reqs:
+				batch = append(batch, p)
+			case <-linger:
+				break drain
+			}
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		last = len(batch)
+		err := w.commit(batch)
+		for _, p := range batch {
+			p.done <- err
+		}
+	}
+}
+
+func (w *Writer) commit(batch []*pending) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs := make([]*ready, len(batch))
+	for i, p := range batch {
+		evs[i] = p.ev
+	}
+	err := w.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		_, err := w.appendAll(ctx, tx, evs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Append puts evs at the end of the chain inside tx (the transaction of a
+// write: the events commit with it or not at all). It takes LockKey and
+// keeps no state: a transaction run again appends again.
+func (w *Writer) Append(ctx context.Context, tx store.Tx, evs []*Event) error {
+	select {
+	case <-w.quit:
+		return ErrClosed // the trail is down: so are the writes
+	default:
+	}
+	rs := make([]*ready, len(evs))
+	for i, ev := range evs {
+		var err error
+		if rs[i], err = w.prepare(ev); err != nil {
+			return err
+		}
+	}
+	_, err := w.appendAll(ctx, tx, rs)
+	return err
+}
+
+func (w *Writer) appendAll(ctx context.Context, tx store.Tx, evs []*ready) (head, error) {
+	if err := tx.Lock(ctx, LockKey); err != nil {
+		return head{}, err
+	}
+	w.mu.Lock()
+	h := w.hint
+	w.mu.Unlock()
+	h, err := findHead(ctx, tx, h)
+	if err != nil {
+		return head{}, err
+	}
+	for _, ev := range evs {
+		if h, err = w.put(ctx, tx, h, ev); err != nil {
+			return head{}, err
+		}
+	}
+	// The hint moves before the commit: if the transaction does not
+	// commit, the next append finds the hinted event absent (or another
+	// in its place) and looks for the head again.
+	w.mu.Lock()
+	w.hint = h
+	w.mu.Unlock()
+	return h, nil
+}
+
+// put writes r as the event after h: id, meta and the chain extension
+// spliced into its encoding, hashed; its index given the id and time.
+func (w *Writer) put(ctx context.Context, tx store.Tx, h head, r *ready) (head, error) {
+	now := w.cfg.Now().UTC().Truncate(time.Microsecond)
+	seq := h.seq + 1
+	id := ID(seq)
+	mid, err := marshal(map[string]any{
+		"extension": []any{map[string]any{"url": ChainURL, "extension": []any{map[string]any{"url": "previous", "valueString": h.hash}}}},
+		"id":        id,
+		"meta":      map[string]any{"versionId": "1", "lastUpdated": now.Format(stamp)},
+	})
+	if err != nil {
+		return head{}, err
+	}
+	canon := make([]byte, 0, len(r.body)+len(mid))
+	canon = append(canon, r.body[:r.cut]...)
+	canon = append(canon, mid[1:len(mid)-1]...)
+	canon = append(canon, ',')
+	canon = append(canon, r.body[r.cut:]...)
+	hash, b, err := seal(canon, h.hash)
+	if err != nil {
+		return head{}, err
+	}
+	for i := range r.idx.Tokens {
+		if r.idx.Tokens[i].Param == "_id" {
+			r.idx.Tokens[i].Code = id
+		}
+	}
+	for i := range r.idx.Dates {
+		if r.idx.Dates[i].Param == "_lastUpdated" {
+			r.idx.Dates[i].Low, r.idx.Dates[i].High = now.UnixMicro(), now.UnixMicro()
+		}
+	}
+	err = tx.Put(ctx, &store.Write{Resource: store.Resource{Type: Type, ID: id, Version: 1, LastUpdated: now, Method: "POST", JSON: b}, Index: r.idx})
+	if err != nil {
+		return head{}, fmt.Errorf("AuditEvent/%s: %w", id, err)
+	}
+	return head{seq: seq, hash: hash, known: true}, nil
+}
+
+// findHead returns the last event of the chain, starting from the hint
+// h: it reads the ids after it until one is absent (another process may
+// have appended), or probes for the end when h is unknown.
+func findHead(ctx context.Context, r store.Reader, h head) (head, error) {
+	if h.known && h.seq > 0 {
+		// the hinted event must be there, with the hinted hash
+		res, err := r.Read(ctx, Type, ID(h.seq))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			h = head{}
+		case err != nil:
+			return head{}, err
+		case res.Deleted || !bytes.Contains(res.JSON, []byte(`{"url":"hash","valueString":"`+h.hash+`"}`)):
+			h = head{}
+		}
+	}
+	if !h.known {
+		n, err := lastSeq(ctx, r)
+		if err != nil {
+			return head{}, err
+		}
+		h = head{seq: n, known: true}
+		if n > 0 {
+			if h.hash, err = hashAt(ctx, r, n); err != nil {
+				return head{}, err
+			}
+		}
+	}
+	moved := false
+	for {
+		_, err := r.Read(ctx, Type, ID(h.seq+1))
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return head{}, err
+		}
+		h.seq++
+		moved = true
+	}
+	if moved {
+		var err error
+		if h.hash, err = hashAt(ctx, r, h.seq); err != nil {
+			return head{}, err
+		}
+	}
+	return h, nil
+}
+
+// hashAt is the hash event seq carries (the head: never purged).
+func hashAt(ctx context.Context, r store.Reader, seq int64) (string, error) {
+	res, err := r.Read(ctx, Type, ID(seq))
+	if err != nil {
+		return "", err
+	}
+	if res.Deleted {
+		return "", fmt.Errorf("the head of the audit chain, AuditEvent/%s, is deleted", ID(seq))
+	}
+	ae, err := decode(res.JSON)
+	if err != nil {
+		return "", fmt.Errorf("AuditEvent/%s: %w", ID(seq), err)
+	}
+	_, h, err := links(ae)
+	if err != nil {
+		return "", fmt.Errorf("AuditEvent/%s: %w", ID(seq), err)
+	}
+	return h, nil
+}
+
+// exists reports whether event seq was ever written (a purged one too).
+func exists(ctx context.Context, r store.Reader, seq int64) (bool, error) {
+	_, err := r.Read(ctx, Type, ID(seq))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// lastSeq finds the last event by reads alone: ids run 1, 2, … without
+// gaps (purged events stay as tombstones), so doubling then bisecting
+// takes about 2·log2(n) reads.
+func lastSeq(ctx context.Context, r store.Reader) (int64, error) {
+	ok, err := exists(ctx, r, 1)
+	if err != nil || !ok {
+		return 0, err
+	}
+	lo, hi := int64(1), int64(2) // lo exists; hi is the first power not known
+	for {
+		ok, err := exists(ctx, r, hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo, hi = hi, hi*2
+	}
+	for hi-lo > 1 { // lo exists, hi does not
+		mid := lo + (hi-lo)/2
+		ok, err := exists(ctx, r, mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
