@@ -104,7 +104,11 @@ const maxDescribed = 200
 
 // describe is a clause as a query parameter, key=value, unescaped.
 func describe(cl *query.Clause) string {
-	enc := (&query.Query{Where: []query.Clause{*cl}, Summary: "count"}).Encode("Resource")
+	c := *cl
+	// maxDescribed characters hold fewer values than that: encode no more
+	// (a care circle's confinement has thousands, on every narrowed search)
+	c.Values = c.Values[:min(len(c.Values), maxDescribed)]
+	enc := (&query.Query{Where: []query.Clause{c}, Summary: "count"}).Encode("Resource")
 	enc, _, _ = strings.Cut(enc, "&_summary=")
 	if u, err := url.QueryUnescape(enc); err == nil {
 		enc = u
