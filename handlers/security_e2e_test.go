@@ -643,8 +643,13 @@ func secCompartment(t *testing.T, f *secFixture) {
 	if got, want := other.str("issue", "0", "diagnostics"), strings.ReplaceAll(unknown.str("issue", "0", "diagnostics"), "e2e-none", "e2e-ob"); got != want || unknown.status != 404 {
 		t.Errorf("another patient's read says %q, an unknown one's %q", got, want)
 	}
-	if r := f.fhir("GET", "/Observation/_history", tok, nil); r.status != 403 {
-		t.Errorf("type history under a patient/ scope: %d", r.status)
+	// Type history lists the launch patient's versions only, with no total.
+	hist := f.fhir("GET", "/Observation/_history", tok, nil)
+	if got := secRefs(hist); hist.status != 200 || !slices.Contains(got, "Observation/e2e-oa") || slices.Contains(got, "Observation/e2e-ob") || slices.Contains(got, "Observation/e2e-ox") {
+		t.Errorf("type history under a patient/ scope: %d %v, want Alpha's versions only", hist.status, got)
+	}
+	if _, ok := hist.json["total"]; ok {
+		t.Errorf("type history under a patient/ scope has a total: %s", hist.body)
 	}
 	codes := "code=" + secCodes + "|A," + secCodes + "|B," + secCodes + "|C," + secCodes + "|X," + secCodes + "|P"
 	// The other ways to the same search.
