@@ -346,7 +346,9 @@ const BreakGlassSystem = "https://dcc.example.fr/fhir/CodeSystem/dcc-notificatio
 // Organization and the doctor's Organizations (their administrators read
 // what is addressed to them).
 func (g *Gate) notify(ctx context.Context, pro *Professional, patient, reason string) error {
-	ctx = service.WithAccess(ctx, nil)
+	// the server's own write, outside the request's trail: the request's
+	// AuditEvent is the one of what it asked, which says break-the-glass
+	ctx = service.WithTrail(service.WithAccess(ctx, nil), nil)
 	var to []string
 	add := func(r string) {
 		if !slices.Contains(to, r) {

@@ -221,7 +221,7 @@ func startRegion(t *testing.T, e engine) *region {
 	a, err := app.New(f.ctx, app.Config{
 		Store: f.st, Validator: fullValidator(t), Logger: log, DataDir: t.TempDir(),
 		HTTP: handlers.Config{BaseURL: f.base, Logger: log},
-		Auth: &auth.Config{Now: f.clock.Now},
+		Auth: &auth.Config{Now: f.clock.Now}, Audit: true,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dccfhir/dccfhir/audit"
 )
 
 // TestRegion is issue 10's "Done when": the region of
@@ -33,6 +35,7 @@ func TestRegion(t *testing.T) {
 				{"denied pairs", rgDenied},
 				{"break-the-glass", rgBreakGlass},
 				{"laboratory", rgLaboratory},
+				{"audit trail", rgAudit},
 				{"at once", rgAtOnce}, // changes the region: last
 			}
 			for _, p := range parts {
@@ -574,4 +577,38 @@ func rgAtOnce(t *testing.T, r *region) {
 	if res := r.raw(r.user("nurse-a").token, "GET", "/Patient/rg-p1", nil); res.status != 200 {
 		t.Errorf("nurse A's membership goes with doctor A's: %d", res.status)
 	}
+}
+
+// rgAudit: the requests above left their AuditEvents, found by patient and
+// agent — the refused ones as failures, the break-the-glass ones with
+// their purpose BTG and reason; a professional without the auditor role
+// reads none; the chain verifies.
+func rgAudit(t *testing.T, r *region) {
+	drA, nurse := r.user("dr-a"), r.user("nurse-a")
+	p := rgP(2) // opened by dr-a by break-the-glass (rgBreakGlass)
+	q := "/AuditEvent?patient=" + p.ref() + "&agent=" + drA.practitioner()
+	all := r.raw(r.admin, "GET", q+"&_count=500", nil)
+	if all.status != 200 || len(secRefs(all)) == 0 {
+		t.Fatalf("AuditEvents of dr-a on %s: %d %.300s", p.id(), all.status, all.body)
+	}
+	if !strings.Contains(string(all.body), `"BTG"`) || !strings.Contains(string(all.body), "Patient inconscient aux urgences") {
+		t.Errorf("no break-the-glass event (purpose BTG, the reason) among %d", len(secRefs(all)))
+	}
+	if n := r.raw(r.admin, "GET", q+"&outcome=4&_summary=count", nil).total(); n < 1 {
+		t.Errorf("the refused requests of dr-a on %s (without the header) left no failure event: %d", p.id(), n)
+	}
+	if n := r.raw(r.admin, "GET", "/AuditEvent?agent="+nurse.practitioner()+"&_summary=count", nil).total(); n < 1 {
+		t.Errorf("nurse-a's requests left no AuditEvent: %d", n)
+	}
+	if res := r.raw(nurse.token, "GET", "/AuditEvent?patient="+rgP(1).ref(), nil); res.status != 403 {
+		t.Errorf("a nurse searches AuditEvents: %d %.200s", res.status, res.body)
+	}
+	if res := r.raw(r.admin, "DELETE", "/AuditEvent/"+strings.TrimPrefix(secRefs(all)[0], "AuditEvent/"), nil); res.status != 405 {
+		t.Errorf("the administrator deletes an AuditEvent: %d %.200s", res.status, res.body)
+	}
+	rep, err := audit.Verify(r.ctx, r.st)
+	if err != nil || rep.Events == 0 {
+		t.Fatalf("the chain: %+v %v", rep, err)
+	}
+	t.Logf("audit chain: %d events verified", rep.Events)
 }
