@@ -2,9 +2,13 @@ package access
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/dccfhir/dccfhir/fhir/search"
+	"github.com/dccfhir/dccfhir/service"
 )
 
 // TestGateCache: the gate reuses a circle while the store commits
@@ -19,9 +23,11 @@ func TestGateCache(t *testing.T) {
 	e.put("CareTeam", "ct1", map[string]any{"status": "active", "subject": refTo("Patient/p1"), "participant": []any{
 		map[string]any{"member": refTo("Practitioner/a"), "period": map[string]any{"end": "2026-12-07T13:00:00Z"}}}})
 	g := &Gate{Circle: e.c, Policy: Default()}
-	if _, ok := g.mark(); !ok {
-		t.Fatal("the SQLite store gives no commit mark: the cache is never used")
+	if !g.stamp().marked {
+		t.Fatal("the SQLite store gives no commit mark")
 	}
+	// another process on the same storage: a Service of its own
+	other := service.New(e.svc.Store, search.Default())
 	circle := func() []string {
 		t.Helper()
 		a, _, err := g.For(context.Background(), Caller{Scopes: everything{}, User: true, Practitioner: "Practitioner/a"})
@@ -41,9 +47,8 @@ func TestGateCache(t *testing.T) {
 	}{
 		{"the care team", func() {}, []string{"p1"}},
 		{"reused while nothing is written", func() {
-			// prove the reuse: what the cache holds at the current mark is served
-			m, _ := g.mark()
-			en, ok := g.cache.get("Practitioner/a", m)
+			// prove the reuse: what the cache holds at the current stamp is served
+			en, ok := g.cache.get("Practitioner/a", g.stamp())
 			if !ok || !en.hasCircle {
 				t.Fatalf("no cached circle at the current mark: %+v", en)
 			}
@@ -64,6 +69,25 @@ func TestGateCache(t *testing.T) {
 			e.put("CareTeam", "ct2", map[string]any{"status": "active", "subject": refTo("Patient/p2"), "participant": []any{
 				map[string]any{"member": refTo("Practitioner/a"), "period": map[string]any{"end": "2026-12-07T12:30:00Z"}}}})
 		}, []string{}},
+		{"a commit of another process (the audit trail's, say) keeps the cache for a while", func() {
+			en, ok := g.cache.get("Practitioner/a", g.stamp())
+			if !ok {
+				t.Fatal("nothing cached")
+			}
+			en.circle = []string{"cached"}
+			g.cache.put("Practitioner/a", en)
+			if _, err := other.Update(context.Background(), "Basic", "b1", []byte(`{"resourceType":"Basic","id":"b1","code":{"text":"x"}}`), service.Preconditions{}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"cached"}},
+		{"another process's write is seen within otherProcessLag", func() {
+			b, _ := json.Marshal(map[string]any{"resourceType": "CareTeam", "id": "ct3", "status": "active", "subject": refTo("Patient/p1"),
+				"participant": []any{map[string]any{"member": refTo("Practitioner/a")}}})
+			if _, err := other.Update(context.Background(), "CareTeam", "ct3", b, service.Preconditions{}); err != nil {
+				t.Fatal(err)
+			}
+			clock = clock.Add(otherProcessLag)
+		}, []string{"p1"}},
 	}
 	for _, s := range steps {
 		s.change()
@@ -77,14 +101,29 @@ func TestGateCache(t *testing.T) {
 func TestCacheBound(t *testing.T) {
 	var c circleCache
 	for i := range cacheSize + 10 {
-		c.put(string(rune('a'+i%26))+string(rune(i)), cached{mark: 1})
+		c.put(string(rune('a'+i%26))+string(rune(i)), cached{stamp: stamp{mark: 1, marked: true}})
 		if len(c.entries) > cacheSize {
 			t.Fatalf("%d entries", len(c.entries))
 		}
 	}
-	c.put("x", cached{mark: 1})
-	if _, ok := c.get("x", 2); ok {
-		t.Error("an entry of another mark was served")
+	at := time.Now()
+	c.put("x", cached{stamp: stamp{writes: 7, mark: 1, marked: true, at: at}})
+	for _, tc := range []struct {
+		name string
+		now  stamp
+		hit  bool
+	}{
+		{"the same stamp", stamp{writes: 7, mark: 1, marked: true, at: at.Add(time.Hour)}, true},
+		{"a write of this server", stamp{writes: 8, mark: 1, marked: true, at: at}, false},
+		{"another commit, within the lag", stamp{writes: 7, mark: 2, marked: true, at: at.Add(otherProcessLag / 2)}, true},
+		{"another commit, past the lag", stamp{writes: 7, mark: 2, marked: true, at: at.Add(otherProcessLag)}, false},
+		{"no mark, within the lag", stamp{writes: 7, at: at.Add(otherProcessLag / 2)}, true},
+		{"no mark, past the lag", stamp{writes: 7, at: at.Add(otherProcessLag)}, false},
+		{"a clock gone back", stamp{writes: 7, mark: 2, marked: true, at: at.Add(-time.Second)}, false},
+	} {
+		if _, ok := c.get("x", tc.now); ok != tc.hit {
+			t.Errorf("%s: served %v", tc.name, ok)
+		}
 	}
 }
 

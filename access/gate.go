@@ -65,17 +65,15 @@ func (g *Gate) For(ctx context.Context, c Caller) (service.Access, string, error
 	a := &careAccess{ctx: ctx, gate: g, scopes: c.Scopes, auditor: slices.Contains(c.Roles, "auditor")}
 	if i := strings.LastIndex(c.Practitioner, "Practitioner/"); i >= 0 {
 		self := c.Practitioner[i:]
-		a.mark, a.marked = g.mark() // before reading: a commit after it moves it
-		e, hit := g.cache.get(self, a.mark)
-		if !a.marked || !hit {
+		a.stamp = g.stamp() // before reading: a write after it moves it
+		e, hit := g.cache.get(self, a.stamp)
+		if !hit {
 			pro, rules, err := g.professional(ctx, self)
 			if err != nil {
 				return nil, "", err
 			}
-			e = cached{mark: a.mark, pro: pro, rules: rules}
-			if a.marked {
-				g.cache.put(self, e)
-			}
+			e = cached{stamp: a.stamp, pro: pro, rules: rules}
+			g.cache.put(self, e)
 		}
 		a.pro, a.rules = e.pro, e.rules
 	}
@@ -153,10 +151,9 @@ type careAccess struct {
 	pro     *Professional // nil: a user with no Practitioner (sees no patient)
 	rules   []*Rule       // the professions of the pro's roles
 	auditor bool
-	// mark is the store's commit mark before anything was read (marked
-	// false: none), the key of the gate's cache
-	mark   uint64
-	marked bool
+	// stamp is the storage's state before anything was read: what the
+	// gate's cache holds is used while it is current (cache.go)
+	stamp stamp
 
 	once sync.Once
 	set  []string // the patients: the circle, and one opened by break-the-glass
@@ -181,11 +178,9 @@ func (a *careAccess) patients() ([]string, error) {
 			return
 		}
 		now := a.gate.Circle.Now()
-		if a.marked {
-			if e, ok := a.gate.cache.get(a.pro.Practitioner, a.mark); ok && e.hasCircle && now.Before(e.until) {
-				a.set = e.circle
-				return
-			}
+		if e, ok := a.gate.cache.get(a.pro.Practitioner, a.stamp); ok && e.hasCircle && now.Before(e.until) {
+			a.set = e.circle
+			return
 		}
 		ctx := service.WithAccess(a.ctx, nil)
 		set, until, err := a.gate.Circle.circle(ctx, a.pro)
@@ -193,11 +188,11 @@ func (a *careAccess) patients() ([]string, error) {
 			set, err = a.gate.Circle.consented(ctx, a.pro, set)
 		}
 		a.set, a.err = set, err
-		if a.marked && err == nil {
+		if err == nil {
 			if limit := now.Add(cacheAge); until.IsZero() || until.After(limit) {
 				until = limit
 			}
-			a.gate.cache.put(a.pro.Practitioner, cached{mark: a.mark, pro: a.pro, rules: a.rules, circle: set, hasCircle: true, until: until})
+			a.gate.cache.put(a.pro.Practitioner, cached{stamp: a.stamp, pro: a.pro, rules: a.rules, circle: set, hasCircle: true, until: until})
 		}
 	})
 	return a.set, a.err

@@ -198,8 +198,8 @@ func intersect(a, b []string) []string {
 func (a *systemAccess) compute() error {
 	a.once.Do(func() {
 		now := a.circle.Now()
-		mark, marked := a.gate.mark() // before reading
-		if e, ok := a.gate.cache.get(a.org, mark); marked && ok && e.lists != nil && now.Before(e.until) {
+		st := a.gate.stamp() // before reading
+		if e, ok := a.gate.cache.get(a.org, st); ok && e.lists != nil && now.Before(e.until) {
 			a.systemLists = *e.lists
 			return
 		}
@@ -210,9 +210,9 @@ func (a *systemAccess) compute() error {
 		if a.err = a.addressedTo(ctx); a.err == nil && a.establishment {
 			a.err = a.managed(ctx)
 		}
-		if a.err == nil && marked {
+		if a.err == nil {
 			lists := a.systemLists
-			a.gate.cache.put(a.org, cached{mark: mark, lists: &lists, until: now.Add(cacheAge)})
+			a.gate.cache.put(a.org, cached{stamp: st, lists: &lists, until: now.Add(cacheAge)})
 		}
 	})
 	return a.err

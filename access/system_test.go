@@ -290,8 +290,7 @@ func TestSystemCache(t *testing.T) {
 	if got := ids(); got != "sr1,sr3,sr5" {
 		t.Fatalf("lab1's requests: %s", got)
 	}
-	m, _ := g.mark()
-	en, ok := g.cache.get("Organization/lab1", m)
+	en, ok := g.cache.get("Organization/lab1", g.stamp())
 	if !ok || en.lists == nil {
 		t.Fatal("lab1's lists are not cached")
 	}

@@ -19,6 +19,7 @@ package service
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,7 +58,13 @@ type Service struct {
 
 	custom       customParams
 	restrictions restrictionCache
+	writes       atomic.Uint64
 }
+
+// Writes counts the writes this Service has committed (afterCommit): a
+// cache of what stored resources decide (the access gate's care circles)
+// is current while it has not moved and nothing else wrote to the store.
+func (s *Service) Writes() uint64 { return s.writes.Load() }
 
 // PageParam is the query parameter carrying an engine's paging cursor, in
 // search and history alike.

@@ -204,6 +204,7 @@ func (s *Service) tombstone(ctx context.Context, tx store.Tx, prev *store.Resour
 // SearchParameter created or updated is used by every later write (and by
 // $reindex for existing data); a deleted one stops being used.
 func (s *Service) afterCommit(rs ...*store.Resource) {
+	s.writes.Add(1)
 	for _, r := range rs {
 		if r == nil || r.Type != "SearchParameter" {
 			continue
