@@ -166,15 +166,15 @@ func (r *region) user(name string) *rgUser {
 }
 
 // sampled are the users whose whole table is checked: all of them on
-// SQLite, elsewhere a doctor, a nurse (the limited professions share one
-// rule) and an establishment pharmacist.
+// SQLite, elsewhere a nurse (the limited professions share one rule: the
+// narrowest grants, restrictions included, compiled by the engine).
 func (r *region) sampled() []*rgUser {
 	if r.full {
 		return r.users
 	}
 	var out []*rgUser
 	for _, u := range r.users {
-		if slices.Contains([]string{"dr-b", "nurse-a", "pharm-h"}, u.name) {
+		if u.name == "nurse-a" {
 			out = append(out, u)
 		}
 	}
@@ -221,7 +221,10 @@ func startRegion(t *testing.T, e engine) *region {
 	a, err := app.New(f.ctx, app.Config{
 		Store: f.st, Validator: fullValidator(t), Logger: log, DataDir: t.TempDir(),
 		HTTP: handlers.Config{BaseURL: f.base, Logger: log},
-		Auth: &auth.Config{Now: f.clock.Now}, Audit: true,
+		// The audit trail on SQLite (rgAudit); off SQLite it is tested by
+		// TestAuditTrail and the audit package on every engine: on FerretDB
+		// an event costs a request about 3 s.
+		Auth: &auth.Config{Now: f.clock.Now}, Audit: e.name == "sqlite",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -31,14 +31,17 @@ func TestRegion(t *testing.T) {
 			}{
 				{"care circle", rgCircle},
 				{"profession", rgProfession},
-				{"counts and pages", rgCounts},
+				{"counts and pages", rgCounts}, // off SQLite: the denied pairs' counts
 				{"denied pairs", rgDenied},
 				{"break-the-glass", rgBreakGlass},
 				{"laboratory", rgLaboratory},
-				{"audit trail", rgAudit},
-				{"at once", rgAtOnce}, // changes the region: last
+				{"audit trail", rgAudit}, // on SQLite (startRegion)
+				{"at once", rgAtOnce},    // changes the region: last
 			}
 			for _, p := range parts {
+				if !r.full && (p.name == "counts and pages" || p.name == "audit trail") {
+					continue
+				}
 				r.run(t, p.name, func(t *testing.T) {
 					start, sent := time.Now(), r.sent.Load()
 					p.run(t, r)
@@ -78,6 +81,9 @@ func rgCircle(t *testing.T, r *region) {
 		res := r.as(t, u, "read", "GET", "/Patient/"+p.id(), nil)
 		if res.status != 200 || !strings.Contains(string(res.body), p.mark("pat")) {
 			t.Errorf("rule %s: %s reads %s: %d %.300s", row.rule, u.name, p.id(), res.status, res.body)
+		}
+		if !r.full {
+			continue // off SQLite: the read alone
 		}
 		res = r.as(t, u, "search", "GET", "/CarePlan?subject="+p.ref(), nil)
 		if res.status != 200 || res.entries() != 2 {
@@ -328,9 +334,10 @@ func rgCommunications(u *rgUser) int {
 	return n
 }
 
-// rgSample are the denied pairs tried off SQLite: a doctor refused by
-// consent, a nurse by an Encounter too old (every pair, on SQLite).
-var rgSample = map[string]int{"dr-b": 6, "nurse-a": 7}
+// rgSample are the denied pairs tried off SQLite: a nurse refused by an
+// Encounter too old (every pair, on SQLite; FerretDB answers a
+// professional's request in about a second).
+var rgSample = map[string]int{"nurse-a": 7}
 
 // rgDenied: for every professional and every patient outside their
 // circle, every way in (rgProbes), and a page link of another user's
