@@ -190,6 +190,11 @@ func TestChain(t *testing.T) {
 				{"_id=" + audit.ID(3), 1},
 				{"_lastUpdated=ge2000-01-01", 9},
 				{"_lastUpdated=lt2000-01-01", 0},
+				{"entity-role=4", 9},
+				// audit.Unindexed: not indexed, so found by nothing
+				{"agent-name=doc", 0},
+				{"entity-type=2", 0},
+				{"source:identifier=https://dcc.example.fr/fhir/sid/server|http://x/fhir", 0},
 			} {
 				vals, _ := url.ParseQuery(q.query)
 				qq, _, err := search.Parse(search.Default(), "AuditEvent", vals)

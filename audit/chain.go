@@ -43,25 +43,9 @@ func Seq(id string) int64 {
 	return n
 }
 
-// seal hashes canon, the canonical form of an event (chain extension
-// with "previous" alone), and returns the hash and the stored JSON: canon
-// with the hash sub-extension spliced in after "previous", where the
-// encoder would put it.
-func seal(canon []byte, previous string) (string, []byte, error) {
-	sum := sha256.Sum256(canon)
-	h := hex.EncodeToString(sum[:])
-	prev := `{"url":"previous","valueString":"` + previous + `"}`
-	i := bytes.Index(canon, []byte(prev))
-	if i < 0 {
-		return "", nil, errors.New("audit: the chain extension is not where its encoding puts it")
-	}
-	i += len(prev)
-	stored := make([]byte, 0, len(canon)+100)
-	stored = append(stored, canon[:i]...)
-	stored = append(stored, `,{"url":"hash","valueString":"`+h+`"}`...)
-	stored = append(stored, canon[i:]...)
-	return h, stored, nil
-}
+// hashExt opens the hash sub-extension, which the writer puts right after
+// the previous one in the canonical form (the stored encoding).
+const hashExt = `,{"url":"hash","valueString":"`
 
 // Hash is the hex SHA-256 of the canonical form of the AuditEvent ae:
 // its JSON with the "hash" sub-extension of the chain extension left out,

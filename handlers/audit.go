@@ -184,9 +184,15 @@ func (s *Server) patientsOf(r *store.Resource) []string {
 	if r.Deleted || len(r.JSON) == 0 || !search.InCompartment("Patient", r.Type) {
 		return nil
 	}
-	var tree map[string]any
-	if json.Unmarshal(r.JSON, &tree) != nil {
-		return nil
+	// The server's own parser (twice the speed of encoding/json, on every
+	// read), and the tree the index is computed from at write time;
+	// versions stored before its checks are parsed without them.
+	tree, ferr := fhir.Decode(r.JSON)
+	if ferr != nil {
+		var err error
+		if tree, err = fhir.DecodeStored(r.JSON); err != nil {
+			return nil
+		}
 	}
 	idx, err := search.ExtractLocal(s.svc.Params, r.Type, tree, s.cfg.BaseURL)
 	if err != nil {
