@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -95,6 +96,12 @@ func (g *Gate) For(ctx context.Context, c Caller) (service.Access, string, error
 	}
 	if slices.Contains(in, c.Patient) {
 		return a, "", nil // already in the circle: nothing to break
+	}
+	if _, err := g.Circle.Service.Read(service.WithAccess(ctx, nil), "Patient", c.Patient); err != nil {
+		if fe := (*fhir.Error)(nil); errors.As(err, &fe) && fe.Status < 500 {
+			return nil, "", refusal // no such patient: the answer of one outside the circle, nothing opened or sent
+		}
+		return nil, "", err
 	}
 	if err := g.notify(ctx, a.pro, c.Patient, reason); err != nil {
 		return nil, "", fhir.Errorf(503, "transient", "", "break-the-glass could not be notified, so it is not served: %v", err)

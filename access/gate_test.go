@@ -66,6 +66,7 @@ func TestGate(t *testing.T) {
 		{"break-the-glass, reason too short", Caller{User: true, Practitioner: "Practitioner/a", BreakGlass: " urgent  ", Patient: "p3"}, 'r', "Patient", nil, nil, 400},
 		{"break-the-glass, not a doctor", Caller{User: true, Practitioner: "Practitioner/n", BreakGlass: "patient unconscious in the ER", Patient: "p3"}, 'r', "Patient", nil, nil, 403},
 		{"break-the-glass, no patient named", Caller{User: true, Practitioner: "Practitioner/a", BreakGlass: "patient unconscious in the ER"}, 'r', "Patient", nil, nil, 400},
+		{"break-the-glass of a patient that does not exist: the refusal, nothing sent", Caller{User: true, Practitioner: "Practitioner/a", BreakGlass: "patient unconscious in the ER", Patient: "nobody"}, 'r', "Patient", nil, nil, 403},
 		{"break-the-glass opens p3", Caller{User: true, Practitioner: "Practitioner/a", BreakGlass: "patient unconscious in the ER", Patient: "p3"}, 'r', "Patient", []string{"p1", "p3"}, nil, 0},
 	} {
 		c.caller.Scopes = everything{}

@@ -99,8 +99,11 @@ func (a *systemAccess) Grant(letter byte, typ string) (service.Grant, error) {
 	if err != nil || service.SharedType(typ) {
 		return g, err
 	}
-	if typ == "*" {
+	switch typ {
+	case "*":
 		return service.Grant{}, fhir.Errorf(403, "forbidden", "", "this client acts for %s and sees what is addressed to it only: search its types one at a time", a.org)
+	case "AuditEvent": // who looked at its patients is not an establishment's or a laboratory's to read
+		return service.Grant{}, fhir.Errorf(403, "forbidden", "", "this client acts for %s: AuditEvents are read by auditors only", a.org)
 	}
 	if err := a.compute(); err != nil {
 		return service.Grant{}, err
@@ -135,6 +138,9 @@ func (a *systemAccess) Grant(letter byte, typ string) (service.Grant, error) {
 	switch typ {
 	case "Task":
 		err = restrict("owner", a.org)
+		if letter == 'c' || letter == 'u' || letter == 'd' {
+			confine(a.patients) // its Tasks name its patients only: a Task it writes cannot widen its lists to another's
+		}
 	case "DiagnosticReport", "Observation":
 		err = restrict("based-on", a.addressed...)
 		confine(a.patients)
@@ -149,6 +155,9 @@ func (a *systemAccess) Grant(letter byte, typ string) (service.Grant, error) {
 			confine(a.patients) // a new one, for the requests' patients
 		default:
 			err = restrict("_id", ids...)
+			if typ == "ServiceRequest" && (letter == 'u' || letter == 'd') {
+				confine(a.patients) // an update cannot move a request to another patient
+			}
 		}
 	}
 	if err != nil {

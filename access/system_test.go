@@ -157,6 +157,11 @@ func TestSystemGrant(t *testing.T) {
 		{'c', "ServiceRequest", url.Values{"_id": {"sr1,sr3,sr5"}}, nil},
 		{'r', "Specimen", url.Values{"_id": {"s1,s3"}}, nil},
 		{'c', "Specimen", nil, []string{"p1", "p3"}}, // a derived Specimen, for its patients
+		// its writes of Tasks and requests stay with its patients: a Task
+		// it writes (for: another patient) cannot widen its lists
+		{'c', "Task", url.Values{"owner": {"Organization/lab1"}}, []string{"p1", "p3"}},
+		{'u', "Task", url.Values{"owner": {"Organization/lab1"}}, []string{"p1", "p3"}},
+		{'u', "ServiceRequest", url.Values{"_id": {"sr1,sr3,sr5"}}, []string{"p1", "p3"}},
 	} {
 		gr, err := a.Grant(c.letter, c.typ)
 		if err != nil {
@@ -179,6 +184,14 @@ func TestSystemGrant(t *testing.T) {
 		if _, err := e.svc.Create(service.WithAccess(context.Background(), a), "Observation", b, service.Preconditions{}); status(err) != 403 {
 			t.Errorf("create an Observation %s: %v; want a 403", w.name, err)
 		}
+	}
+	b, _ := json.Marshal(map[string]any{"resourceType": "Task", "status": "requested", "intent": "order", "owner": refTo("Organization/lab1"),
+		"for": refTo("Patient/p2"), "focus": refTo("ServiceRequest/sr2")})
+	if _, err := e.svc.Create(service.WithAccess(context.Background(), a), "Task", b, service.Preconditions{}); status(err) != 403 {
+		t.Errorf("create a Task of its own for another patient: %v; want a 403", err)
+	}
+	if _, err := a.Grant('s', "AuditEvent"); status(err) != 403 {
+		t.Errorf("a laboratory searches AuditEvents: %v", err)
 	}
 }
 
@@ -238,6 +251,9 @@ func TestSystemEstablishment(t *testing.T) {
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v; want %v", c.typ, got, c.want)
 		}
+	}
+	if _, err := a.Grant('s', "AuditEvent"); status(err) != 403 {
+		t.Errorf("an establishment searches its patients' AuditEvents: %v; want a 403", err)
 	}
 	if gr, err := a.Grant('c', "Patient"); err != nil || gr.Restriction.Get("organization") != "Organization/chu" || gr.Confined {
 		t.Errorf("creating a Patient: %+v, %v; want one it manages", gr, err)

@@ -350,3 +350,24 @@ func TestAbortedAppend(t *testing.T) {
 		})
 	}
 }
+
+// TestInvalidUTF8: strings a client sends (a client_id, a username, a
+// break-the-glass reason) with invalid UTF-8 are stored as U+FFFD, so the
+// chain verifies: nobody can break it by sending a bad byte.
+func TestInvalidUTF8(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := engines[0].open(t)
+	w := audit.NewWriter(audit.Config{Store: st, Registry: search.Default(), BaseURL: "http://x/fhir"})
+	defer w.Close()
+	ev := event(1)
+	ev.ClientID, ev.Username, ev.BreakGlass = "bad\xffid", "user\xfe", "urgence \xff\xfe vitale"
+	if err := w.Record(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Record(ctx, event(2)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := audit.Verify(ctx, st); err != nil || rep.Events != 2 {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}

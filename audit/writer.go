@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/fhir/search/query"
@@ -92,6 +94,7 @@ func (w *Writer) prepare(ev *Event) (*ready, error) {
 		ev.Recorded = w.cfg.Now()
 	}
 	ae := ev.tree(w.cfg.BaseURL)
+	validUTF8(ae)
 	body, err := marshal(ae)
 	if err != nil {
 		return nil, err
@@ -480,4 +483,33 @@ func dropUnindexed[E any](es []E, param func(E) string) []E {
 		}
 	}
 	return out
+}
+
+// validUTF8 replaces, in place, the invalid UTF-8 of the event's strings
+// (a client_id, a username, a reason come from the client) by U+FFFD:
+// encoding/json would write them so, and verify, decoding and encoding the
+// stored event again, must find the same bytes.
+func validUTF8(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if s, ok := x.(string); ok {
+				if !utf8.ValidString(s) {
+					t[k] = strings.ToValidUTF8(s, "\uFFFD")
+				}
+				continue
+			}
+			validUTF8(x)
+		}
+	case []any:
+		for i, x := range t {
+			if s, ok := x.(string); ok {
+				if !utf8.ValidString(s) {
+					t[i] = strings.ToValidUTF8(s, "\uFFFD")
+				}
+				continue
+			}
+			validUTF8(x)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dccfhir/dccfhir/access"
 	"github.com/dccfhir/dccfhir/auth"
+	"github.com/dccfhir/dccfhir/fhir"
 	"github.com/dccfhir/dccfhir/service"
 )
 
@@ -57,7 +58,7 @@ func (s *Server) access(c echo.Context, p *auth.Principal) (service.Access, erro
 func requestPatient(path string, req *http.Request) string {
 	if rest, ok := strings.CutPrefix(path, "/Patient/"); ok {
 		id, _, _ := strings.Cut(rest, "/")
-		if id != "" && !strings.HasPrefix(id, "$") && !strings.HasPrefix(id, "_") {
+		if fhir.ValidID(id) {
 			return id
 		}
 		return ""
@@ -75,7 +76,7 @@ func requestPatient(path string, req *http.Request) string {
 			} else if strings.Contains(v, "/") || name == "subject" {
 				return "" // a reference to another type
 			}
-			if id == "" || found != "" && found != id {
+			if !fhir.ValidID(id) || found != "" && found != id {
 				return ""
 			}
 			found = id

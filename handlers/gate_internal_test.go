@@ -25,6 +25,9 @@ func TestRequestPatient(t *testing.T) {
 		{"/Observation", "subject:Patient=p1", "p1"},
 		{"/Observation", "code=x", ""},
 		{"/Observation/o1", "", ""},
+		{"/Patient/a%20b", "", ""},
+		{"/Observation", "patient=a%20b", ""},
+		{"/Observation", "patient=Patient/x/_history/1", ""},
 	} {
 		req := httptest.NewRequest("GET", "/fhir"+tc.path+"?"+tc.query, nil)
 		if got := requestPatient(tc.path, req); got != tc.want {
