@@ -371,3 +371,40 @@ func TestInvalidUTF8(t *testing.T) {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
 }
+
+// TestVerifyWhileAppending: verify beside a running server, which appends
+// while the chain is walked, finds no break.
+func TestVerifyWhileAppending(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := engines[0].open(t)
+	w := audit.NewWriter(audit.Config{Store: st, Registry: search.Default(), BaseURL: "http://x/fhir"})
+	defer w.Close()
+	for i := range 50 {
+		if err := w.Record(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const appenders = 8
+	done := make(chan error, appenders)
+	for range appenders {
+		go func() {
+			for i := range 100 {
+				if err := w.Record(ctx, event(i)); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 10 {
+		if rep, err := audit.Verify(ctx, st); err != nil {
+			t.Fatalf("verify while appending: %+v %v", rep, err)
+		}
+	}
+	for range appenders {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

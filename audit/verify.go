@@ -45,65 +45,79 @@ func Verify(ctx context.Context, st store.Store) (*Report, error) {
 	rep := &Report{}
 	prev, havePrev := "", false
 	seq := int64(1)
-	for ; ; seq++ {
-		id := ID(seq)
-		r, err := st.Read(ctx, Type, id)
-		if errors.Is(err, store.ErrNotFound) {
-			break
+	// The walk ends at the first id not stored; the count then says
+	// whether events lie beyond a gap. A server running beside verify
+	// appends meanwhile: the walk goes on from where it ended, as long as
+	// it finds the next event there (bounded).
+	for attempt := 0; ; attempt++ {
+		for ; ; seq++ {
+			id := ID(seq)
+			r, err := st.Read(ctx, Type, id)
+			if errors.Is(err, store.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if r.Deleted {
+				if rep.Events > 0 {
+					return nil, &Broken{id, "deleted after events that were kept (retention purges the oldest only)"}
+				}
+				rep.Purged++
+				continue
+			}
+			if r.Version != 1 {
+				return nil, &Broken{id, fmt.Sprintf("rewritten (version %d): an AuditEvent has one version", r.Version)}
+			}
+			ae, err := decode(r.JSON)
+			if err != nil {
+				return nil, &Broken{id, "unreadable: " + err.Error()}
+			}
+			if ae["id"] != id || ae["resourceType"] != Type {
+				return nil, &Broken{id, fmt.Sprintf("holds %v/%v", ae["resourceType"], ae["id"])}
+			}
+			p, h, err := links(ae)
+			if err != nil {
+				return nil, &Broken{id, err.Error()}
+			}
+			calc, err := Hash(ae)
+			if err != nil {
+				return nil, &Broken{id, err.Error()}
+			}
+			if calc != h {
+				return nil, &Broken{id, "its content does not match its hash (altered)"}
+			}
+			switch {
+			case seq == 1 && p != "":
+				return nil, &Broken{id, "the first event names a predecessor"}
+			case havePrev && p != prev:
+				return nil, &Broken{id, fmt.Sprintf("its previous hash is not that of AuditEvent/%s", ID(seq-1))}
+			}
+			if rep.Events == 0 {
+				rep.First = id
+			}
+			rep.Events++
+			rep.Last, rep.Head = id, h
+			prev, havePrev = h, true
 		}
+		res, err := st.Search(ctx, &query.Query{Types: []string{Type}, Total: true})
 		if err != nil {
 			return nil, err
 		}
-		if r.Deleted {
-			if rep.Events > 0 {
-				return nil, &Broken{id, "deleted after events that were kept (retention purges the oldest only)"}
-			}
-			rep.Purged++
-			continue
+		if res.Total <= rep.Events {
+			break
 		}
-		if r.Version != 1 {
-			return nil, &Broken{id, fmt.Sprintf("rewritten (version %d): an AuditEvent has one version", r.Version)}
+		if _, err := st.Read(ctx, Type, ID(seq)); attempt < maxVerifyRounds && err == nil {
+			continue // appended since the walk ended
 		}
-		ae, err := decode(r.JSON)
-		if err != nil {
-			return nil, &Broken{id, "unreadable: " + err.Error()}
-		}
-		if ae["id"] != id || ae["resourceType"] != Type {
-			return nil, &Broken{id, fmt.Sprintf("holds %v/%v", ae["resourceType"], ae["id"])}
-		}
-		p, h, err := links(ae)
-		if err != nil {
-			return nil, &Broken{id, err.Error()}
-		}
-		calc, err := Hash(ae)
-		if err != nil {
-			return nil, &Broken{id, err.Error()}
-		}
-		if calc != h {
-			return nil, &Broken{id, "its content does not match its hash (altered)"}
-		}
-		switch {
-		case seq == 1 && p != "":
-			return nil, &Broken{id, "the first event names a predecessor"}
-		case havePrev && p != prev:
-			return nil, &Broken{id, fmt.Sprintf("its previous hash is not that of AuditEvent/%s", ID(seq-1))}
-		}
-		if rep.Events == 0 {
-			rep.First = id
-		}
-		rep.Events++
-		rep.Last, rep.Head = id, h
-		prev, havePrev = h, true
-	}
-	res, err := st.Search(ctx, &query.Query{Types: []string{Type}, Total: true})
-	if err != nil {
-		return nil, err
-	}
-	if res.Total != rep.Events {
 		return nil, &Broken{ID(seq), fmt.Sprintf("missing, while the storage holds %d live AuditEvents and the chain up to it %d", res.Total, rep.Events)}
 	}
 	return rep, nil
 }
+
+// maxVerifyRounds bounds the walks verify resumes after events appended
+// during it.
+const maxVerifyRounds = 100
 
 // Export writes the live events stored at or after since (meta.lastUpdated)
 // to out as NDJSON, in chain order, each as stored (chain extension
