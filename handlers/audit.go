@@ -92,7 +92,9 @@ func (s *Server) auditTrail(next echo.HandlerFunc) echo.HandlerFunc {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		if !tr.wrote || status >= 400 {
+		// a batch's write entries were recorded in their transactions; the
+		// batch itself (its read entries) is recorded here as well
+		if batch, _ := c.Get(keyInteraction).(string); !tr.wrote || status >= 400 || batch == "batch" {
 			ev := s.auditEvent(c, status, buf.body.Bytes())
 			if err := s.cfg.Audit.Record(ctx, ev); err != nil {
 				logger(c).Error("audit trail not written: the answer is replaced by a 503", "err", err, "status", status)

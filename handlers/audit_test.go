@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,7 +10,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/audit"
@@ -98,10 +101,23 @@ func TestAuditTrail(t *testing.T) {
 				t.Fatalf("token for nobody: %d", tr.StatusCode)
 			}
 
+			// a batch that writes and reads: the write entry's event, and the batch's
+			if r := f.do("POST", "", bundle("batch",
+				txEntry("", "PUT", "Organization/o1", map[string]any{"resourceType": "Organization", "id": "o1", "name": "CHU"}),
+				txEntry("", "GET", "Observation?subject=Patient/p1", nil))); r.status != 200 {
+				t.Fatalf("batch: %d %s", r.status, r.body)
+			}
+			// a token in the query: refused, and never kept in the trail
+			if r := f.do("GET", "/Observation?subject=Patient/p1&access_token=tok-in-the-url-42", nil); r.status != 400 {
+				t.Fatalf("access_token in the query: %d", r.status)
+			}
+
 			for _, c := range []struct {
 				query string
 				want  int
 			}{
+				{"subtype=batch&outcome=0&" + client, 1},
+				{"entity=Organization/o1&" + client, 1},
 				{"type=http://dicom.nema.org/resources/ontology/DCM|110114&subtype=110122&outcome=4&agent:identifier=" + audit.SysClient + "|nobody", 1},
 				// each request, found by patient and by agent
 				{"patient=Patient/p1&subtype=update&action=U&outcome=0&entity=Patient/p1&" + client, 1},
@@ -113,7 +129,7 @@ func TestAuditTrail(t *testing.T) {
 				{"patient=Patient/p2&subtype=read&outcome=4&" + client, 1},
 				// the refused token: a failure, no user, the address kept
 				{"patient=Patient/p1&subtype=read&outcome=4&address=127.0.0.1", 1},
-				{"type=http://terminology.hl7.org/CodeSystem/audit-event-type|rest&date=ge2020-01-01", 6},
+				{"type=http://terminology.hl7.org/CodeSystem/audit-event-type|rest&date=ge2020-01-01", 9},
 			} {
 				if n := f.auditCount(c.query); n != c.want {
 					t.Errorf("AuditEvent?%s: %d, want %d", c.query, n, c.want)
@@ -123,8 +139,15 @@ func TestAuditTrail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Events != 7 {
-				t.Errorf("verify: %d events, want 7", rep.Events)
+			if rep.Events != 10 {
+				t.Errorf("verify: %d events, want 10", rep.Events)
+			}
+			var exported strings.Builder
+			if _, err := audit.Export(ctx, f.st, time.Time{}, &exported); err != nil {
+				t.Fatal(err)
+			}
+			if q := base64.StdEncoding.EncodeToString([]byte("tok-in-the-url-42")); strings.Contains(exported.String(), "tok-in-the-url-42") || strings.Contains(exported.String(), q[:16]) {
+				t.Error("the trail keeps an access_token sent in a query")
 			}
 
 			// the trail down: reads and writes get a 503, not an unrecorded answer
