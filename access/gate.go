@@ -212,15 +212,22 @@ var refusal = fhir.Errorf(403, "forbidden", "", "this resource is not in your ca
 // Grant implements service.Access.
 func (a *careAccess) Grant(letter byte, typ string) (service.Grant, error) {
 	g, err := a.scopes.Grant(letter, typ)
-	if err != nil || g.Confined {
-		return g, err // a patient/ scope: the launch patient already
+	if err != nil {
+		return g, err
 	}
-	switch {
-	case typ == "AuditEvent":
-		if a.auditor && (letter == 'r' || letter == 's') {
+	if typ == "AuditEvent" {
+		switch {
+		case a.auditor && (letter == 'r' || letter == 's'):
+			return g, nil
+		case g.Confined && a.pro == nil: // a patient's own record, not a professional's launch patient
 			return g, nil
 		}
 		return service.Grant{}, fhir.Errorf(403, "forbidden", "", "AuditEvents are read by accounts with the auditor role only (and by patients, of their own record)")
+	}
+	if g.Confined {
+		return g, nil // a patient/ scope: the launch patient already
+	}
+	switch {
 	case service.SharedType(typ):
 		return g, nil
 	}

@@ -119,3 +119,39 @@ func asFHIR(err error, fe **fhir.Error) bool {
 	*fe = e
 	return ok
 }
+
+// launchOf is a patient/ scope's Access: confined to one patient.
+type launchOf string
+
+func (p launchOf) Grant(byte, string) (service.Grant, error) {
+	return service.Grant{Confined: true, Patients: []string{string(p)}}, nil
+}
+
+// TestAuditEventOfTheLaunchPatient: a patient reads the AuditEvents of
+// their own record; a professional's launch patient is not a reason to
+// read who looked at that patient.
+func TestAuditEventOfTheLaunchPatient(t *testing.T) {
+	e := newCircleEnv(t)
+	role(e, "ra", "Practitioner/a", "Organization/h1", "10")
+	g := &Gate{Circle: e.c, Policy: Default()}
+	for _, c := range []struct {
+		name   string
+		caller Caller
+		status int
+	}{
+		{"the patient", Caller{User: true, Practitioner: "Patient/p1", Scopes: launchOf("p1")}, 0},
+		{"a doctor, launched on the patient", Caller{User: true, Practitioner: "Practitioner/a", Scopes: launchOf("p1")}, 403},
+	} {
+		a, _, err := g.For(context.Background(), c.caller)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gr, err := a.Grant('s', "AuditEvent")
+		switch {
+		case c.status != 0 && status(err) != c.status:
+			t.Errorf("%s: %v; want a %d", c.name, err, c.status)
+		case c.status == 0 && (err != nil || !gr.Confined || !slices.Equal(gr.Patients, []string{"p1"})):
+			t.Errorf("%s: %+v %v; want the patient's own", c.name, gr, err)
+		}
+	}
+}
