@@ -177,3 +177,42 @@ func TestAuditEventWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestPurgedAuditEvent: an AuditEvent purged by retention (a deletion
+// after its one version) is not shown by vread or history, though the
+// engine keeps the version.
+func TestPurgedAuditEvent(t *testing.T) {
+	f := newFixture(t, engines()[0])
+	ctx := context.Background()
+	putAudit(t, f.svc, "ae1", "p1")
+	putAudit(t, f.svc, "ae2", "p1")
+	del := &store.Write{Resource: store.Resource{Type: "AuditEvent", ID: "ae1", Version: 2, LastUpdated: f.svc.Now().UTC(), Method: "DELETE", Deleted: true}}
+	if err := f.svc.Store.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, del) }); err != nil {
+		t.Fatal(err)
+	}
+	var fe *fhir.Error
+	if _, err := f.svc.VRead(ctx, "AuditEvent", "ae1", "1"); !errors.As(err, &fe) || fe.Status != 410 {
+		t.Errorf("vread of a purged AuditEvent: %v", err)
+	}
+	if _, err := f.svc.History(ctx, "AuditEvent", "ae1", url.Values{}); !errors.As(err, &fe) || fe.Status != 410 {
+		t.Errorf("history of a purged AuditEvent: %v", err)
+	}
+	if _, err := f.svc.VRead(ctx, "AuditEvent", "ae2", "1"); err != nil {
+		t.Errorf("vread of a kept AuditEvent: %v", err)
+	}
+	for _, typ := range []string{"AuditEvent", ""} {
+		page, err := f.svc.History(ctx, typ, "", url.Values{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range page.Versions {
+			if v.Type == "AuditEvent" {
+				got = append(got, v.ID)
+			}
+		}
+		if strings.Join(got, ",") != "ae2" {
+			t.Errorf("history %q lists the AuditEvents %v; want ae2 only", typ, got)
+		}
+	}
+}

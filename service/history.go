@@ -26,6 +26,23 @@ import (
 // under any Access, list only the versions the caller may see
 // (historyNarrowed).
 func (s *Service) History(ctx context.Context, typ, id string, params url.Values) (*store.HistoryPage, error) {
+	if typ == "AuditEvent" && id != "" {
+		if p, err := s.purgedAudit(ctx, id); err != nil || p {
+			return nil, cmp.Or(err, errPurged(id))
+		}
+	}
+	page, err := s.history(ctx, typ, id, params)
+	if err == nil && (typ == "" || typ == "AuditEvent") {
+		err = s.withoutPurged(ctx, page)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// history is History before purged AuditEvents are left out.
+func (s *Service) history(ctx context.Context, typ, id string, params url.Values) (*store.HistoryPage, error) {
 	if typ != "" {
 		if err := checkTypeID(typ, id); err != nil {
 			return nil, err

@@ -86,6 +86,11 @@ func (s *Service) VRead(ctx context.Context, typ, id, vid string) (*store.Resour
 	if r.Deleted {
 		return r, fhir.Errorf(410, "deleted", "", "version %d of %s/%s is a deletion", v, typ, id)
 	}
+	if typ == "AuditEvent" {
+		if p, err := s.purgedAudit(ctx, id); err != nil || p {
+			return nil, cmp.Or(err, errPurged(id))
+		}
+	}
 	return r, nil
 }
 
