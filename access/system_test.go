@@ -101,25 +101,7 @@ func TestSystemSees(t *testing.T) {
 			}
 			continue
 		}
-		resp, err := e.svc.Search(service.WithAccess(ctx, a), c.typ, url.Values{}, false)
-		if c.want == nil {
-			if status(err) != 403 {
-				t.Errorf("%s: %v; want a 403", c.name, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		got := []string{}
-		for _, r := range resp.Result.Resources {
-			got = append(got, r.ID)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, c.want) {
-			t.Errorf("%s: %v; want %v", c.name, got, c.want)
-		}
+		wantSearch(service.WithAccess(ctx, a), t, c.name, e.svc, c.typ, c.want)
 	}
 	// a read of another laboratory's request is refused, with the same
 	// answer as an unknown one (the 403 of Grant.Refusal once the service
@@ -232,25 +214,7 @@ func TestSystemEstablishment(t *testing.T) {
 		{"Organization", []string{"chu", "lab1"}},
 		{"Binary", nil},
 	} {
-		resp, err := e.svc.Search(ctx, c.typ, url.Values{}, false)
-		if c.want == nil {
-			if status(err) != 403 {
-				t.Errorf("%s: %v; want a 403", c.typ, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", c.typ, err)
-			continue
-		}
-		got := []string{}
-		for _, r := range resp.Result.Resources {
-			got = append(got, r.ID)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, c.want) {
-			t.Errorf("%s: %v; want %v", c.typ, got, c.want)
-		}
+		wantSearch(ctx, t, c.typ, e.svc, c.typ, c.want)
 	}
 	if _, err := a.Grant('s', "AuditEvent"); status(err) != 403 {
 		t.Errorf("an establishment searches its patients' AuditEvents: %v; want a 403", err)
@@ -321,5 +285,30 @@ func TestSystemCache(t *testing.T) {
 		"code": map[string]any{"text": "NGS"}, "performer": []any{refTo("Organization/lab1")}})
 	if got := ids(); got != "sr1,sr3,sr5,sr6" {
 		t.Errorf("after a new request: %s", got)
+	}
+}
+
+// wantSearch checks that a search of every typ, as ctx's access allows,
+// finds the ids want (sorted), or is refused with a 403 when want is nil.
+func wantSearch(ctx context.Context, t *testing.T, name string, svc *service.Service, typ string, want []string) {
+	t.Helper()
+	resp, err := svc.Search(ctx, typ, url.Values{}, false)
+	if want == nil {
+		if status(err) != 403 {
+			t.Errorf("%s: %v; want a 403", name, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return
+	}
+	got := []string{}
+	for _, r := range resp.Result.Resources {
+		got = append(got, r.ID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: %v; want %v", name, got, want)
 	}
 }

@@ -489,27 +489,20 @@ func dropUnindexed[E any](es []E, param func(E) string) []E {
 // (a client_id, a username, a reason come from the client) by U+FFFD:
 // encoding/json would write them so, and verify, decoding and encoding the
 // stored event again, must find the same bytes.
-func validUTF8(v any) {
+func validUTF8(v any) any {
 	switch t := v.(type) {
+	case string:
+		if !utf8.ValidString(t) {
+			return strings.ToValidUTF8(t, "\uFFFD")
+		}
 	case map[string]any:
 		for k, x := range t {
-			if s, ok := x.(string); ok {
-				if !utf8.ValidString(s) {
-					t[k] = strings.ToValidUTF8(s, "\uFFFD")
-				}
-				continue
-			}
-			validUTF8(x)
+			t[k] = validUTF8(x)
 		}
 	case []any:
 		for i, x := range t {
-			if s, ok := x.(string); ok {
-				if !utf8.ValidString(s) {
-					t[i] = strings.ToValidUTF8(s, "\uFFFD")
-				}
-				continue
-			}
-			validUTF8(x)
+			t[i] = validUTF8(x)
 		}
 	}
+	return v
 }

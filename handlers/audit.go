@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,6 @@ import (
 	"github.com/dccfhir/dccfhir/audit"
 	"github.com/dccfhir/dccfhir/auth"
 	"github.com/dccfhir/dccfhir/fhir"
-	"github.com/dccfhir/dccfhir/fhir/search"
 	"github.com/dccfhir/dccfhir/service"
 	"github.com/dccfhir/dccfhir/store"
 )
@@ -40,7 +40,7 @@ func (s *Server) notePatientsOf(c echo.Context, r *store.Resource) {
 	if s.cfg.Audit == nil || r.Type == "Patient" { // a Patient: the path names it
 		return
 	}
-	for _, p := range s.patientsOf(r) {
+	for _, p := range s.svc.PatientsOf(r) {
 		notePatient(c, p)
 	}
 }
@@ -166,7 +166,7 @@ func (t *requestTrail) Wrote(ctx context.Context, tx store.Tx, written []*store.
 	for _, r := range written {
 		ref := r.Type + "/" + r.ID + "/_history/" + strconv.FormatInt(r.Version, 10)
 		ev.Resources = append(ev.Resources, ref)
-		ev.Patients = addPatients(ev.Patients, t.s.patientsOf(r)...)
+		ev.Patients = addPatients(ev.Patients, t.s.svc.PatientsOf(r)...)
 	}
 	if err := t.s.cfg.Audit.Append(ctx, tx, []*audit.Event{ev}); err != nil {
 		logger(t.c).Error("audit trail not written: the write is refused", "err", err)
@@ -174,39 +174,6 @@ func (t *requestTrail) Wrote(ctx context.Context, tx store.Tx, written []*store.
 	}
 	t.wrote = true
 	return nil
-}
-
-// patientsOf are the patients whose compartment a written version is in
-// (its search index's compartment entries); a tombstone names its own
-// Patient only. Writes are few: indexing again is their cost.
-func (s *Server) patientsOf(r *store.Resource) []string {
-	if r.Type == "Patient" {
-		return []string{"Patient/" + r.ID}
-	}
-	if r.Deleted || len(r.JSON) == 0 || !search.InCompartment("Patient", r.Type) {
-		return nil
-	}
-	// The server's own parser (twice the speed of encoding/json, on every
-	// read), and the tree the index is computed from at write time;
-	// versions stored before its checks are parsed without them.
-	tree, ferr := fhir.Decode(r.JSON)
-	if ferr != nil {
-		var err error
-		if tree, err = fhir.DecodeStored(r.JSON); err != nil {
-			return nil
-		}
-	}
-	idx, err := search.ExtractLocal(s.svc.Params, r.Type, tree, s.cfg.BaseURL)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range idx.Refs {
-		if e.Param == search.CompartmentParam && e.Type == "Patient" && e.ID != "" {
-			out = append(out, "Patient/"+e.ID)
-		}
-	}
-	return out
 }
 
 // auditEvent describes the request of c answered with status and body.
@@ -328,25 +295,19 @@ func (s *Server) restEvent(c echo.Context, ev *audit.Event) {
 				q += f
 			}
 		}
-		if strings.Contains(q, "access_token") { // refused (400), and never kept: a token in the trail is a token for its readers
-			if vals, err := url.ParseQuery(q); err == nil {
-				vals.Del("access_token")
-				q = vals.Encode()
-			} else {
-				q = ""
-			}
+		vals, err := url.ParseQuery(q)
+		switch { // a token is refused (400), and never kept: a token in the trail is a token for its readers
+		case err != nil && strings.Contains(q, "access_token"):
+			q = ""
+		case vals.Has("access_token"):
+			vals.Del("access_token")
+			q = vals.Encode()
 		}
 		ev.Query = q
-		if vals, err := url.ParseQuery(q); err == nil {
-			for _, k := range []string{"patient", "subject", "patient:Patient", "subject:Patient"} {
-				for _, v := range vals[k] {
-					for _, one := range strings.Split(v, ",") {
-						if strings.HasPrefix(k, "patient") && !strings.Contains(one, "/") {
-							one = "Patient/" + one
-						}
-						ev.Patients = addPatients(ev.Patients, audit.PatientOf(s.localRef(one)))
-					}
-				}
+		if err == nil {
+			ids, _ := namedPatients(vals)
+			for _, one := range ids {
+				ev.Patients = addPatients(ev.Patients, "Patient/"+one)
 			}
 			if typ == "Patient" && id == "" {
 				for _, v := range vals["_id"] {
@@ -433,19 +394,10 @@ func outcomeText(body []byte) string {
 	return strings.Join(parts, "; ")
 }
 
+// addPatients adds to list the patients of ps it does not hold ("" none).
 func addPatients(list []string, ps ...string) []string {
 	for _, p := range ps {
-		if p == "" {
-			continue
-		}
-		dup := false
-		for _, q := range list {
-			if q == p {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if p != "" && !slices.Contains(list, p) {
 			list = append(list, p)
 		}
 	}

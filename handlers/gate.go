@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -63,24 +65,42 @@ func requestPatient(path string, req *http.Request) string {
 		}
 		return ""
 	}
-	q := req.URL.Query()
-	var found string
+	ids, exact := namedPatients(req.URL.Query())
+	if !exact || len(ids) != 1 {
+		return ""
+	}
+	return ids[0]
+}
+
+// namedPatients are the ids of the patients a search's patient= and
+// subject= parameters name (Patient/ID, an absolute URL ending so, or a
+// bare id where the parameter targets Patient), each once; exact is false
+// when a value names a list or something else (another type, an untyped
+// subject, an invalid id), so that the ids are not all it asks for.
+func namedPatients(q url.Values) (ids []string, exact bool) {
+	exact = true
 	for _, name := range []string{"patient", "subject", "subject:Patient", "patient:Patient"} {
 		for _, v := range q[name] {
-			if strings.Contains(v, ",") {
-				return ""
+			for _, one := range strings.Split(v, ",") {
+				id := one
+				if i := strings.LastIndex(one, "Patient/"); i >= 0 {
+					id = one[i+len("Patient/"):]
+				} else if strings.Contains(one, "/") || name == "subject" {
+					exact = false // a reference to another type, or not said to be a Patient
+					continue
+				}
+				if !fhir.ValidID(id) {
+					exact = false
+					continue
+				}
+				if strings.Contains(v, ",") {
+					exact = false
+				}
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
 			}
-			id := v
-			if i := strings.LastIndex(v, "Patient/"); i >= 0 {
-				id = v[i+len("Patient/"):]
-			} else if strings.Contains(v, "/") || name == "subject" {
-				return "" // a reference to another type
-			}
-			if !fhir.ValidID(id) || found != "" && found != id {
-				return ""
-			}
-			found = id
 		}
 	}
-	return found
+	return ids, exact
 }

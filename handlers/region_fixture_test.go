@@ -1,12 +1,9 @@
 package handlers_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -15,12 +12,9 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/dccfhir/dccfhir/app"
 	"github.com/dccfhir/dccfhir/auth"
-	"github.com/dccfhir/dccfhir/auth/psc/psctest"
-	"github.com/dccfhir/dccfhir/handlers"
 )
 
 // The region of issue 10's "Done when": two establishments (A, B), in
@@ -201,50 +195,12 @@ func rgPassword(name string) string { return "région " + name + " quatorze lumi
 // every professional in through the authorization-code flow.
 func startRegion(t *testing.T, e engine) *region {
 	t.Helper()
-	f := &secFixture{t: t, ctx: context.Background(), engine: e.name,
-		clock: &secClock{t: time.Now().UTC().Truncate(time.Millisecond)}, logs: &secLog{},
-		secrets: &secretSet{vals: map[string]string{}}, keys: map[string]*secKey{}}
-	f.st = e.open(t)
-	f.srv = httptest.NewUnstartedServer(nil)
-	f.issuer = "http://" + f.srv.Listener.Addr().String()
-	f.base = f.issuer + "/fhir"
-	f.tokenURL = f.issuer + "/auth/token"
-	// The browser follows redirects to the provider's host: one is needed
-	// even though nobody logs in through it here.
-	f.psc = psctest.Start(t, psctest.Options{RedirectURIs: []string{f.issuer + "/auth/psc/callback"}, Now: f.clock.Now})
-
-	var out io.Writer = f.logs
-	if os.Getenv("DCC_TEST_LOG") != "" {
-		out = io.MultiWriter(f.logs, os.Stderr)
-	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a, err := app.New(f.ctx, app.Config{
-		Store: f.st, Validator: fullValidator(t), Logger: log, DataDir: t.TempDir(),
-		HTTP: handlers.Config{BaseURL: f.base, Logger: log},
+	f := openSecServer(t, e, slog.LevelInfo, func(_ *secFixture, c *app.Config) {
 		// The audit trail on SQLite (rgAudit); off SQLite it is tested by
 		// TestAuditTrail and the audit package on every engine: on FerretDB
 		// an event costs a request about 3 s.
-		Auth: &auth.Config{Now: f.clock.Now}, Audit: e.name == "sqlite",
+		c.Audit = e.name == "sqlite"
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.app, f.reg = a, a.Auth.Registry()
-	f.srv.Config.Handler = a.Handler
-	f.srv.Start()
-	t.Cleanup(f.srv.Close)
-	b, err := os.ReadFile(a.Credentials)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &f.admin); err != nil {
-		t.Fatal(err)
-	}
-	adminKey, err := jwk.ParseKey(f.admin.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.keys[f.admin.ClientID] = &secKey{priv: adminKey}
 
 	r := &region{secFixture: f, users: rgUsers(), full: e.name == "sqlite",
 		dentist: &rgUser{name: "dentist", code: "40", org: "Organization/rg-org-a"}}

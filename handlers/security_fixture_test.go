@@ -243,6 +243,34 @@ type secFixture struct {
 // needs registered and seeded.
 func startSecurity(t *testing.T, e engine) *secFixture {
 	t.Helper()
+	f := openSecServer(t, e, slog.LevelDebug, func(f *secFixture, c *app.Config) {
+		f.secrets.add("Pro Santé Connect client secret", f.psc.ClientSecret)
+		mail, err := smtptest.New(smtptest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(mail.Close)
+		f.mail = mail
+		c.Auth.PSC = &auth.PSCConfig{DiscoveryURL: f.psc.DiscoveryURL, ClientID: f.psc.ClientID, ClientSecret: f.psc.ClientSecret}
+		c.Auth.SMTPURL, c.Auth.SMTPFrom = mail.URL(), secFrom
+	})
+	adminKey := f.keys[f.admin.ClientID].priv
+	f.secrets.add("admin password", f.admin.Password)
+	f.addPrivate("admin-cli key", adminKey)
+	f.addServerKeys()
+
+	f.register()
+	f.seed()
+	return f
+}
+
+// openSecServer starts the server of engine e as `dccfhir serve` builds it
+// (app.New, the authorization server on, the administrator bootstrapped
+// into a data folder), with Pro Santé Connect played by psctest, a log at
+// level kept in f.logs, and the administrator's client key in f.keys;
+// configure completes the app's configuration first.
+func openSecServer(t *testing.T, e engine, level slog.Level, configure func(f *secFixture, c *app.Config)) *secFixture {
+	t.Helper()
 	f := &secFixture{t: t, ctx: context.Background(), engine: e.name,
 		clock: &secClock{t: time.Now().UTC().Truncate(time.Millisecond)}, logs: &secLog{},
 		secrets: &secretSet{vals: map[string]string{}}, keys: map[string]*secKey{}}
@@ -251,31 +279,22 @@ func startSecurity(t *testing.T, e engine) *secFixture {
 	f.issuer = "http://" + f.srv.Listener.Addr().String()
 	f.base = f.issuer + "/fhir"
 	f.tokenURL = f.issuer + "/auth/token"
-
+	// The browser follows redirects to the provider's host: one is needed
+	// even where nobody logs in through it.
 	f.psc = psctest.Start(t, psctest.Options{RedirectURIs: []string{f.issuer + "/auth/psc/callback"}, Now: f.clock.Now})
-	f.secrets.add("Pro Santé Connect client secret", f.psc.ClientSecret)
-	mail, err := smtptest.New(smtptest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mail.Close)
-	f.mail = mail
 
 	var out io.Writer = f.logs
 	if os.Getenv("DCC_TEST_LOG") != "" {
 		out = io.MultiWriter(f.logs, os.Stderr)
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	dataDir := t.TempDir()
-	a, err := app.New(f.ctx, app.Config{
-		Store: f.st, Validator: fullValidator(t), Logger: log, DataDir: dataDir,
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	cfg := app.Config{
+		Store: f.st, Validator: fullValidator(t), Logger: log, DataDir: t.TempDir(),
 		HTTP: handlers.Config{BaseURL: f.base, Logger: log},
-		Auth: &auth.Config{
-			PSC:     &auth.PSCConfig{DiscoveryURL: f.psc.DiscoveryURL, ClientID: f.psc.ClientID, ClientSecret: f.psc.ClientSecret},
-			SMTPURL: mail.URL(), SMTPFrom: secFrom,
-			Now: f.clock.Now,
-		},
-	})
+		Auth: &auth.Config{Now: f.clock.Now},
+	}
+	configure(f, &cfg)
+	a, err := app.New(f.ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +304,7 @@ func startSecurity(t *testing.T, e engine) *secFixture {
 	t.Cleanup(f.srv.Close)
 
 	// The bootstrap's credentials: the administrator's client signs the
-	// suite's admin tokens.
+	// suites' admin tokens.
 	if a.Credentials == "" {
 		t.Fatal("no admin-credentials.json written at first start")
 	}
@@ -301,12 +320,6 @@ func startSecurity(t *testing.T, e engine) *secFixture {
 		t.Fatal(err)
 	}
 	f.keys[f.admin.ClientID] = &secKey{priv: adminKey}
-	f.secrets.add("admin password", f.admin.Password)
-	f.addPrivate("admin-cli key", adminKey)
-	f.addServerKeys()
-
-	f.register()
-	f.seed()
 	return f
 }
 

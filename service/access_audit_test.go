@@ -197,6 +197,10 @@ func TestPurgedAuditEvent(t *testing.T) {
 	if _, err := f.svc.History(ctx, "AuditEvent", "ae1", url.Values{}); !errors.As(err, &fe) || fe.Status != 410 {
 		t.Errorf("history of a purged AuditEvent: %v", err)
 	}
+	// asked first: the caller who may not read AuditEvents learns nothing of the purge
+	if _, err := f.svc.History(service.WithAccess(ctx, noAudit{circle("p1")}), "AuditEvent", "ae1", url.Values{}); !errors.As(err, &fe) || fe.Status != 403 {
+		t.Errorf("history of a purged AuditEvent by a non-auditor: %v; want the 403", err)
+	}
 	if _, err := f.svc.VRead(ctx, "AuditEvent", "ae2", "1"); err != nil {
 		t.Errorf("vread of a kept AuditEvent: %v", err)
 	}

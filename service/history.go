@@ -26,11 +26,6 @@ import (
 // under any Access, list only the versions the caller may see
 // (historyNarrowed).
 func (s *Service) History(ctx context.Context, typ, id string, params url.Values) (*store.HistoryPage, error) {
-	if typ == "AuditEvent" && id != "" {
-		if p, err := s.purgedAudit(ctx, id); err != nil || p {
-			return nil, cmp.Or(err, errPurged(id))
-		}
-	}
 	page, err := s.history(ctx, typ, id, params)
 	if err == nil && (typ == "" || typ == "AuditEvent") {
 		err = s.withoutPurged(ctx, page)
@@ -80,6 +75,11 @@ func (s *Service) history(ctx context.Context, typ, id string, params url.Values
 			return nil, notKnown(typ, id)
 		} else if err != nil {
 			return nil, err // a storage failure, not a missing resource
+		}
+		if typ == "AuditEvent" { // after the grant: the 410 tells the id existed
+			if p, err := s.purgedAudit(ctx, id); err != nil || p {
+				return nil, cmp.Or(err, errPurged(id))
+			}
 		}
 	}
 	page, err := s.Store.History(ctx, q)
